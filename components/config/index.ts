@@ -1,0 +1,5 @@
+export * from "./errors";
+export * from "./schema";
+export * from "./validate";
+export * from "./stackFile";
+export * from "./resolve";

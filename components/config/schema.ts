@@ -1,0 +1,143 @@
+import { z } from "zod";
+
+/**
+ * The schema of `herd:fleets` in a stack file. Every object is strict, so a typo such as `szie`
+ * is an error, and every field carries the text of what it allows, which the error formatter
+ * prints next to the value it received.
+ */
+
+const expect = (allowed: string) => ({ error: () => allowed });
+
+function strict<T extends z.ZodRawShape>(shape: T) {
+    const keys = Object.keys(shape).join(", ");
+    return z.strictObject(shape, {
+        error: (issue) =>
+            issue.code === "unrecognized_keys" ? `allowed keys: ${keys}` : `an object with keys ${keys}`,
+    });
+}
+
+const wholeNumber = (min: number) =>
+    z.int(expect(`a whole number ≥ ${min}`)).min(min, expect(`a whole number ≥ ${min}`));
+
+const port = z.int(expect("a port, 1–65535")).min(1, expect("a port, 1–65535")).max(65535, expect("a port, 1–65535"));
+
+const text = (what: string) => z.string(expect(what)).min(1, expect(what));
+
+const names = (what: string) => z.array(text(what), expect(`a list of ${what}s`));
+
+/** Names that end up in cloud-side names, DNS labels and Kubernetes labels. */
+export const FLEET_NAME = /^[a-z]([a-z0-9-]{0,28}[a-z0-9])?$/;
+
+/** What an OpenStack member runs. Any change to one of these replaces the member. */
+export const serverReleaseSchema = strict({
+    image: text("an image ID (preferred) or name"),
+    flavor: text("a flavor name or ID"),
+    network: text("a network name or ID").optional(),
+    networks: names("network name or ID").min(1, expect("at least one network")).optional(),
+    keyPair: text("a key pair name").optional(),
+    securityGroups: names("security group name").optional(),
+    userData: text("a path, relative to the project, to a #cloud-config file").optional(),
+});
+
+const envName = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** What a container member runs. Any change to one of these replaces the member. */
+export const containerReleaseSchema = strict({
+    image: text("an image reference, pinned by digest (name@sha256:…) where possible"),
+    port: port.optional(),
+    command: names("argument").optional(),
+    args: names("argument").optional(),
+    env: z
+        .record(
+            z.string().regex(envName, expect("an environment variable name")),
+            z.string(expect("a string value (quote numbers and booleans)")),
+            expect("a map of NAME: value"),
+        )
+        .optional(),
+    files: z
+        .record(
+            z.string().regex(/^\/[^\0]*[^/]$/, expect("an absolute file path")),
+            z.string(expect("the file's content")),
+            expect("a map of /absolute/path: content"),
+        )
+        .optional(),
+});
+
+const rolloutFields = {
+    members: wholeNumber(0),
+    waves: z
+        .array(wholeNumber(1), expect("a list of whole numbers ≥ 1, ascending"))
+        .refine((waves) => waves.every((w, i) => i === 0 || w > waves[i - 1]), expect("a list of whole numbers ≥ 1, strictly ascending"))
+        .optional(),
+};
+
+const common = {
+    size: wholeNumber(0),
+    update: strict({
+        batch: wholeNumber(1).optional(),
+        order: z.enum(["create-before-delete", "delete-before-create"], expect("create-before-delete | delete-before-create")).optional(),
+    }).optional(),
+    spread: z.enum(["anti-affinity", "soft-anti-affinity"], expect("anti-affinity | soft-anti-affinity")).optional(),
+    health: strict({
+        path: z.string(expect("an HTTP path starting with /")).startsWith("/", expect("an HTTP path starting with /")),
+        port,
+    }).optional(),
+    alerts: strict({ minHealthy: wholeNumber(0).optional() }).optional(),
+};
+
+const ingressRule = strict({
+    port,
+    protocol: z.enum(["tcp", "udp"], expect("tcp | udp")).optional(),
+    cidr: z
+        .string(expect("an IPv4 CIDR such as 10.0.0.0/8"))
+        .regex(/^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$/, expect("an IPv4 CIDR such as 10.0.0.0/8")),
+});
+
+export const openstackFleetSchema = strict({
+    backend: z.literal("openstack"),
+    ...common,
+    release: serverReleaseSchema,
+    rollout: strict({ previous: serverReleaseSchema.optional(), ...rolloutFields }).optional(),
+    loadBalancer: strict({
+        port,
+        protocol: z.enum(["HTTP", "HTTPS", "TCP"], expect("HTTP | HTTPS | TCP")).optional(),
+        network: text("a network name or ID for the VIP").optional(),
+    }).optional(),
+    ingress: z.array(ingressRule, expect("a list of { port, protocol, cidr }")).optional(),
+});
+
+export const kubernetesFleetSchema = strict({
+    backend: z.literal("kubernetes"),
+    ...common,
+    namespace: z.string(expect("a Kubernetes namespace name")).regex(FLEET_NAME, expect("a Kubernetes namespace name")).optional(),
+    release: containerReleaseSchema,
+    rollout: strict({ previous: containerReleaseSchema.optional(), ...rolloutFields }).optional(),
+});
+
+export const dockerFleetSchema = strict({
+    backend: z.literal("docker"),
+    ...common,
+    release: containerReleaseSchema,
+    rollout: strict({ previous: containerReleaseSchema.optional(), ...rolloutFields }).optional(),
+    hostPort: port.optional(),
+});
+
+export const BACKENDS = ["openstack", "kubernetes", "docker"] as const;
+
+export const fleetSchema = z.discriminatedUnion("backend", [openstackFleetSchema, kubernetesFleetSchema, dockerFleetSchema], {
+    error: () => `a backend, one of ${BACKENDS.join(" | ")}`,
+});
+
+export const fleetsSchema = z.record(
+    z.string().regex(FLEET_NAME, expect("a fleet name: lowercase letters, digits and '-', starting with a letter, at most 30 characters")),
+    fleetSchema,
+    expect("a map of fleet name → fleet"),
+);
+
+export type ServerReleaseConfig = z.infer<typeof serverReleaseSchema>;
+export type ContainerReleaseConfig = z.infer<typeof containerReleaseSchema>;
+export type OpenStackFleetConfig = z.infer<typeof openstackFleetSchema>;
+export type KubernetesFleetConfig = z.infer<typeof kubernetesFleetSchema>;
+export type DockerFleetConfig = z.infer<typeof dockerFleetSchema>;
+export type FleetConfig = z.infer<typeof fleetSchema>;
+export type Backend = FleetConfig["backend"];

@@ -1,0 +1,4 @@
+export * from "./config";
+export * from "./openstack";
+export * from "./release";
+export * from "./rollout";

@@ -1,0 +1,153 @@
+import { generationOf } from "../release";
+import { assignSlots, batchesOf, defaultBatch, Rollout } from "../rollout";
+import { parseCloudConfig, toUserData, withHerdDefaults, withReleaseIdentity } from "./userData";
+
+/** What an OpenStack member runs. Two members with the same release are identical. */
+export interface ServerRelease {
+    /** Image ID (preferred: IDs do not move) or image name. A UUID is passed as `imageId`, anything else as `imageName`. */
+    readonly image: string;
+    /** Flavor name, or flavor ID when it is a UUID. A flavor change replaces the member (never an in-place resize). */
+    readonly flavor: string;
+    /** Networks the member is plugged into, in order: names or IDs (UUIDs). At least one. */
+    readonly networks: readonly string[];
+    /** Nova key pair name. @default none */
+    readonly keyPair?: string;
+    /** Security group names added to the fleet's own group, in the form the provider reads back (names). @default [] */
+    readonly securityGroups?: readonly string[];
+    /** A `#cloud-config` document (the file's text). herd adds node_exporter and the release identity. @default "#cloud-config" */
+    readonly userData?: string;
+}
+
+/** A release as it reaches the cloud: what the generation is computed from. */
+export interface ResolvedServerRelease {
+    readonly image: string;
+    readonly flavor: string;
+    readonly networks: readonly string[];
+    readonly keyPair?: string;
+    readonly securityGroups: readonly string[];
+    /** herd's rendered cloud-config without the generation (which is derived from it). */
+    readonly userData: string;
+}
+
+/** One slot of the fleet, as herd will create it. */
+export interface MemberPlan {
+    readonly slot: number;
+    /** Pulumi resource name, stable for the slot: `${fleet}-${slot}`. */
+    readonly resourceName: string;
+    /** Cloud-side name, changes with the release: `${fleet}-${slot}-${generation}`. */
+    readonly serverName: string;
+    readonly generation: string;
+    /** `true` when the slot runs the fleet's new `release`, `false` when it still runs `rollout.previous`. */
+    readonly current: boolean;
+    /** Index of the update batch this slot belongs to. */
+    readonly batch: number;
+    readonly release: ResolvedServerRelease;
+    /** The user data the member boots with: the release's cloud-config plus its identity. */
+    readonly userData: string;
+}
+
+export interface PlanInput {
+    readonly size: number;
+    readonly release: ServerRelease;
+    readonly rollout?: Rollout<ServerRelease>;
+    /** @default a quarter of the size, at least 1 */
+    readonly batch?: number;
+    /** Cloud-side name of the fleet's own security group, which every member joins. */
+    readonly securityGroupName: string;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** True for OpenStack IDs, which are passed as IDs rather than names. */
+export function isUuid(value: string): boolean {
+    return UUID.test(value);
+}
+
+interface RenderedRelease {
+    readonly resolved: ResolvedServerRelease;
+    readonly generation: string;
+    readonly userData: string;
+}
+
+function render(fleet: string, release: ServerRelease, securityGroupName: string, label: string): RenderedRelease {
+    let cloudConfig;
+    try {
+        cloudConfig = withHerdDefaults(parseCloudConfig(release.userData ?? "#cloud-config\n"));
+    } catch (err) {
+        throw new Error(`fleet "${fleet}": ${label}.userData ${(err as Error).message}`);
+    }
+    const resolved: ResolvedServerRelease = {
+        image: release.image,
+        flavor: release.flavor,
+        networks: [...release.networks],
+        ...(release.keyPair === undefined ? {} : { keyPair: release.keyPair }),
+        securityGroups: [securityGroupName, ...(release.securityGroups ?? [])],
+        userData: toUserData(cloudConfig),
+    };
+    const generation = generationOf(resolved);
+    return { resolved, generation, userData: toUserData(withReleaseIdentity(cloudConfig, fleet, generation)) };
+}
+
+/**
+ * Plans every slot of an OpenStack fleet: which release it runs, its generation, names, batch and
+ * user data. Pure: the same input gives the same plan, byte for byte. Each distinct release is
+ * rendered once, however large the fleet.
+ */
+export function planMembers(fleet: string, input: PlanInput): MemberPlan[] {
+    const current = render(fleet, input.release, input.securityGroupName, "release");
+    const previous = input.rollout?.previous && render(fleet, input.rollout.previous, input.securityGroupName, "rollout.previous");
+    const slots = assignSlots<RenderedRelease>(
+        input.size,
+        current,
+        input.rollout && { members: input.rollout.members, previous },
+    );
+    const batch = input.batch ?? defaultBatch(input.size);
+    batchesOf(input.size, batch);
+    return slots.map(({ slot, release, current: isCurrent }) => ({
+        slot,
+        resourceName: `${fleet}-${slot}`,
+        serverName: `${fleet}-${slot}-${release.generation}`,
+        generation: release.generation,
+        current: isCurrent,
+        batch: Math.floor(slot / batch),
+        release: release.resolved,
+        userData: release.userData,
+    }));
+}
+
+/** Instance inputs of one member, in the form the provider reads back (so a second preview is empty). */
+export function instanceInputs(member: MemberPlan, fleet: string) {
+    const { release } = member;
+    return {
+        name: member.serverName,
+        ...(isUuid(release.image) ? { imageId: release.image } : { imageName: release.image }),
+        ...(isUuid(release.flavor) ? { flavorId: release.flavor } : { flavorName: release.flavor }),
+        ...(release.keyPair === undefined ? {} : { keyPair: release.keyPair }),
+        networks: release.networks.map((network) => (isUuid(network) ? { uuid: network } : { name: network })),
+        securityGroups: [...release.securityGroups],
+        userData: member.userData,
+        metadata: {
+            "herd-fleet": fleet,
+            "herd-slot": String(member.slot),
+            "herd-generation": member.generation,
+        },
+        tags: [`herd-fleet=${fleet}`, `herd-generation=${member.generation}`],
+    };
+}
+
+/**
+ * Instance properties whose change must replace the member. Most are force-new in the provider
+ * already; `flavorName`/`flavorId` are not (the provider resizes in place) and neither are
+ * `securityGroups` (updated in place), which would patch a member instead of replacing it.
+ */
+export const RELEASE_PROPERTIES = [
+    "imageId",
+    "imageName",
+    "flavorId",
+    "flavorName",
+    "keyPair",
+    "networks",
+    "securityGroups",
+    "userData",
+    "schedulerHints",
+] as const;

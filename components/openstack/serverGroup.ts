@@ -1,0 +1,224 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as openstack from "@pulumi/openstack";
+import { Rollout } from "../rollout";
+import { instanceInputs, isUuid, MemberPlan, planMembers, RELEASE_PROPERTIES, ServerRelease } from "./members";
+
+/** An ingress rule of the fleet's security group. */
+export interface IngressRule {
+    readonly port: number;
+    /** @default "tcp" */
+    readonly protocol?: "tcp" | "udp";
+    /** Source range, e.g. `10.0.0.0/8`. */
+    readonly cidr: string;
+}
+
+/** An HTTP health check every member must pass to receive traffic. */
+export interface HealthCheck {
+    /** HTTP path, e.g. `/healthz`. */
+    readonly path: string;
+    /** Port the member serves (and is checked) on. */
+    readonly port: number;
+}
+
+/** An Octavia load balancer in front of the fleet. */
+export interface LoadBalancerArgs {
+    /** Listener port. */
+    readonly port: number;
+    /** @default "HTTP" */
+    readonly protocol?: "HTTP" | "HTTPS" | "TCP";
+    /** Network of the VIP, name or ID. @default the release's first network */
+    readonly network?: string;
+}
+
+export interface ServerGroupArgs {
+    /** Number of slots (members). */
+    readonly size: number;
+    /** The release new members run. */
+    readonly release: ServerRelease;
+    /** A rollout under way: slots `0 … members-1` run `release`, the others `previous`. @default every slot runs `release` */
+    readonly rollout?: Rollout<ServerRelease>;
+    /** How replacements proceed within one `pulumi up`. */
+    readonly update?: {
+        /** Members per batch; batch k+1 waits for batch k. @default a quarter of the size, at least 1 */
+        readonly batch?: number;
+        /** `delete-before-create` for quota-tight projects (capacity drops by a batch). @default "create-before-delete" */
+        readonly order?: "create-before-delete" | "delete-before-create";
+    };
+    /** Nova server group policy spreading members over hypervisors. @default "soft-anti-affinity" */
+    readonly spread?: "anti-affinity" | "soft-anti-affinity";
+    /** Health check of a serving fleet. @default none */
+    readonly health?: HealthCheck;
+    /** Load balancer sending traffic only to healthy members; requires `health`. @default none */
+    readonly loadBalancer?: LoadBalancerArgs;
+    /** Ingress rules of the fleet's security group. @default the health port from 0.0.0.0/0 when `health` is set */
+    readonly ingress?: readonly IngressRule[];
+    /** Cloud-side name of the fleet's security group and Nova server group. @default `herd-${name}` */
+    readonly groupName?: string;
+}
+
+/** One member as the stack outputs show it. */
+export interface ServerOutput {
+    readonly slot: number;
+    readonly name: string;
+    readonly generation: string;
+    readonly ip: string;
+}
+
+/**
+ * A fleet of interchangeable OpenStack VMs: one instance per slot (`${name}-${slot}`), spread by a
+ * Nova server group, replaced (never patched) whenever its release changes, in batches that wait
+ * for each other, optionally behind an Octavia load balancer with an HTTP health monitor.
+ */
+export class ServerGroup extends pulumi.ComponentResource {
+    /** The plan every member was built from: slot, generation, names, batch. */
+    readonly members: readonly MemberPlan[];
+    /** Generation per slot. */
+    readonly generations: readonly string[];
+    readonly serverGroup: openstack.compute.ServerGroup;
+    readonly securityGroup: openstack.networking.SecGroup;
+    readonly instances: readonly openstack.compute.Instance[];
+    readonly loadBalancer?: openstack.loadbalancer.LoadBalancer;
+    readonly poolMembers: readonly openstack.loadbalancer.Member[];
+    /** Name, generation and IPv4 address of every member, by slot. */
+    readonly servers: pulumi.Output<ServerOutput[]>;
+    /** The load balancer's VIP, when there is one. */
+    readonly loadBalancerAddress: pulumi.Output<string | undefined>;
+
+    constructor(name: string, args: ServerGroupArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("herd:openstack:ServerGroup", name, {}, opts);
+        if (args.loadBalancer && !args.health) {
+            throw new Error(`ServerGroup "${name}": loadBalancer needs a health check (args.health)`);
+        }
+        const groupName = args.groupName ?? `herd-${name}`;
+        this.members = planMembers(name, {
+            size: args.size,
+            release: args.release,
+            rollout: args.rollout,
+            batch: args.update?.batch,
+            securityGroupName: groupName,
+        });
+        this.generations = this.members.map((m) => m.generation);
+        const deleteBeforeReplace = args.update?.order === "delete-before-create";
+
+        this.serverGroup = new openstack.compute.ServerGroup(
+            `${name}-group`,
+            { name: groupName, policies: [args.spread ?? "soft-anti-affinity"] },
+            { parent: this },
+        );
+        this.securityGroup = new openstack.networking.SecGroup(
+            `${name}-secgroup`,
+            { name: groupName, description: `herd fleet ${name}` },
+            { parent: this },
+        );
+        const ingress = args.ingress ?? (args.health ? [{ port: args.health.port, cidr: "0.0.0.0/0" }] : []);
+        const rules = ingress.map((rule) => {
+            const protocol = rule.protocol ?? "tcp";
+            return new openstack.networking.SecGroupRule(
+                `${name}-ingress-${protocol}-${rule.port}-${rule.cidr.replace(/[./]/g, "-")}`,
+                {
+                    securityGroupId: this.securityGroup.id,
+                    direction: "ingress",
+                    ethertype: "IPv4",
+                    protocol,
+                    portRangeMin: rule.port,
+                    portRangeMax: rule.port,
+                    remoteIpPrefix: rule.cidr,
+                },
+                { parent: this },
+            );
+        });
+
+        let pool: openstack.loadbalancer.Pool | undefined;
+        if (args.loadBalancer && args.health) {
+            const lb = args.loadBalancer;
+            const protocol = lb.protocol ?? "HTTP";
+            const vipNetwork = lb.network ?? args.release.networks[0];
+            const vipNetworkId = isUuid(vipNetwork)
+                ? pulumi.output(vipNetwork)
+                : openstack.networking.getNetworkOutput({ name: vipNetwork }, { parent: this }).id;
+            this.loadBalancer = new openstack.loadbalancer.LoadBalancer(
+                `${name}-lb`,
+                { name: groupName, vipNetworkId },
+                { parent: this },
+            );
+            const listener = new openstack.loadbalancer.Listener(
+                `${name}-listener`,
+                { name: groupName, loadbalancerId: this.loadBalancer.id, protocol, protocolPort: lb.port },
+                { parent: this },
+            );
+            pool = new openstack.loadbalancer.Pool(
+                `${name}-pool`,
+                { name: groupName, listenerId: listener.id, protocol, lbMethod: "ROUND_ROBIN" },
+                { parent: this },
+            );
+            new openstack.loadbalancer.Monitor(
+                `${name}-monitor`,
+                {
+                    name: groupName,
+                    poolId: pool.id,
+                    type: protocol === "TCP" ? "TCP" : "HTTP",
+                    ...(protocol === "TCP" ? {} : { urlPath: args.health.path, httpMethod: "GET", expectedCodes: "200" }),
+                    delay: 5,
+                    timeout: 3,
+                    maxRetries: 3,
+                },
+                { parent: this },
+            );
+        }
+
+        const instances: openstack.compute.Instance[] = [];
+        const poolMembers: openstack.loadbalancer.Member[] = [];
+        let previousBatch: pulumi.Resource[] = rules;
+        let currentBatch: pulumi.Resource[] = [];
+        let batchIndex = 0;
+        for (const member of this.members) {
+            if (member.batch !== batchIndex) {
+                previousBatch = currentBatch;
+                currentBatch = [];
+                batchIndex = member.batch;
+            }
+            const instance = new openstack.compute.Instance(
+                member.resourceName,
+                { ...instanceInputs(member, name), schedulerHints: [{ group: this.serverGroup.id }] },
+                {
+                    parent: this,
+                    dependsOn: previousBatch,
+                    replaceOnChanges: [...RELEASE_PROPERTIES],
+                    replacementTrigger: member.generation,
+                    deleteBeforeReplace,
+                },
+            );
+            instances.push(instance);
+            currentBatch.push(instance);
+            if (pool && args.health) {
+                const poolMember = new openstack.loadbalancer.Member(
+                    `${member.resourceName}-lb`,
+                    {
+                        name: member.serverName,
+                        poolId: pool.id,
+                        address: instance.accessIpV4,
+                        protocolPort: args.health.port,
+                        monitorPort: args.health.port,
+                    },
+                    { parent: this, replaceOnChanges: ["address"], deleteBeforeReplace },
+                );
+                poolMembers.push(poolMember);
+                currentBatch.push(poolMember);
+            }
+        }
+        this.instances = instances;
+        this.poolMembers = poolMembers;
+
+        this.servers = pulumi
+            .all(instances.map((instance) => instance.accessIpV4))
+            .apply((ips) =>
+                this.members.map((m, i) => ({ slot: m.slot, name: m.serverName, generation: m.generation, ip: ips[i] })),
+            );
+        this.loadBalancerAddress = this.loadBalancer ? this.loadBalancer.vipAddress : pulumi.output(undefined);
+        this.registerOutputs({
+            servers: this.servers,
+            generations: this.generations,
+            loadBalancerAddress: this.loadBalancerAddress,
+        });
+    }
+}

@@ -1,0 +1,27 @@
+import { createHash } from "node:crypto";
+import stableStringify = require("json-stable-stringify");
+
+/** Length of a generation in hex characters: short enough for names, long enough not to collide. */
+export const GENERATION_LENGTH = 8;
+
+/**
+ * JSON with object keys sorted at every depth and `undefined` fields left out, so two releases
+ * written in a different key order serialise to the same bytes.
+ */
+export function canonicalJson(value: unknown): string {
+    const json = stableStringify(value);
+    if (json === undefined) {
+        throw new TypeError("a release must be JSON-serialisable");
+    }
+    return json;
+}
+
+/**
+ * The generation of a release: the first {@link GENERATION_LENGTH} hex digits of the SHA-256 of
+ * its canonical JSON. It is the same on every run and every machine for the same release, and it
+ * appears in every cloud-side name and label of a member, so `openstack server list` and
+ * `kubectl get pods` show who runs what.
+ */
+export function generationOf(release: unknown): string {
+    return createHash("sha256").update(canonicalJson(release)).digest("hex").slice(0, GENERATION_LENGTH);
+}

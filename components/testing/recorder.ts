@@ -1,0 +1,78 @@
+import { MockMonitor } from "@pulumi/pulumi/runtime/mocks";
+import { deserializeProperties } from "@pulumi/pulumi/runtime/rpc";
+
+/** The options a resource was registered with, as the engine would receive them. */
+export interface RecordedOptions {
+    /** URN of the parent resource; `undefined` for a top-level resource. */
+    readonly parent?: string;
+    /**
+     * URNs this resource waits for: explicit `dependsOn` and the resources its inputs come from
+     * (the engine receives them as one list).
+     */
+    readonly dependsOn: readonly string[];
+    readonly replaceOnChanges: readonly string[];
+    readonly deleteBeforeReplace: boolean;
+    /** The plain value of `replacementTrigger`, or `undefined` when not set. */
+    readonly replacementTrigger?: unknown;
+    readonly protect: boolean;
+    readonly retainOnDelete: boolean;
+    readonly ignoreChanges: readonly string[];
+    readonly additionalSecretOutputs: readonly string[];
+    /** Aliases as URNs or alias specs (`{ name, type, parentUrn, … }`). */
+    readonly aliases: readonly unknown[];
+    /** Provider reference (`urn::id`), when one was given. */
+    readonly provider?: string;
+}
+
+/** One registered resource: what it is, its inputs and its options. */
+export interface RecordedResource {
+    readonly urn: string;
+    /** Type token, e.g. `openstack:compute/instance:Instance` or `herd:openstack:ServerGroup`. */
+    readonly type: string;
+    /** Pulumi resource name (the last part of the URN). */
+    readonly name: string;
+    /** `false` for component resources. */
+    readonly custom: boolean;
+    readonly inputs: Record<string, unknown>;
+    readonly options: RecordedOptions;
+}
+
+/**
+ * A mock resource monitor that records every registration request with its options, then lets
+ * Pulumi's own {@link MockMonitor} answer it. `pulumi.runtime.setMocks` shows `newResource` only
+ * the inputs; this sees parent, dependencies, replaceOnChanges, deleteBeforeReplace, protect…
+ */
+export class RecordingMonitor extends MockMonitor {
+    readonly recorded: RecordedResource[] = [];
+
+    override async registerResource(req: any, callback: (err: any, innerResponse: any) => void): Promise<void> {
+        const inputs = deserializeProperties(req.getObject()) as Record<string, unknown>;
+        const trigger = req.getReplacementTrigger();
+        const options: RecordedOptions = {
+            parent: req.getParent() || undefined,
+            dependsOn: [...req.getDependenciesList()].sort(),
+            replaceOnChanges: req.getReplaceonchangesList(),
+            deleteBeforeReplace: req.getDeletebeforereplace(),
+            replacementTrigger: trigger === undefined ? undefined : trigger.toJavaScript(),
+            protect: req.getProtect() === true,
+            retainOnDelete: req.getRetainondelete() === true,
+            ignoreChanges: req.getIgnorechangesList(),
+            additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
+            aliases: [...req.getAliasurnsList(), ...req.getAliasesList().map((alias: any) => alias.toObject())],
+            provider: req.getProvider() || undefined,
+        };
+        return super.registerResource(req, (err, response) => {
+            if (!err) {
+                this.recorded.push({
+                    urn: response.getUrn(),
+                    type: req.getType(),
+                    name: req.getName(),
+                    custom: req.getCustom(),
+                    inputs,
+                    options,
+                });
+            }
+            callback(err, response);
+        });
+    }
+}
