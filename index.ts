@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { resolveFleets, ServerGroup } from "./components";
+import { defaultAlerts, resolveFleets, ruleFile, ServerGroup } from "./components";
 
 // Everything is validated (and every referenced file read) before the first resource exists,
 // so a wrong config registers nothing.
@@ -23,3 +23,6 @@ export const fleets = Object.fromEntries(
         ];
     }),
 );
+
+/** The stack's Prometheus rule file: every fleet's default alerts (`promtool check rules` clean). */
+export const alertRules = ruleFile(resolved.map((fleet) => defaultAlerts(fleet.alerts)));

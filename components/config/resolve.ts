@@ -2,12 +2,17 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { ServerGroupArgs, ServerRelease } from "../openstack";
 import { parseCloudConfig } from "../openstack/userData";
+import { defaultMinHealthy, FleetAlertInput } from "../monitoring";
+import { defaultBatch } from "../rollout";
 import { ConfigError, ConfigProblem } from "./errors";
-import { OpenStackFleetConfig, ServerReleaseConfig } from "./schema";
+import { FleetConfig, OpenStackFleetConfig, ServerReleaseConfig } from "./schema";
 import { FLEETS_KEY, parseFleets } from "./validate";
 
-/** A validated fleet, with the arguments of the component that builds it. */
-export type ResolvedFleet = { readonly name: string; readonly backend: "openstack"; readonly args: ServerGroupArgs };
+/** A validated fleet, with the arguments of the component that builds it and of its default alerts. */
+export type ResolvedFleet = {
+    readonly name: string;
+    readonly alerts: FleetAlertInput;
+} & { readonly backend: "openstack"; readonly args: ServerGroupArgs };
 
 /** Where a stack's fleets come from. */
 export interface ResolveOptions {
@@ -76,6 +81,16 @@ function openstackArgs(name: string, fleet: OpenStackFleetConfig, options: Resol
         ...(fleet.loadBalancer ? { loadBalancer: fleet.loadBalancer } : {}),
         ...(fleet.ingress ? { ingress: fleet.ingress } : {}),
         groupName: `herd-${options.stack}-${name}`,
+        metadata: { "herd-stack": options.stack },
+    };
+}
+
+function alertInput(name: string, fleet: FleetConfig, stack: string): FleetAlertInput {
+    return {
+        stack,
+        fleet: name,
+        size: fleet.size,
+        minHealthy: fleet.alerts?.minHealthy ?? defaultMinHealthy(fleet.size, fleet.update?.batch ?? defaultBatch(fleet.size)),
     };
 }
 
@@ -91,7 +106,12 @@ export function resolveFleets(raw: unknown, options: ResolveOptions): ResolvedFl
     for (const [name, fleet] of Object.entries(fleets)) {
         switch (fleet.backend) {
             case "openstack":
-                resolved.push({ name, backend: "openstack", args: openstackArgs(name, fleet, options, problems) });
+                resolved.push({
+                    name,
+                    backend: "openstack",
+                    args: openstackArgs(name, fleet, options, problems),
+                    alerts: alertInput(name, fleet, options.stack),
+                });
                 break;
             default:
                 problems.push({

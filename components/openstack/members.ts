@@ -116,7 +116,7 @@ export function planMembers(fleet: string, input: PlanInput): MemberPlan[] {
 }
 
 /** Instance inputs of one member, in the form the provider reads back (so a second preview is empty). */
-export function instanceInputs(member: MemberPlan, fleet: string) {
+export function instanceInputs(member: MemberPlan, fleet: string, metadata: Readonly<Record<string, string>> = {}) {
     const { release } = member;
     return {
         name: member.serverName,
@@ -127,6 +127,7 @@ export function instanceInputs(member: MemberPlan, fleet: string) {
         securityGroups: [...release.securityGroups],
         userData: member.userData,
         metadata: {
+            ...metadata,
             "herd-fleet": fleet,
             "herd-slot": String(member.slot),
             "herd-generation": member.generation,

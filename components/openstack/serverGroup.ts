@@ -54,6 +54,11 @@ export interface ServerGroupArgs {
     readonly ingress?: readonly IngressRule[];
     /** Cloud-side name of the fleet's security group and Nova server group. @default `herd-${name}` */
     readonly groupName?: string;
+    /**
+     * Extra Nova metadata on every member (e.g. `herd-stack`), for service discovery. herd's own
+     * keys (`herd-fleet`, `herd-slot`, `herd-generation`) always win. @default {}
+     */
+    readonly metadata?: Readonly<Record<string, string>>;
 }
 
 /** One member as the stack outputs show it. */
@@ -179,7 +184,7 @@ export class ServerGroup extends pulumi.ComponentResource {
             }
             const instance = new openstack.compute.Instance(
                 member.resourceName,
-                { ...instanceInputs(member, name), schedulerHints: [{ group: this.serverGroup.id }] },
+                { ...instanceInputs(member, name, args.metadata), schedulerHints: [{ group: this.serverGroup.id }] },
                 {
                     parent: this,
                     dependsOn: previousBatch,

@@ -1,0 +1,84 @@
+import * as YAML from "yaml";
+
+/** A Prometheus alerting rule. */
+export interface AlertRule {
+    readonly alert: string;
+    readonly expr: string;
+    /** Duration such as `5m`. */
+    readonly for?: string;
+    readonly labels: Readonly<Record<string, string>>;
+    readonly annotations: Readonly<Record<string, string>>;
+}
+
+/** A Prometheus rule group. */
+export interface RuleGroup {
+    readonly name: string;
+    readonly rules: readonly AlertRule[];
+}
+
+/** What the default alerts of a fleet need to know. */
+export interface FleetAlertInput {
+    readonly stack: string;
+    readonly fleet: string;
+    readonly size: number;
+    /** Alert when fewer members than this are up. */
+    readonly minHealthy: number;
+    /** How long a member may be down before it alerts. @default "5m" */
+    readonly memberDownFor?: string;
+}
+
+/**
+ * Labels every herd scrape target is expected to carry (from the members' metadata by
+ * relabelling; the README shows the scrape config).
+ */
+export const TARGET_LABELS = ["herd_stack", "herd_fleet", "herd_slot", "herd_generation"] as const;
+
+/** The default minimum of healthy members: the size minus the largest update batch. */
+export function defaultMinHealthy(size: number, batch: number): number {
+    return Math.max(0, size - Math.min(batch, size));
+}
+
+function selector(stack: string, fleet: string): string {
+    return `herd_stack="${stack}",herd_fleet="${fleet}"`;
+}
+
+/**
+ * The alerts every fleet is born with: fewer than `minHealthy` members up, and a member down for
+ * five minutes. Labels identify the stack and fleet; the member-down alert keeps the series'
+ * slot and generation, so it says which release the dead member ran.
+ */
+export function defaultAlerts(input: FleetAlertInput): RuleGroup {
+    const sel = selector(input.stack, input.fleet);
+    const labels = { herd_stack: input.stack, herd_fleet: input.fleet };
+    return {
+        name: `herd-${input.stack}-${input.fleet}`,
+        rules: [
+            {
+                alert: "HerdFleetBelowMinHealthy",
+                // `or vector(0)`: when every target is gone the sum is empty, which must still alert.
+                expr: `(sum(up{${sel}}) or vector(0)) < ${input.minHealthy}`,
+                for: "2m",
+                labels: { ...labels, severity: "critical" },
+                annotations: {
+                    summary: `Fleet ${input.fleet} (${input.stack}) has fewer than ${input.minHealthy} of ${input.size} members up`,
+                    description: "{{ $value }} members are up.",
+                },
+            },
+            {
+                alert: "HerdMemberDown",
+                expr: `up{${sel}} == 0`,
+                for: input.memberDownFor ?? "5m",
+                labels: { ...labels, severity: "warning" },
+                annotations: {
+                    summary: `Member {{ $labels.herd_slot }} of fleet ${input.fleet} (${input.stack}) is down`,
+                    description: "{{ $labels.instance }}, generation {{ $labels.herd_generation }}, has been down for " + (input.memberDownFor ?? "5m") + ".",
+                },
+            },
+        ],
+    };
+}
+
+/** A Prometheus rule file (`groups:`), as YAML. Deterministic: same groups, same bytes. */
+export function ruleFile(groups: readonly RuleGroup[]): string {
+    return YAML.stringify({ groups }, { lineWidth: 0 });
+}
