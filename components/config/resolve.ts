@@ -2,7 +2,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { ServerGroupArgs, ServerRelease } from "../openstack";
 import { parseCloudConfig } from "../openstack/userData";
-import { defaultMinHealthy, FleetAlertInput } from "../monitoring";
+import { defaultMinHealthy, FleetAlertInput, ProbeSpec } from "../monitoring";
 import { defaultBatch } from "../rollout";
 import { ConfigError, ConfigProblem } from "./errors";
 import { FleetConfig, OpenStackFleetConfig, ServerReleaseConfig } from "./schema";
@@ -22,6 +22,10 @@ export interface ResolveOptions {
     readonly projectDir: string;
     /** Reads a file; tests pass their own. @default fs.readFileSync(…, "utf8") */
     readonly readFile?: (file: string) => string;
+}
+
+function reader(options: ResolveOptions): (file: string) => string {
+    return options.readFile ?? ((file) => fs.readFileSync(file, "utf8"));
 }
 
 function readFileOrNull(readFile: (file: string) => string, file: string): string | null {
@@ -44,7 +48,7 @@ function serverRelease(
     let userData: string | undefined;
     if (release.userData !== undefined) {
         const file = path.resolve(options.projectDir, release.userData);
-        const text = readFileOrNull(options.readFile ?? ((f) => fs.readFileSync(f, "utf8")), file);
+        const text = readFileOrNull(reader(options), file);
         const where = [...keyPath, "userData"];
         if (text === null) {
             problems.push({ path: where, value: release.userData, allowed: `a #cloud-config file relative to the project directory (${file} does not exist)` });
@@ -67,7 +71,30 @@ function serverRelease(
     };
 }
 
-function openstackArgs(name: string, fleet: OpenStackFleetConfig, options: ResolveOptions, problems: ConfigProblem[]): ServerGroupArgs {
+function probes(name: string, fleet: FleetConfig, options: ResolveOptions, problems: ConfigProblem[]): ProbeSpec[] {
+    return Object.entries(fleet.probes ?? {}).flatMap(([probe, config]): ProbeSpec[] => {
+        const where = [FLEETS_KEY, name, "probes", probe, "script"];
+        const file = path.resolve(options.projectDir, config.script);
+        const script = readFileOrNull(reader(options), file);
+        if (script === null) {
+            problems.push({ path: where, value: config.script, allowed: `a script relative to the project directory (${file} does not exist)` });
+            return [];
+        }
+        if (!script.startsWith("#!")) {
+            problems.push({ path: where, value: config.script, allowed: "a script that starts with a shebang line such as #!/bin/sh" });
+            return [];
+        }
+        return [{ name: probe, script, every: config.every, ...(config.metric ? { metric: config.metric } : {}), ...(config.alert ? { alert: config.alert } : {}) }];
+    });
+}
+
+function openstackArgs(
+    name: string,
+    fleet: OpenStackFleetConfig,
+    fleetProbes: readonly ProbeSpec[],
+    options: ResolveOptions,
+    problems: ConfigProblem[],
+): ServerGroupArgs {
     const prefix = [FLEETS_KEY, name];
     const release = serverRelease(fleet.release, [...prefix, "release"], options, problems);
     const previous = fleet.rollout?.previous && serverRelease(fleet.rollout.previous, [...prefix, "rollout", "previous"], options, problems);
@@ -82,12 +109,14 @@ function openstackArgs(name: string, fleet: OpenStackFleetConfig, options: Resol
         ...(fleet.ingress ? { ingress: fleet.ingress } : {}),
         groupName: `herd-${options.stack}-${name}`,
         metadata: { "herd-stack": options.stack },
+        probes: fleetProbes,
     };
 }
 
-function alertInput(name: string, fleet: FleetConfig, stack: string): FleetAlertInput {
+function alertInput(name: string, fleet: FleetConfig, stack: string, fleetProbes: readonly ProbeSpec[]): FleetAlertInput {
     return {
         stack,
+        probes: fleetProbes,
         fleet: name,
         size: fleet.size,
         minHealthy: fleet.alerts?.minHealthy ?? defaultMinHealthy(fleet.size, fleet.update?.batch ?? defaultBatch(fleet.size)),
@@ -104,13 +133,14 @@ export function resolveFleets(raw: unknown, options: ResolveOptions): ResolvedFl
     const problems: ConfigProblem[] = [];
     const resolved: ResolvedFleet[] = [];
     for (const [name, fleet] of Object.entries(fleets)) {
+        const fleetProbes = probes(name, fleet, options, problems);
         switch (fleet.backend) {
             case "openstack":
                 resolved.push({
                     name,
+                    alerts: alertInput(name, fleet, options.stack, fleetProbes),
                     backend: "openstack",
-                    args: openstackArgs(name, fleet, options, problems),
-                    alerts: alertInput(name, fleet, options.stack),
+                    args: openstackArgs(name, fleet, fleetProbes, options, problems),
                 });
                 break;
             default:

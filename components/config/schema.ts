@@ -71,6 +71,27 @@ const rolloutFields = {
         .optional(),
 };
 
+const duration = (what: string) =>
+    z.string(expect(`${what}: a duration such as 30s, 5m or 1h`)).regex(/^\d+(s|m|h)$/, expect(`${what}: a duration such as 30s, 5m or 1h`));
+
+const probeSchema = strict({
+    script: text("a path, relative to the project, to the probe script (shell or Python, with a shebang)"),
+    every: duration("how often it runs"),
+    metric: z
+        .string(expect("a Prometheus metric name"))
+        .regex(/^[a-zA-Z_:][a-zA-Z0-9_:]*$/, expect("a Prometheus metric name"))
+        .optional(),
+    alert: strict({
+        expr: text("a PromQL expression").optional(),
+        for: duration("how long it must hold").optional(),
+        severity: text("a severity label such as warning or critical").optional(),
+        summary: text("a one-line summary").optional(),
+    }).optional(),
+});
+
+/** Probe names become file, unit and metric names. */
+export const PROBE_NAME = /^[a-z][a-z0-9_]{0,39}$/;
+
 const common = {
     size: wholeNumber(0),
     update: strict({
@@ -83,6 +104,13 @@ const common = {
         port,
     }).optional(),
     alerts: strict({ minHealthy: wholeNumber(0).optional() }).optional(),
+    probes: z
+        .record(
+            z.string().regex(PROBE_NAME, expect("a probe name: lowercase letters, digits and '_', starting with a letter")),
+            probeSchema,
+            expect("a map of probe name → { script, every, metric, alert }"),
+        )
+        .optional(),
 };
 
 const ingressRule = strict({

@@ -1,4 +1,5 @@
 import * as YAML from "yaml";
+import { probeAlert, ProbeSpec } from "./probe";
 
 /** A Prometheus alerting rule. */
 export interface AlertRule {
@@ -25,6 +26,8 @@ export interface FleetAlertInput {
     readonly minHealthy: number;
     /** How long a member may be down before it alerts. @default "5m" */
     readonly memberDownFor?: string;
+    /** The fleet's probes, each with its own alert. @default [] */
+    readonly probes?: readonly ProbeSpec[];
 }
 
 /**
@@ -44,8 +47,8 @@ function selector(stack: string, fleet: string): string {
 
 /**
  * The alerts every fleet is born with: fewer than `minHealthy` members up, and a member down for
- * five minutes. Labels identify the stack and fleet; the member-down alert keeps the series'
- * slot and generation, so it says which release the dead member ran.
+ * five minutes, plus one per probe. Labels identify the stack and fleet; the member-down alert
+ * keeps the series' slot and generation, so it says which release the dead member ran.
  */
 export function defaultAlerts(input: FleetAlertInput): RuleGroup {
     const sel = selector(input.stack, input.fleet);
@@ -74,6 +77,7 @@ export function defaultAlerts(input: FleetAlertInput): RuleGroup {
                     description: "{{ $labels.instance }}, generation {{ $labels.herd_generation }}, has been down for " + (input.memberDownFor ?? "5m") + ".",
                 },
             },
+            ...(input.probes ?? []).map((probe) => probeAlert(probe, input.stack, input.fleet)),
         ],
     };
 }

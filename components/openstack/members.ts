@@ -1,3 +1,4 @@
+import type { ProbeSpec } from "../monitoring/probe";
 import { generationOf } from "../release";
 import { assignSlots, batchesOf, defaultBatch, Rollout } from "../rollout";
 import { parseCloudConfig, toUserData, withHerdDefaults, withReleaseIdentity } from "./userData";
@@ -54,6 +55,8 @@ export interface PlanInput {
     readonly batch?: number;
     /** Cloud-side name of the fleet's own security group, which every member joins. */
     readonly securityGroupName: string;
+    /** Probes installed on every member (they are part of the user data, so of the generation). @default [] */
+    readonly probes?: readonly ProbeSpec[];
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -69,10 +72,10 @@ interface RenderedRelease {
     readonly userData: string;
 }
 
-function render(fleet: string, release: ServerRelease, securityGroupName: string, label: string): RenderedRelease {
+function render(fleet: string, release: ServerRelease, input: PlanInput, label: string): RenderedRelease {
     let cloudConfig;
     try {
-        cloudConfig = withHerdDefaults(parseCloudConfig(release.userData ?? "#cloud-config\n"));
+        cloudConfig = withHerdDefaults(parseCloudConfig(release.userData ?? "#cloud-config\n"), input.probes);
     } catch (err) {
         throw new Error(`fleet "${fleet}": ${label}.userData ${(err as Error).message}`);
     }
@@ -81,7 +84,7 @@ function render(fleet: string, release: ServerRelease, securityGroupName: string
         flavor: release.flavor,
         networks: [...release.networks],
         ...(release.keyPair === undefined ? {} : { keyPair: release.keyPair }),
-        securityGroups: [securityGroupName, ...(release.securityGroups ?? [])],
+        securityGroups: [input.securityGroupName, ...(release.securityGroups ?? [])],
         userData: toUserData(cloudConfig),
     };
     const generation = generationOf(resolved);
@@ -94,8 +97,8 @@ function render(fleet: string, release: ServerRelease, securityGroupName: string
  * rendered once, however large the fleet.
  */
 export function planMembers(fleet: string, input: PlanInput): MemberPlan[] {
-    const current = render(fleet, input.release, input.securityGroupName, "release");
-    const previous = input.rollout?.previous && render(fleet, input.rollout.previous, input.securityGroupName, "rollout.previous");
+    const current = render(fleet, input.release, input, "release");
+    const previous = input.rollout?.previous && render(fleet, input.rollout.previous, input, "rollout.previous");
     const slots = assignSlots<RenderedRelease>(
         input.size,
         current,

@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as openstack from "@pulumi/openstack";
+import type { ProbeSpec } from "../monitoring/probe";
 import { Rollout } from "../rollout";
 import { instanceInputs, isUuid, MemberPlan, planMembers, RELEASE_PROPERTIES, ServerRelease } from "./members";
 
@@ -59,6 +60,12 @@ export interface ServerGroupArgs {
      * keys (`herd-fleet`, `herd-slot`, `herd-generation`) always win. @default {}
      */
     readonly metadata?: Readonly<Record<string, string>>;
+    /**
+     * Probes every member runs from a systemd timer, publishing their counts through node_exporter.
+     * They are part of the user data, so adding or changing one replaces the members (in batches).
+     * @default []
+     */
+    readonly probes?: readonly ProbeSpec[];
 }
 
 /** One member as the stack outputs show it. */
@@ -101,6 +108,7 @@ export class ServerGroup extends pulumi.ComponentResource {
             rollout: args.rollout,
             batch: args.update?.batch,
             securityGroupName: groupName,
+            probes: args.probes,
         });
         this.generations = this.members.map((m) => m.generation);
         const deleteBeforeReplace = args.update?.order === "delete-before-create";

@@ -1,4 +1,5 @@
 import * as YAML from "yaml";
+import { probeCloudConfig, ProbeSpec } from "../monitoring/probe";
 
 /** The Debian/Ubuntu package that herd installs on every member to expose host metrics on :9100. */
 export const NODE_EXPORTER_PACKAGE = "prometheus-node-exporter";
@@ -45,15 +46,18 @@ function listAt(config: CloudConfig, key: string): unknown[] {
 
 /**
  * Adds what every member gets from herd to a user's cloud-config, without mutating it: the
- * node_exporter package and its service enabled. The result is the same bytes for the same
+ * node_exporter package and its service enabled, and each probe as a systemd timer that writes
+ * its metric for node_exporter's textfile collector. The result is the same bytes for the same
  * input, so it can be hashed into the generation.
  */
-export function withHerdDefaults(config: CloudConfig): CloudConfig {
+export function withHerdDefaults(config: CloudConfig, probes: readonly ProbeSpec[] = []): CloudConfig {
     const packages = listAt(config, "packages");
+    const probeFiles = probeCloudConfig(probes, TEXTFILE_DIR);
     return {
         ...config,
         packages: packages.includes(NODE_EXPORTER_PACKAGE) ? packages : [...packages, NODE_EXPORTER_PACKAGE],
-        runcmd: [...listAt(config, "runcmd"), ["systemctl", "enable", "--now", NODE_EXPORTER_PACKAGE]],
+        ...(probeFiles.writeFiles.length > 0 ? { write_files: [...listAt(config, "write_files"), ...probeFiles.writeFiles] } : {}),
+        runcmd: [...listAt(config, "runcmd"), ["systemctl", "enable", "--now", NODE_EXPORTER_PACKAGE], ...probeFiles.runcmd],
     };
 }
 

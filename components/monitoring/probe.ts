@@ -1,0 +1,142 @@
+import { AlertRule } from "./rules";
+
+/**
+ * A probe: a small script that counts one failure mode ("this bug happened N times"), run on a
+ * schedule on every member, published as a metric, with an alert of its own.
+ */
+export interface ProbeSpec {
+    /** Probe name: lowercase letters, digits and `_`; part of unit, file and metric names. */
+    readonly name: string;
+    /** The script's text. It starts with a shebang (`#!/bin/sh`, `#!/usr/bin/env python3`) and prints one number. */
+    readonly script: string;
+    /** How often it runs, e.g. `30s`, `5m`, `1h`. */
+    readonly every: string;
+    /** Metric name. @default `herd_probe_${name}` */
+    readonly metric?: string;
+    /** The alert on the metric. @default fires when the metric is above 0 for 5 minutes, severity warning */
+    readonly alert?: {
+        /** PromQL. @default `max by (herd_stack, herd_fleet) (<metric>{herd_stack, herd_fleet}) > 0` */
+        readonly expr?: string;
+        /** @default "5m" */
+        readonly for?: string;
+        /** @default "warning" */
+        readonly severity?: string;
+        /** @default "Probe <name> counts failures on fleet <fleet>" */
+        readonly summary?: string;
+    };
+}
+
+/** Where probe scripts live on a VM. */
+export const PROBE_DIR = "/usr/local/lib/herd/probes";
+/** The wrapper that runs a probe and writes its metric for node_exporter's textfile collector. */
+export const RUN_PROBE_PATH = "/usr/local/lib/herd/run-probe";
+
+/**
+ * The wrapper every probe runs through. A probe that fails or prints something that is not a
+ * number publishes `herd_probe_success 0` (and its metric as 0), so a broken probe is visible
+ * rather than silent. The file is replaced atomically so node_exporter never reads half of it.
+ */
+export const RUN_PROBE_SCRIPT = `#!/bin/sh
+# Runs one herd probe and publishes its count for node_exporter's textfile collector.
+# usage: run-probe <name> <metric> <textfile-dir>
+set -eu
+name="$1"
+metric="$2"
+dir="$3"
+probes="\${HERD_PROBE_DIR:-${PROBE_DIR}}"
+ok=1
+if ! value=$("$probes/$name"); then
+    ok=0
+fi
+case "$value" in
+    '' | *[!0-9.]*) ok=0; value=0 ;;
+esac
+tmp="$dir/.herd_probe_$name.prom.$$"
+{
+    printf '# TYPE %s gauge\\n' "$metric"
+    printf '%s %s\\n' "$metric" "$value"
+    printf 'herd_probe_success{probe="%s"} %s\\n' "$name" "$ok"
+} > "$tmp"
+mv "$tmp" "$dir/herd_probe_$name.prom"
+`;
+
+/** The metric a probe publishes. */
+export function probeMetric(probe: ProbeSpec): string {
+    return probe.metric ?? `herd_probe_${probe.name}`;
+}
+
+/** `5m` → `5min`, the systemd spelling of a duration. */
+export function systemdDuration(every: string): string {
+    const match = /^(\d+)(s|m|h)$/.exec(every);
+    if (!match) {
+        throw new Error(`probe schedule must be a duration such as 30s, 5m or 1h, got ${JSON.stringify(every)}`);
+    }
+    return `${match[1]}${{ s: "s", m: "min", h: "h" }[match[2] as "s" | "m" | "h"]}`;
+}
+
+/** cloud-init `write_files` entries and `runcmd` commands that install the probes as systemd timers. */
+export function probeCloudConfig(probes: readonly ProbeSpec[], textfileDir: string): { writeFiles: object[]; runcmd: string[][] } {
+    if (probes.length === 0) {
+        return { writeFiles: [], runcmd: [] };
+    }
+    const writeFiles: object[] = [{ path: RUN_PROBE_PATH, permissions: "0755", content: RUN_PROBE_SCRIPT }];
+    const runcmd: string[][] = [["systemctl", "daemon-reload"]];
+    for (const probe of probes) {
+        const unit = `herd-probe-${probe.name}`;
+        writeFiles.push(
+            { path: `${PROBE_DIR}/${probe.name}`, permissions: "0755", content: probe.script },
+            {
+                path: `/etc/systemd/system/${unit}.service`,
+                permissions: "0644",
+                content: [
+                    "[Unit]",
+                    `Description=herd probe ${probe.name}`,
+                    "",
+                    "[Service]",
+                    "Type=oneshot",
+                    `ExecStart=${RUN_PROBE_PATH} ${probe.name} ${probeMetric(probe)} ${textfileDir}`,
+                    "",
+                ].join("\n"),
+            },
+            {
+                path: `/etc/systemd/system/${unit}.timer`,
+                permissions: "0644",
+                content: [
+                    "[Unit]",
+                    `Description=Run herd probe ${probe.name} every ${probe.every}`,
+                    "",
+                    "[Timer]",
+                    "OnBootSec=1min",
+                    `OnUnitActiveSec=${systemdDuration(probe.every)}`,
+                    "",
+                    "[Install]",
+                    "WantedBy=timers.target",
+                    "",
+                ].join("\n"),
+            },
+        );
+        runcmd.push(["systemctl", "enable", "--now", `${unit}.timer`]);
+    }
+    return { writeFiles, runcmd };
+}
+
+function alertName(probe: string): string {
+    return `HerdProbe${probe
+        .split("_")
+        .map((part) => part.charAt(0).toUpperCase() + part.slice(1))
+        .join("")}`;
+}
+
+/** The alerting rule of a probe, labelled with stack, fleet and probe. */
+export function probeAlert(probe: ProbeSpec, stack: string, fleet: string): AlertRule {
+    const metric = probeMetric(probe);
+    return {
+        alert: alertName(probe.name),
+        expr:
+            probe.alert?.expr ??
+            `max by (herd_stack, herd_fleet) (${metric}{herd_stack="${stack}",herd_fleet="${fleet}"}) > 0`,
+        for: probe.alert?.for ?? "5m",
+        labels: { herd_stack: stack, herd_fleet: fleet, herd_probe: probe.name, severity: probe.alert?.severity ?? "warning" },
+        annotations: { summary: probe.alert?.summary ?? `Probe ${probe.name} counts failures on fleet ${fleet} (${stack})` },
+    };
+}
