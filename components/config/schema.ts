@@ -104,6 +104,11 @@ const common = {
         port,
     }).optional(),
     alerts: strict({ minHealthy: wholeNumber(0).optional() }).optional(),
+    gate: strict({
+        prometheus: z.url(expect("the base URL of a Prometheus server, e.g. http://prometheus:9090")),
+        query: text("PromQL that returns a non-empty result while the canary is healthy ($generation, $fleet, $stack are substituted)"),
+        bake: duration("the minimum time a wave runs before the next").optional(),
+    }).optional(),
     probes: z
         .record(
             z.string().regex(PROBE_NAME, expect("a probe name: lowercase letters, digits and '_', starting with a letter")),

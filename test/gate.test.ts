@@ -1,0 +1,131 @@
+import { ChildProcess, spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as http from "node:http";
+import { AddressInfo } from "node:net";
+import * as os from "node:os";
+import * as path from "node:path";
+import { expect } from "chai";
+import { checkGate, durationMs, gateQuery } from "../components/monitoring";
+
+const context = { stack: "prod", fleet: "web", generation: "1a2b3c4d" };
+
+async function listen(server: http.Server): Promise<number> {
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    return (server.address() as AddressInfo).port;
+}
+
+async function freePort(): Promise<number> {
+    const server = http.createServer();
+    const port = await listen(server);
+    await new Promise((resolve) => server.close(resolve));
+    return port;
+}
+
+async function until(what: string, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+        if (await check().catch(() => false)) {
+            return;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    throw new Error(`timed out waiting for ${what}`);
+}
+
+describe("promotion gate", () => {
+    it("substitutes the canary's generation, fleet and stack into the query", () => {
+        expect(gateQuery('rate(errors{herd_generation="$generation",herd_fleet="$fleet",herd_stack="$stack"}[5m]) < 1', context)).to.equal(
+            'rate(errors{herd_generation="1a2b3c4d",herd_fleet="web",herd_stack="prod"}[5m]) < 1',
+        );
+        expect(durationMs("15m")).to.equal(900_000);
+        expect(() => durationMs("soon")).to.throw('expected a duration such as 30s, 15m or 2h, got "soon"');
+    });
+
+    it("stays closed until the bake time has passed, without asking Prometheus", async () => {
+        const spec = { prometheus: "http://127.0.0.1:9", query: "vector(1)", bake: "15m" };
+        const now = new Date("2026-11-26T12:00:00Z");
+        const early = await checkGate(spec, { ...context, now, wentLiveAt: new Date("2026-11-26T11:50:00Z") });
+        expect(early).to.include({ passed: false });
+        expect(early.reason).to.equal("the current wave went live at 2026-11-26T11:50:00.000Z and must bake for 15m; about 5 min left");
+        const unknown = await checkGate(spec, { ...context, now });
+        expect(unknown.reason).to.contain("cannot be checked");
+    });
+
+    it("is closed when Prometheus cannot be reached", async () => {
+        const port = await freePort();
+        const result = await checkGate({ prometheus: `http://127.0.0.1:${port}`, query: "vector(1)", timeoutMs: 2_000 }, context);
+        expect(result.passed).to.equal(false);
+        expect(result.reason).to.equal(`Prometheus at http://127.0.0.1:${port} cannot be reached (ECONNREFUSED)`);
+    });
+
+    describe("against a real Prometheus server", function () {
+        this.timeout(60_000);
+        let prometheus: ChildProcess | undefined;
+        let metrics: http.Server;
+        let prometheusUrl: string;
+        const errors: Record<string, number> = { "1a2b3c4d": 0, deadbeef: 42 };
+
+        before(async () => {
+            metrics = http.createServer((_, res) => {
+                res.setHeader("Content-Type", "text/plain; version=0.0.4");
+                res.end(
+                    Object.entries(errors)
+                        .map(([generation, n]) => `app_errors_total{herd_generation="${generation}"} ${n}\n`)
+                        .join(""),
+                );
+            });
+            const metricsPort = await listen(metrics);
+            const port = await freePort();
+            const dir = fs.mkdtempSync(path.join(os.tmpdir(), "herd-prometheus-"));
+            fs.writeFileSync(
+                path.join(dir, "prometheus.yml"),
+                [
+                    "global: { scrape_interval: 1s, evaluation_interval: 1s }",
+                    "scrape_configs:",
+                    "  - job_name: canary",
+                    `    static_configs: [{ targets: ["127.0.0.1:${metricsPort}"], labels: { herd_stack: prod, herd_fleet: web } }]`,
+                    "",
+                ].join("\n"),
+            );
+            prometheusUrl = `http://127.0.0.1:${port}`;
+            prometheus = spawn(
+                "prometheus",
+                [`--config.file=${path.join(dir, "prometheus.yml")}`, `--storage.tsdb.path=${path.join(dir, "data")}`, `--web.listen-address=127.0.0.1:${port}`],
+                { stdio: "ignore" },
+            );
+            await until("Prometheus to be ready", async () => (await fetch(`${prometheusUrl}/-/ready`)).ok);
+            await until("the first scrape", async () => {
+                const body = (await (await fetch(`${prometheusUrl}/api/v1/query?query=app_errors_total`)).json()) as { data: { result: unknown[] } };
+                return body.data.result.length === 2;
+            });
+        });
+
+        after(async () => {
+            prometheus?.kill("SIGTERM");
+            await new Promise((resolve) => metrics.close(resolve));
+        });
+
+        const query = 'app_errors_total{herd_stack="$stack",herd_fleet="$fleet",herd_generation="$generation"} < 1';
+
+        it("opens for a healthy canary", async () => {
+            const result = await checkGate({ prometheus: prometheusUrl, query }, context);
+            expect(result).to.deep.equal({
+                passed: true,
+                query: 'app_errors_total{herd_stack="prod",herd_fleet="web",herd_generation="1a2b3c4d"} < 1',
+                reason: "the gate query holds on the canary",
+            });
+        });
+
+        it("stays closed for a failing canary", async () => {
+            const result = await checkGate({ prometheus: prometheusUrl, query }, { ...context, generation: "deadbeef" });
+            expect(result.passed).to.equal(false);
+            expect(result.reason).to.equal("the gate query does not hold on the canary (empty result)");
+        });
+
+        it("stays closed, with Prometheus's error, for a query it refuses", async () => {
+            const result = await checkGate({ prometheus: prometheusUrl, query: "sum(" }, context);
+            expect(result.passed).to.equal(false);
+            expect(result.reason).to.match(/^Prometheus at http:\/\/127\.0\.0\.1:\d+ refused the query: /);
+        });
+    });
+});
