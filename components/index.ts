@@ -1,4 +1,6 @@
 export * from "./config";
+export * from "./docker";
+export * from "./kubernetes";
 export * from "./monitoring";
 export * from "./openstack";
 export * from "./release";

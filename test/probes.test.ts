@@ -88,7 +88,9 @@ describe("probes", () => {
 
     it("from the prod stack reach the members' user data, which still passes cloud-init schema", () => {
         const [web] = resolveFleets(stackConfig("prod")["herd:fleets"], { stack: "prod", projectDir: PROJECT_DIR });
-        expect(web.backend).to.equal("openstack");
+        if (web.backend !== "openstack") {
+            throw new Error(`expected the prod web fleet on openstack, got ${web.backend}`);
+        }
         const [member] = planMembers("web", { ...web.args, size: 1, rollout: undefined, securityGroupName: "g" });
         expect(member.userData).to.contain("herd-probe-nginx_worker_crashes.timer");
         const file = path.join(tmp(), "user-data.yaml");

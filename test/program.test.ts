@@ -9,6 +9,8 @@ interface FleetOutput {
     servers: { slot: number; name: string; generation: string; ip: string }[];
     generations: string[];
     loadBalancerAddress?: string;
+    containers: string[];
+    replicas: { stable: number; canary: number };
 }
 
 const fleetsOf = (run: ProgramRun) => run.outputs.fleets as Record<string, FleetOutput>;
@@ -20,7 +22,7 @@ describe("the program on the real stack files", () => {
     it("builds the prod fleets: 12 web members behind a load balancer mid-rollout, 4 workers", async () => {
         const run = await runStack("prod");
         const fleets = fleetsOf(run);
-        expect(Object.keys(fleets)).to.deep.equal(["web", "worker"]);
+        expect(Object.keys(fleets)).to.deep.equal(["web", "worker", "api"]);
         expect(fleets.web.servers).to.have.length(12);
         expect(fleets.worker.servers).to.have.length(4);
         expect(fleets.web.loadBalancerAddress).to.be.a("string");
@@ -33,10 +35,27 @@ describe("the program on the real stack files", () => {
         expect(run.ofType("openstack:loadbalancer/member:Member")).to.have.length(12);
     });
 
-    it("builds the dev fleet small", async () => {
+    it("builds the prod Kubernetes fleet as a stable and a canary Deployment behind one Service", async () => {
+        const run = await runStack("prod");
+        const api = fleetsOf(run).api;
+        expect(api.backend).to.equal("kubernetes");
+        expect(api.replicas).to.deep.equal({ stable: 5, canary: 1 });
+        const deployments = run.ofType("kubernetes:apps/v1:Deployment");
+        expect(deployments.map((d) => d.name).sort()).to.deep.equal(["api-canary", "api-stable"]);
+        expect(run.ofType("kubernetes:core/v1:Service").map((s) => s.name)).to.deep.equal(["api"]);
+    });
+
+    it("builds the dev fleets small, on the local Docker engine", async () => {
         const run = await runStack("dev");
         const fleets = fleetsOf(run);
-        expect(Object.values(fleets).reduce((n, f) => n + f.servers.length, 0)).to.be.within(1, 4);
+        expect(Object.values(fleets).every((f) => f.backend === "docker")).to.equal(true);
+        expect(fleets.web.containers).to.have.length(2);
+        expect(fleets.worker.containers).to.have.length(1);
+        const provider = run.ofType("pulumi:providers:docker");
+        expect(provider.map((p) => p.inputs.host)).to.deep.equal(["unix:///var/run/docker.sock", "unix:///var/run/docker.sock"]);
+        const web0 = run.named("web-0", "docker:index/container:Container");
+        expect(web0.options.deleteBeforeReplace).to.equal(true); // fixed host port 8080
+        expect(web0.inputs.ports).to.deep.equal([{ internal: 80, external: 8080, ip: "127.0.0.1", protocol: "tcp" }]);
     });
 
     it("is deterministic: two evaluations of the same config register byte-identical inputs and options", async () => {

@@ -1,5 +1,9 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { dockerArgsFromConfig, dockerConfigProblems } from "../docker/config";
+import type { DockerWorkloadArgs } from "../docker/workload";
+import { kubernetesArgsFromConfig } from "../kubernetes/config";
+import type { KubernetesWorkloadArgs } from "../kubernetes/workload";
 import type { ServerGroupArgs, ServerRelease } from "../openstack";
 import { parseCloudConfig } from "../openstack/userData";
 import { defaultMinHealthy, FleetAlertInput, ProbeSpec } from "../monitoring";
@@ -12,7 +16,11 @@ import { FLEETS_KEY, parseFleets } from "./validate";
 export type ResolvedFleet = {
     readonly name: string;
     readonly alerts: FleetAlertInput;
-} & { readonly backend: "openstack"; readonly args: ServerGroupArgs };
+} & (
+    | { readonly backend: "openstack"; readonly args: ServerGroupArgs }
+    | { readonly backend: "kubernetes"; readonly args: KubernetesWorkloadArgs }
+    | { readonly backend: "docker"; readonly args: DockerWorkloadArgs }
+);
 
 /** Where a stack's fleets come from. */
 export interface ResolveOptions {
@@ -134,21 +142,34 @@ export function resolveFleets(raw: unknown, options: ResolveOptions): ResolvedFl
     const resolved: ResolvedFleet[] = [];
     for (const [name, fleet] of Object.entries(fleets)) {
         const fleetProbes = probes(name, fleet, options, problems);
+        if (fleet.backend !== "openstack" && fleet.probes !== undefined) {
+            problems.push({
+                path: [FLEETS_KEY, name, "probes"],
+                value: fleet.probes,
+                allowed: `no probes on backend ${fleet.backend}: probes run from systemd timers on OpenStack members only`,
+            });
+        }
+        const alerts = alertInput(name, fleet, options.stack, fleetProbes);
         switch (fleet.backend) {
             case "openstack":
                 resolved.push({
                     name,
-                    alerts: alertInput(name, fleet, options.stack, fleetProbes),
+                    alerts,
                     backend: "openstack",
                     args: openstackArgs(name, fleet, fleetProbes, options, problems),
                 });
                 break;
-            default:
-                problems.push({
-                    path: [FLEETS_KEY, name, "backend"],
-                    value: fleet.backend,
-                    allowed: "openstack (this version of herd builds OpenStack fleets only)",
-                });
+            case "kubernetes":
+                resolved.push({ name, backend: "kubernetes", args: kubernetesArgsFromConfig(name, fleet), alerts });
+                break;
+            case "docker": {
+                const dockerProblems = dockerConfigProblems(name, fleet);
+                problems.push(...dockerProblems);
+                if (dockerProblems.length === 0) {
+                    resolved.push({ name, backend: "docker", args: dockerArgsFromConfig(name, fleet), alerts });
+                }
+                break;
+            }
         }
     }
     if (problems.length > 0) {

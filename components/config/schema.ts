@@ -174,3 +174,15 @@ export type KubernetesFleetConfig = z.infer<typeof kubernetesFleetSchema>;
 export type DockerFleetConfig = z.infer<typeof dockerFleetSchema>;
 export type FleetConfig = z.infer<typeof fleetSchema>;
 export type Backend = FleetConfig["backend"];
+
+/**
+ * `herd:kubernetes`: how the program reaches the cluster. Without it, the ambient kubeconfig
+ * (`KUBECONFIG`, current context) is used.
+ */
+export const kubernetesSettingsSchema = strict({
+    context: text("a kubeconfig context name").optional(),
+    namespace: z.string(expect("a Kubernetes namespace name")).regex(FLEET_NAME, expect("a Kubernetes namespace name")).optional(),
+    renderYamlToDirectory: text("a directory to write manifests to instead of applying them to a cluster").optional(),
+});
+
+export type KubernetesSettings = z.infer<typeof kubernetesSettingsSchema>;

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { ConfigError, ConfigProblem } from "./errors";
-import { FLEET_NAME, FleetConfig, fleetSchema } from "./schema";
+import { FLEET_NAME, FleetConfig, fleetSchema, KubernetesSettings, kubernetesSettingsSchema } from "./schema";
 
 /** The config key all fleets live under. */
 export const FLEETS_KEY = "herd:fleets";
@@ -146,4 +146,19 @@ export function parseFleets(raw: unknown, stack: string): Record<string, FleetCo
         throw new ConfigError(stack, problems);
     }
     return fleets;
+}
+
+/**
+ * Validates `herd:kubernetes` (cluster access for Kubernetes fleets). Returns `undefined` when the
+ * key is absent, so the ambient kubeconfig is used.
+ */
+export function parseKubernetesSettings(raw: unknown, stack: string): KubernetesSettings | undefined {
+    if (raw === undefined) {
+        return undefined;
+    }
+    const result = kubernetesSettingsSchema.safeParse(raw);
+    if (!result.success) {
+        throw new ConfigError(stack, problemsOf(result.error, ["herd:kubernetes"], raw));
+    }
+    return result.data;
 }

@@ -1,0 +1,286 @@
+import { FLEET_NAME } from "../config/schema";
+import {
+    canonicalContainerRelease,
+    containerGeneration,
+    ContainerRelease,
+    containerReleaseProblems,
+    DEFAULT_METRICS_PATH,
+    fleetShapeProblems,
+    HERD_LABELS,
+    isPort,
+} from "../release/container";
+import type { HealthCheck } from "../openstack/serverGroup";
+import { generationOf } from "../release";
+import { assignSlots, batchesOf, defaultBatch } from "../rollout";
+import type { DockerWorkloadArgs } from "./workload";
+
+/** Where the component's own Docker provider connects when none is given. */
+export const DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock";
+/** Memory limit of each container, in MB. */
+export const DEFAULT_DOCKER_MEMORY = 256;
+/** CPUs each container may use. */
+export const DEFAULT_DOCKER_CPUS = "0.5";
+/** Host address published ports listen on: the local machine only. */
+export const DEFAULT_HOST_IP = "127.0.0.1";
+/** Seconds a container gets to stop on SIGTERM before it is killed, when it is replaced or removed. */
+export const STOP_GRACE_SECONDS = 10;
+
+/**
+ * Container properties that carry the release (image, entrypoint, arguments, env, files, port)
+ * or are derived from it (the name and labels hold the generation). A change to any of them
+ * replaces the member; most are force-new in the provider already, and the list makes it explicit.
+ */
+export const CONTAINER_RELEASE_PROPERTIES = ["image", "entrypoints", "command", "envs", "uploads", "ports", "name", "labels"] as const;
+
+/** One slot of a Docker fleet, as herd will create it. */
+export interface DockerMemberPlan {
+    readonly slot: number;
+    /** Pulumi resource name, stable for the slot: `${fleet}-${slot}`. */
+    readonly resourceName: string;
+    /** Docker container name, which changes with the release: `${fleet}-${slot}-${generation}`. */
+    readonly containerName: string;
+    readonly generation: string;
+    /** `true` when the slot runs the fleet's new `release`, `false` when it still runs `rollout.previous`. */
+    readonly current: boolean;
+    /** Index of the update batch the slot belongs to. */
+    readonly batch: number;
+    /** The release the slot runs, in canonical form. */
+    readonly release: ContainerRelease;
+    /** Pulumi resource name of the image the slot pulls. */
+    readonly imageResourceName: string;
+    /** Host port the slot publishes its release port on, when the fleet has a `hostPort`. */
+    readonly hostPort?: number;
+    /**
+     * `true` when the old container must go before the new one starts: the slot holds a fixed
+     * host port (two containers cannot bind it), or the fleet asked for delete-before-create.
+     */
+    readonly deleteBeforeReplace: boolean;
+}
+
+/** What a Docker workload's settings come to once defaults are applied. */
+export interface ResolvedDockerWorkload {
+    /** The fleet's name: the `herd.dev/fleet` label and the prefix of every child's name. */
+    readonly name: string;
+    readonly batch: number;
+    readonly order: "create-before-delete" | "delete-before-create";
+    readonly health?: HealthCheck;
+    /** The healthcheck command, when there is a health check. */
+    readonly healthCommand?: readonly string[];
+    readonly hostPort?: number;
+    readonly hostIp: string;
+    readonly memory: number;
+    readonly cpus: string;
+    /** `false` when metrics are not scraped; `port` unset means each member's release port. */
+    readonly metrics: { readonly port?: number; readonly path: string } | false;
+    readonly keepImages: boolean;
+    readonly members: readonly DockerMemberPlan[];
+}
+
+/** Pulumi resource name of the image a fleet pulls, stable for the image reference: `${fleet}-image-<hash of the reference>`. */
+export function imageResourceName(fleet: string, image: string): string {
+    return `${fleet}-image-${generationOf(image)}`;
+}
+
+/** Pulumi resource name of the fleet's network. */
+export function networkResourceName(fleet: string): string {
+    return `${fleet}-net`;
+}
+
+/** Pulumi resource name of the Docker provider the component creates when none is given. */
+export function providerResourceName(fleet: string): string {
+    return `${fleet}-provider`;
+}
+
+function shellQuote(value: string): string {
+    return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * The default healthcheck: an HTTP GET from inside the container with `wget`, which busybox and
+ * Alpine based images carry. Images without a shell or `wget` need `healthCommand`.
+ */
+export function defaultHealthCommand(health: HealthCheck): string[] {
+    return ["CMD-SHELL", `wget -q -O /dev/null ${shellQuote(`http://127.0.0.1:${health.port}${health.path}`)} || exit 1`];
+}
+
+function argumentProblems(name: string, args: DockerWorkloadArgs): string[] {
+    const problems: string[] = [];
+    if (!FLEET_NAME.test(name)) {
+        problems.push(`name = ${JSON.stringify(name)}: expected a fleet name: lowercase letters, digits and '-', starting with a letter, at most 30 characters`);
+    }
+    problems.push(...fleetShapeProblems({ size: args.size, rollout: args.rollout, batch: args.update?.batch }));
+    problems.push(...containerReleaseProblems(args.release, "release"));
+    if (args.rollout?.previous) {
+        problems.push(...containerReleaseProblems(args.rollout.previous, "rollout.previous"));
+    }
+    if (args.health) {
+        if (!/^\/\S*$/.test(args.health.path)) {
+            problems.push(`health.path = ${JSON.stringify(args.health.path)}: expected an HTTP path starting with /`);
+        }
+        if (!isPort(args.health.port)) {
+            problems.push(`health.port = ${JSON.stringify(args.health.port)}: expected a port, 1–65535`);
+        }
+    }
+    if (args.healthCommand !== undefined && args.healthCommand.length === 0) {
+        problems.push("healthCommand = []: expected a Docker healthcheck test such as [\"CMD\", \"/app\", \"check\"]");
+    }
+    if (args.hostPort !== undefined) {
+        if (!isPort(args.hostPort)) {
+            problems.push(`hostPort = ${JSON.stringify(args.hostPort)}: expected a port, 1–65535`);
+        } else if (Number.isSafeInteger(args.size) && args.hostPort + args.size - 1 > 65535) {
+            problems.push(
+                `hostPort = ${args.hostPort}: expected a base port with hostPort + size - 1 ≤ 65535 (slot i publishes hostPort + i; ${args.size} slots need up to ${args.hostPort + args.size - 1})`,
+            );
+        }
+        for (const [key, release] of [["release", args.release], ["rollout.previous", args.rollout?.previous]] as const) {
+            if (release && release.port === undefined) {
+                problems.push(`${key}.port is missing: required with hostPort, the container port the host port forwards to`);
+            }
+        }
+    }
+    if (args.memory !== undefined && !(Number.isSafeInteger(args.memory) && args.memory >= 6)) {
+        problems.push(`memory = ${JSON.stringify(args.memory)}: expected a whole number of MB, at least 6 (Docker's minimum)`);
+    }
+    if (args.cpus !== undefined && !/^\d+(\.\d+)?$/.test(args.cpus)) {
+        problems.push(`cpus = ${JSON.stringify(args.cpus)}: expected a number of CPUs as a string, e.g. "0.5"`);
+    }
+    if (args.metrics && args.metrics.port !== undefined && !isPort(args.metrics.port)) {
+        problems.push(`metrics.port = ${JSON.stringify(args.metrics.port)}: expected a port, 1–65535`);
+    }
+    return problems;
+}
+
+/**
+ * Validates a Docker workload's arguments, applies every default and plans every slot: which
+ * release it runs, its generation, names, batch, host port and replacement order. Pure: the same
+ * arguments give the same plan, byte for byte. Throws one Error listing every problem.
+ */
+export function resolveDockerWorkload(name: string, args: DockerWorkloadArgs): ResolvedDockerWorkload {
+    const problems = argumentProblems(name, args);
+    if (problems.length > 0) {
+        throw new Error(`DockerWorkload "${name}": invalid arguments:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    }
+    const batch = args.update?.batch ?? defaultBatch(args.size);
+    const order = args.update?.order ?? "create-before-delete";
+    const batchOf = new Map(batchesOf(args.size, batch).flatMap((slots, index) => slots.map((slot) => [slot, index] as const)));
+    const canonical = new Map<ContainerRelease, { release: ContainerRelease; generation: string }>();
+    const render = (release: ContainerRelease) => {
+        let rendered = canonical.get(release);
+        if (!rendered) {
+            const form = canonicalContainerRelease(release);
+            rendered = { release: form, generation: containerGeneration(form) };
+            canonical.set(release, rendered);
+        }
+        return rendered;
+    };
+    const members = assignSlots(args.size, args.release, args.rollout).map(({ slot, release, current }): DockerMemberPlan => {
+        const { release: form, generation } = render(release);
+        const hostPort = args.hostPort === undefined ? undefined : args.hostPort + slot;
+        return {
+            slot,
+            resourceName: `${name}-${slot}`,
+            containerName: `${name}-${slot}-${generation}`,
+            generation,
+            current,
+            batch: batchOf.get(slot) as number,
+            release: form,
+            imageResourceName: imageResourceName(name, form.image),
+            ...(hostPort === undefined ? {} : { hostPort }),
+            deleteBeforeReplace: hostPort !== undefined || order === "delete-before-create",
+        };
+    });
+    return {
+        name,
+        batch,
+        order,
+        ...(args.health
+            ? { health: { path: args.health.path, port: args.health.port }, healthCommand: [...(args.healthCommand ?? defaultHealthCommand(args.health))] }
+            : {}),
+        ...(args.hostPort === undefined ? {} : { hostPort: args.hostPort }),
+        hostIp: args.hostIp ?? DEFAULT_HOST_IP,
+        memory: args.memory ?? DEFAULT_DOCKER_MEMORY,
+        cpus: args.cpus ?? DEFAULT_DOCKER_CPUS,
+        metrics:
+            args.metrics === false
+                ? false
+                : { ...(args.metrics?.port === undefined ? {} : { port: args.metrics.port }), path: args.metrics?.path ?? DEFAULT_METRICS_PATH },
+        keepImages: args.keepImages ?? true,
+        members,
+    };
+}
+
+/** The distinct images of a fleet, in slot order of first use, with their resource names. */
+export function imagesOf(workload: ResolvedDockerWorkload): { readonly resourceName: string; readonly image: string }[] {
+    const images = new Map<string, string>();
+    for (const member of workload.members) {
+        images.set(member.release.image, member.imageResourceName);
+    }
+    return [...images].map(([image, resourceName]) => ({ resourceName, image }));
+}
+
+/**
+ * A member's labels, sorted by key: fleet, slot and generation (so `docker ps --filter
+ * label=herd.dev/generation=…` shows who runs what) and Prometheus's Docker discovery labels.
+ */
+export function containerLabels(workload: ResolvedDockerWorkload, member: DockerMemberPlan): { label: string; value: string }[] {
+    const labels: Record<string, string> = {
+        [HERD_LABELS.fleet]: workload.name,
+        [HERD_LABELS.slot]: String(member.slot),
+        [HERD_LABELS.generation]: member.generation,
+    };
+    const metricsPort = workload.metrics === false ? undefined : (workload.metrics.port ?? member.release.port);
+    if (workload.metrics !== false && metricsPort !== undefined) {
+        labels["prometheus.io/scrape"] = "true";
+        labels["prometheus.io/port"] = String(metricsPort);
+        labels["prometheus.io/path"] = workload.metrics.path;
+    }
+    return Object.keys(labels)
+        .sort()
+        .map((label) => ({ label, value: labels[label] }));
+}
+
+/** The references a container needs from other resources: plain strings in tests, Outputs in the component. */
+export interface ContainerRefs<N> {
+    /** The image to run (the pulled image's ID). */
+    readonly image: N;
+    /** The fleet network's name. */
+    readonly network: N;
+}
+
+/**
+ * The inputs of a member's `docker.Container`: release first (image, entrypoint, arguments, env
+ * sorted by name, files sorted by path, published port), then the fleet's settings. Everything is
+ * in a fixed order, so two evaluations give identical inputs.
+ */
+export function containerInputs<N>(workload: ResolvedDockerWorkload, member: DockerMemberPlan, refs: ContainerRefs<N>) {
+    const { release } = member;
+    const env = release.env ?? {};
+    const files = release.files ?? {};
+    return {
+        name: member.containerName,
+        image: refs.image,
+        ...(release.command ? { entrypoints: [...release.command] } : {}),
+        ...(release.args ? { command: [...release.args] } : {}),
+        ...(release.env ? { envs: Object.keys(env).sort().map((key) => `${key}=${env[key]}`) } : {}),
+        // Config files, not programs: readable by the container's user, writable by no one.
+        ...(release.files ? { uploads: Object.keys(files).sort().map((file) => ({ file, content: files[file], permissions: "0444" })) } : {}),
+        ...(member.hostPort === undefined
+            ? {}
+            : { ports: [{ internal: release.port as number, external: member.hostPort, ip: workload.hostIp, protocol: "tcp" }] }),
+        labels: containerLabels(workload, member),
+        ...(workload.healthCommand
+            ? {
+                  healthcheck: { tests: [...workload.healthCommand], interval: "10s", timeout: "3s", retries: 3, startPeriod: "15s" },
+                  // Creation waits until the container is healthy, so the next batch starts only after this one serves.
+                  wait: true,
+              }
+            : {}),
+        restart: "unless-stopped",
+        memory: workload.memory,
+        cpus: workload.cpus,
+        securityOpts: ["no-new-privileges:true"],
+        destroyGraceSeconds: STOP_GRACE_SECONDS,
+        // `<fleet>` resolves to every member on the fleet network (round-robin DNS), `<fleet>-<slot>` to one.
+        networksAdvanced: [{ name: refs.network, aliases: [workload.name, member.resourceName] }],
+    };
+}

@@ -1,0 +1,148 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as docker from "@pulumi/docker";
+import { ContainerRelease, HERD_LABELS, MetricsEndpoint } from "../release/container";
+import type { HealthCheck } from "../openstack/serverGroup";
+import { Rollout } from "../rollout";
+import {
+    CONTAINER_RELEASE_PROPERTIES,
+    containerInputs,
+    DEFAULT_DOCKER_HOST,
+    imagesOf,
+    networkResourceName,
+    providerResourceName,
+    ResolvedDockerWorkload,
+    resolveDockerWorkload,
+} from "./spec";
+
+export interface DockerWorkloadArgs {
+    /** Number of slots (containers). */
+    readonly size: number;
+    /** The release new containers run. */
+    readonly release: ContainerRelease;
+    /** A rollout under way: slots `0 … members-1` run `release`, the others `previous`. @default every slot runs `release` */
+    readonly rollout?: Rollout<ContainerRelease>;
+    /** How replacements proceed within one `pulumi up`. */
+    readonly update?: {
+        /** Containers per batch; batch k+1 starts once batch k is created (and healthy, with `health`). @default a quarter of the size, at least 1 */
+        readonly batch?: number;
+        /** `delete-before-create` removes a slot's old container before starting the new one. @default "create-before-delete" */
+        readonly order?: "create-before-delete" | "delete-before-create";
+    };
+    /**
+     * The HTTP check of a serving fleet, run inside each container every 10 s; creation waits
+     * until the new container is healthy. The default command needs `/bin/sh` and `wget` in the
+     * image (see `healthCommand`). @default no healthcheck
+     */
+    readonly health?: HealthCheck;
+    /** The healthcheck test, for images without `sh` and `wget`, e.g. `["CMD", "/app", "health"]`. @default a `wget` of `health` through `CMD-SHELL` */
+    readonly healthCommand?: readonly string[];
+    /**
+     * Publish the members' release port on the Docker host: slot `i` listens on `hostPort + i`.
+     * A host port can be bound by one container at a time, so members with one are replaced
+     * delete-before-create (a short gap per member; the others keep serving).
+     * @default no published port: members are reachable on the fleet network only
+     */
+    readonly hostPort?: number;
+    /** Host address the published ports listen on; `0.0.0.0` opens them to the network. @default "127.0.0.1" */
+    readonly hostIp?: string;
+    /** Memory limit of each container, in MB. @default 256 */
+    readonly memory?: number;
+    /** CPUs each container may use, e.g. `"0.5"`. @default "0.5" */
+    readonly cpus?: string;
+    /** Where Prometheus scrapes each container (`prometheus.io/*` labels, for Docker service discovery); `false` for no scraping. @default the release's port, `/metrics` */
+    readonly metrics?: MetricsEndpoint | false;
+    /**
+     * Docker daemon the component's own provider connects to (`unix://…`, `tcp://…`, `ssh://…`).
+     * Leave it out when passing a Docker provider in `opts.provider`/`opts.providers`.
+     * @default "unix:///var/run/docker.sock"
+     */
+    readonly host?: string;
+    /**
+     * Keep pulled images on the host when the fleet stops using them. Two fleets running one
+     * image each hold a pull of it; removing it for one would fail while the other runs it.
+     * @default true
+     */
+    readonly keepImages?: boolean;
+}
+
+/**
+ * A fleet of interchangeable containers on one Docker engine: one container per slot
+ * (`${name}-${slot}`, named `${name}-${slot}-${generation}` on the host) on the fleet's own
+ * network, replaced (never updated) whenever its release changes, in batches that wait for each
+ * other, labelled for `docker ps` and Prometheus discovery. The local counterpart of a
+ * Kubernetes or OpenStack fleet, for development stacks.
+ *
+ * The container name carries the generation, so a new release never collides with the container
+ * it replaces. A change that replaces containers without changing the release (`health`,
+ * `metrics`, `hostIp`) keeps the name, so make it together with a release change, or with
+ * `update.order: delete-before-create`.
+ */
+export class DockerWorkload extends pulumi.ComponentResource {
+    /** The settings and per-slot plan every container was built from. */
+    readonly workload: ResolvedDockerWorkload;
+    /** The Docker provider every child uses: the one given in opts, or the component's own. */
+    readonly provider: pulumi.ProviderResource;
+    readonly network: docker.Network;
+    /** One pull per distinct image. */
+    readonly images: readonly docker.RemoteImage[];
+    /** Container per slot. */
+    readonly containers: readonly docker.Container[];
+    /** Docker container name per slot. */
+    readonly containerNames: readonly string[];
+    /** Generation per slot. */
+    readonly generations: readonly string[];
+
+    constructor(name: string, args: DockerWorkloadArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("herd:docker:Workload", name, {}, opts);
+        const workload = resolveDockerWorkload(name, args);
+        this.workload = workload;
+
+        const given = this.getProvider("docker:index/container:Container");
+        if (given && args.host !== undefined) {
+            throw new Error(`DockerWorkload "${name}": host = ${JSON.stringify(args.host)} and a Docker provider in opts both say where to run; give one`);
+        }
+        this.provider = given ?? new docker.Provider(providerResourceName(name), { host: args.host ?? DEFAULT_DOCKER_HOST }, { parent: this });
+        const childOpts = { parent: this, provider: this.provider };
+
+        this.network = new docker.Network(
+            networkResourceName(name),
+            { driver: "bridge", labels: [{ label: HERD_LABELS.fleet, value: name }] },
+            childOpts,
+        );
+        const imageIds = new Map<string, pulumi.Output<string>>();
+        this.images = imagesOf(workload).map(({ resourceName, image }) => {
+            const pulled = new docker.RemoteImage(resourceName, { name: image, keepLocally: workload.keepImages }, childOpts);
+            imageIds.set(image, pulled.imageId);
+            return pulled;
+        });
+
+        const containers: docker.Container[] = [];
+        let previousBatch: docker.Container[] = [];
+        let currentBatch: docker.Container[] = [];
+        let batchIndex = 0;
+        for (const member of workload.members) {
+            if (member.batch !== batchIndex) {
+                previousBatch = currentBatch;
+                currentBatch = [];
+                batchIndex = member.batch;
+            }
+            const container = new docker.Container(
+                member.resourceName,
+                containerInputs(workload, member, { image: imageIds.get(member.release.image) as pulumi.Output<string>, network: this.network.name }),
+                {
+                    ...childOpts,
+                    dependsOn: previousBatch,
+                    replaceOnChanges: [...CONTAINER_RELEASE_PROPERTIES],
+                    replacementTrigger: member.generation,
+                    deleteBeforeReplace: member.deleteBeforeReplace,
+                },
+            );
+            containers.push(container);
+            currentBatch.push(container);
+        }
+        this.containers = containers;
+        this.containerNames = workload.members.map((member) => member.containerName);
+        this.generations = workload.members.map((member) => member.generation);
+        this.registerOutputs({ containerNames: this.containerNames, generations: this.generations });
+    }
+}

@@ -1,0 +1,481 @@
+import { createHash } from "node:crypto";
+import { FLEET_NAME } from "../config/schema";
+import type { HealthCheck } from "../openstack/serverGroup";
+import { assignSlots, defaultBatch, Rollout } from "../rollout";
+import {
+    canonicalContainerRelease,
+    containerGeneration,
+    ContainerRelease,
+    containerReleaseProblems,
+    DEFAULT_METRICS_PATH,
+    fleetShapeProblems,
+    HERD_LABELS,
+    isPort,
+} from "../release/container";
+import type { KubernetesWorkloadArgs } from "./workload";
+
+/** Which Deployment a pod belongs to: `stable` runs the fleet's settled release, `canary` the one being rolled out. */
+export type Role = "stable" | "canary";
+
+/** CPU and memory of one container, in Kubernetes quantities (`100m`, `128Mi`). */
+export interface ResourceQuantities {
+    readonly cpu?: string;
+    readonly memory?: string;
+}
+
+/** Requests (what the scheduler reserves) and limits (the ceiling) of the fleet's container. */
+export interface ContainerResources {
+    /** @default { cpu: "100m", memory: "128Mi" } */
+    readonly requests?: ResourceQuantities;
+    /** @default { cpu: "500m", memory: "256Mi" } */
+    readonly limits?: ResourceQuantities;
+}
+
+/**
+ * The pod's and container's security context. herd runs members locked down; loosen a setting
+ * only for an image that cannot run otherwise.
+ */
+export interface WorkloadSecurity {
+    /** Refuse to start a container whose user is root. Needs an image with a numeric non-root `USER`, or `runAsUser`. @default true */
+    readonly runAsNonRoot?: boolean;
+    /** UID the container runs as. @default the image's `USER` */
+    readonly runAsUser?: number;
+    /** GID the container runs as. @default the image's group */
+    readonly runAsGroup?: number;
+    /** Group that owns mounted volumes. @default none */
+    readonly fsGroup?: number;
+    /** Mount the container's root filesystem read-only; `/tmp` stays writable (an `emptyDir`). @default true */
+    readonly readOnlyRootFilesystem?: boolean;
+    /** Let a process gain more privileges than its parent (setuid binaries). @default false */
+    readonly allowPrivilegeEscalation?: boolean;
+    /** Linux capabilities added back after dropping `ALL`, e.g. `NET_BIND_SERVICE`. @default [] */
+    readonly addCapabilities?: readonly string[];
+    /** Seccomp profile. @default "RuntimeDefault" */
+    readonly seccompProfile?: "RuntimeDefault" | "Unconfined";
+}
+
+/** How a change of release proceeds in each Deployment. */
+export interface WorkloadUpdate {
+    /** Pods replaced at a time (the Deployment's surge, and the PodDisruptionBudget's `maxUnavailable`). @default a quarter of the size, rounded up, at least 1 */
+    readonly batch?: number;
+    /**
+     * `create-before-delete` starts `batch` new pods before stopping old ones (capacity never
+     * drops); `delete-before-create` stops `batch` old pods first, for quota-tight namespaces.
+     * @default "create-before-delete"
+     */
+    readonly order?: "create-before-delete" | "delete-before-create";
+}
+
+/** What the workload's settings come to once defaults are applied. */
+export interface ResolvedWorkload {
+    /** The fleet's name: the `herd.dev/fleet` label and the prefix of every child's name. */
+    readonly name: string;
+    readonly namespace: string;
+    readonly batch: number;
+    readonly order: "create-before-delete" | "delete-before-create";
+    readonly spread: "anti-affinity" | "soft-anti-affinity";
+    readonly health?: HealthCheck;
+    readonly resources: { readonly requests: Required<ResourceQuantities>; readonly limits: Required<ResourceQuantities> };
+    readonly security: ResolvedSecurity;
+    /** `false` when metrics are not scraped; `port` unset means each role's release port. */
+    readonly metrics: { readonly port?: number; readonly path: string } | false;
+    /** Service port; `undefined` when no release serves a port (no Service then). */
+    readonly servicePort?: number;
+    readonly fixedNames: boolean;
+    /** The Deployments to run: always `stable`, and `canary` while a rollout is under way. */
+    readonly roles: readonly RolePlan[];
+}
+
+/** {@link WorkloadSecurity} with its defaults applied. */
+export interface ResolvedSecurity {
+    readonly runAsNonRoot: boolean;
+    readonly runAsUser?: number;
+    readonly runAsGroup?: number;
+    readonly fsGroup?: number;
+    readonly readOnlyRootFilesystem: boolean;
+    readonly allowPrivilegeEscalation: boolean;
+    /** Sorted, so the order they were given in does not change the pods. */
+    readonly addCapabilities: readonly string[];
+    readonly seccompProfile: "RuntimeDefault" | "Unconfined";
+}
+
+/** One Deployment of the fleet. */
+export interface RolePlan {
+    readonly role: Role;
+    /** The release its pods run, in canonical form. */
+    readonly release: ContainerRelease;
+    readonly generation: string;
+    readonly replicas: number;
+}
+
+export const DEFAULT_NAMESPACE = "default";
+export const DEFAULT_REQUESTS = { cpu: "100m", memory: "128Mi" } as const;
+export const DEFAULT_LIMITS = { cpu: "500m", memory: "256Mi" } as const;
+/** Name of the container in every pod, and of its serving port (the Service targets it by name). */
+export const CONTAINER_NAME = "app";
+export const PORT_NAME = "http";
+/** Members are spread over nodes. */
+export const TOPOLOGY_KEY = "kubernetes.io/hostname";
+
+const NAMESPACE = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const CAPABILITY = /^[A-Z_]+$/;
+const HTTP_PATH = /^\/\S*$/;
+
+/**
+ * The Deployments of a fleet and their replicas, which always add up to `size`:
+ * - no rollout, or `members` = `size`: one `stable` Deployment running `release`;
+ * - `members` = 0: one `stable` Deployment running `rollout.previous`;
+ * - otherwise `stable` runs `previous` on `size - members` pods and `canary` runs `release` on `members`.
+ *
+ * The split comes from the slot assignment every backend shares, so "members" means the same
+ * number of members on Kubernetes as on OpenStack and Docker.
+ */
+export function planRoles(size: number, release: ContainerRelease, rollout?: Rollout<ContainerRelease>): RolePlan[] {
+    const slots = assignSlots(size, release, rollout);
+    const members = slots.filter((slot) => slot.current).length;
+    const plan = (role: Role, of: ContainerRelease, replicas: number): RolePlan => {
+        const canonical = canonicalContainerRelease(of);
+        return { role, release: canonical, generation: containerGeneration(canonical), replicas };
+    };
+    if (members > 0 && members < size) {
+        return [plan("stable", rollout?.previous as ContainerRelease, size - members), plan("canary", release, members)];
+    }
+    return [plan("stable", members === 0 && size > 0 ? (rollout?.previous as ContainerRelease) : release, size)];
+}
+
+function argumentProblems(input: KubernetesWorkloadArgs): string[] {
+    const problems = fleetShapeProblems({ size: input.size, rollout: input.rollout, batch: input.update?.batch });
+    problems.push(...containerReleaseProblems(input.release, "release"));
+    if (input.rollout?.previous) {
+        problems.push(...containerReleaseProblems(input.rollout.previous, "rollout.previous"));
+    }
+    if (input.namespace !== undefined && !NAMESPACE.test(input.namespace)) {
+        problems.push(`namespace = ${JSON.stringify(input.namespace)}: expected a Kubernetes namespace name (lowercase letters, digits, '-')`);
+    }
+    if (input.health) {
+        if (!HTTP_PATH.test(input.health.path)) {
+            problems.push(`health.path = ${JSON.stringify(input.health.path)}: expected an HTTP path starting with /`);
+        }
+        if (!isPort(input.health.port)) {
+            problems.push(`health.port = ${JSON.stringify(input.health.port)}: expected a port, 1–65535`);
+        }
+    }
+    if (input.servicePort !== undefined && !isPort(input.servicePort)) {
+        problems.push(`servicePort = ${JSON.stringify(input.servicePort)}: expected a port, 1–65535`);
+    }
+    if (input.metrics && input.metrics.port !== undefined && !isPort(input.metrics.port)) {
+        problems.push(`metrics.port = ${JSON.stringify(input.metrics.port)}: expected a port, 1–65535`);
+    }
+    if (input.metrics && input.metrics.path !== undefined && !HTTP_PATH.test(input.metrics.path)) {
+        problems.push(`metrics.path = ${JSON.stringify(input.metrics.path)}: expected an HTTP path starting with /`);
+    }
+    for (const capability of input.security?.addCapabilities ?? []) {
+        if (!CAPABILITY.test(capability)) {
+            problems.push(`security.addCapabilities has ${JSON.stringify(capability)}: expected a capability name such as NET_BIND_SERVICE`);
+        }
+    }
+    return problems;
+}
+
+/**
+ * Validates a workload's arguments and applies every default. Throws one Error that lists every
+ * problem (key, value, what is allowed) before anything is created.
+ */
+export function resolveWorkload(name: string, input: KubernetesWorkloadArgs): ResolvedWorkload {
+    const problems = argumentProblems(input);
+    if (!FLEET_NAME.test(name)) {
+        problems.unshift(`name = ${JSON.stringify(name)}: expected a fleet name: lowercase letters, digits and '-', starting with a letter, at most 30 characters`);
+    }
+    if (problems.length > 0) {
+        throw new Error(`KubernetesWorkload "${name}": invalid arguments:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    }
+    const roles = planRoles(input.size, input.release, input.rollout);
+    const security = input.security ?? {};
+    const servicePort = input.servicePort ?? input.release.port ?? input.rollout?.previous?.port;
+    return {
+        name,
+        namespace: input.namespace ?? DEFAULT_NAMESPACE,
+        batch: input.update?.batch ?? defaultBatch(input.size),
+        order: input.update?.order ?? "create-before-delete",
+        spread: input.spread ?? "soft-anti-affinity",
+        ...(input.health ? { health: { path: input.health.path, port: input.health.port } } : {}),
+        resources: {
+            requests: { ...DEFAULT_REQUESTS, ...input.resources?.requests },
+            limits: { ...DEFAULT_LIMITS, ...input.resources?.limits },
+        },
+        security: {
+            runAsNonRoot: security.runAsNonRoot ?? true,
+            readOnlyRootFilesystem: security.readOnlyRootFilesystem ?? true,
+            allowPrivilegeEscalation: security.allowPrivilegeEscalation ?? false,
+            addCapabilities: [...(security.addCapabilities ?? [])].sort(),
+            seccompProfile: security.seccompProfile ?? "RuntimeDefault",
+            ...(security.runAsUser === undefined ? {} : { runAsUser: security.runAsUser }),
+            ...(security.runAsGroup === undefined ? {} : { runAsGroup: security.runAsGroup }),
+            ...(security.fsGroup === undefined ? {} : { fsGroup: security.fsGroup }),
+        },
+        metrics:
+            input.metrics === false
+                ? false
+                : {
+                      ...(input.metrics?.port === undefined ? {} : { port: input.metrics.port }),
+                      path: input.metrics?.path ?? DEFAULT_METRICS_PATH,
+                  },
+        ...(servicePort === undefined ? {} : { servicePort }),
+        fixedNames: input.fixedNames ?? false,
+        roles,
+    };
+}
+
+/**
+ * The order in which the Deployments are updated, each waiting for the one before. Moving
+ * forward, the canary grows while the stable Deployment shrinks: with create-before-delete the
+ * canary goes first, so its new pods are ready before stable pods stop and capacity never drops;
+ * with delete-before-create the stable Deployment shrinks first, so the namespace never holds
+ * more pods than `size`.
+ */
+export function deploymentOrder(workload: ResolvedWorkload): RolePlan[] {
+    const first: Role = workload.order === "create-before-delete" ? "canary" : "stable";
+    return [...workload.roles].sort((a, b) => Number(b.role === first) - Number(a.role === first));
+}
+
+/** Pulumi resource name of a role's Deployment: `${name}-stable`, `${name}-canary`. */
+export function deploymentName(name: string, role: Role): string {
+    return `${name}-${role}`;
+}
+
+/** Pulumi resource name of a role's ConfigMap: `${name}-stable-env`, `${name}-canary-files`. */
+export function configMapName(name: string, role: Role, kind: "env" | "files"): string {
+    return `${name}-${role}-${kind}`;
+}
+
+/** Pulumi resource name of the PodDisruptionBudget. */
+export function disruptionBudgetName(name: string): string {
+    return `${name}-pdb`;
+}
+
+/** Labels every object of the fleet carries. */
+export function fleetLabels(name: string): Record<string, string> {
+    return { "app.kubernetes.io/name": name, [HERD_LABELS.fleet]: name };
+}
+
+/** Labels of a role's Deployment and ConfigMaps. */
+export function roleLabels(name: string, role: Role): Record<string, string> {
+    return { ...fleetLabels(name), [HERD_LABELS.role]: role };
+}
+
+/** Labels of a pod: its fleet, role and generation, so `kubectl get pods -L herd.dev/generation` shows who runs what. */
+export function podLabels(name: string, plan: RolePlan): Record<string, string> {
+    return { ...roleLabels(name, plan.role), [HERD_LABELS.generation]: plan.generation };
+}
+
+/**
+ * A Deployment's selector: fleet and role only. A selector is immutable once created, so it must
+ * not contain the generation (a new release would then fail, or force a delete-then-create).
+ */
+export function deploymentSelector(name: string, role: Role): Record<string, string> {
+    return { [HERD_LABELS.fleet]: name, [HERD_LABELS.role]: role };
+}
+
+/** The Service's and PodDisruptionBudget's selector: every pod of the fleet, stable and canary. */
+export function fleetSelector(name: string): Record<string, string> {
+    return { "app.kubernetes.io/name": name, [HERD_LABELS.fleet]: name };
+}
+
+/**
+ * The ConfigMap key of a file. Keys allow only `[-._a-zA-Z0-9]`, so the key is the file's base
+ * name made safe, prefixed with a hash of its full path: `/etc/a/x.conf` and `/etc/b/x.conf` get
+ * different keys, and the same path always gets the same one.
+ */
+export function fileKey(path: string): string {
+    const hash = createHash("sha256").update(path).digest("hex").slice(0, 8);
+    const base = path.slice(path.lastIndexOf("/") + 1).replace(/[^-._a-zA-Z0-9]/g, "_").slice(0, 200);
+    return `${hash}-${base}`;
+}
+
+/**
+ * The data of a role's ConfigMaps: `env` (variable → value) and `files` ({@link fileKey} →
+ * content), each sorted by key, and absent when empty.
+ */
+export function buildConfigMapData(release: ContainerRelease): { env?: Record<string, string>; files?: Record<string, string> } {
+    const canonical = canonicalContainerRelease(release);
+    const files = Object.entries(canonical.files ?? {})
+        .map(([path, content]) => [fileKey(path), content] as const)
+        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return {
+        ...(canonical.env ? { env: { ...canonical.env } } : {}),
+        ...(files.length > 0 ? { files: Object.fromEntries(files) } : {}),
+    };
+}
+
+/** Metadata of a child object. `name` is set only with `fixedNames`; otherwise Pulumi names it (`web-stable-1a2b3c4d`). */
+export function objectMeta(workload: ResolvedWorkload, resourceName: string, labels: Record<string, string>) {
+    return {
+        namespace: workload.namespace,
+        labels,
+        ...(workload.fixedNames ? { name: resourceName } : {}),
+    };
+}
+
+/** The names of a role's ConfigMaps, as the pod refers to them (plain strings in tests, Outputs in the component). */
+export interface ConfigMapRefs<N> {
+    readonly env?: N;
+    readonly files?: N;
+}
+
+function httpProbe(health: HealthCheck) {
+    return { httpGet: { path: health.path, port: health.port, scheme: "HTTP" }, timeoutSeconds: 2 };
+}
+
+function container<N>(workload: ResolvedWorkload, plan: RolePlan, configMaps: ConfigMapRefs<N>) {
+    const { release } = plan;
+    const files = Object.keys(release.files ?? {});
+    return {
+        name: CONTAINER_NAME,
+        image: release.image,
+        ...(release.command ? { command: [...release.command] } : {}),
+        ...(release.args ? { args: [...release.args] } : {}),
+        ...(release.port === undefined ? {} : { ports: [{ name: PORT_NAME, containerPort: release.port, protocol: "TCP" }] }),
+        ...(configMaps.env === undefined ? {} : { envFrom: [{ configMapRef: { name: configMaps.env } }] }),
+        resources: {
+            requests: { ...workload.resources.requests },
+            limits: { ...workload.resources.limits },
+        },
+        securityContext: {
+            runAsNonRoot: workload.security.runAsNonRoot,
+            readOnlyRootFilesystem: workload.security.readOnlyRootFilesystem,
+            allowPrivilegeEscalation: workload.security.allowPrivilegeEscalation,
+            capabilities: {
+                drop: ["ALL"],
+                ...(workload.security.addCapabilities.length > 0 ? { add: [...workload.security.addCapabilities] } : {}),
+            },
+        },
+        // The startup probe gives a slow start up to 150 s before the liveness probe may restart it;
+        // readiness decides, every 5 s, whether the Service sends the pod traffic.
+        ...(workload.health
+            ? {
+                  startupProbe: { ...httpProbe(workload.health), periodSeconds: 5, failureThreshold: 30 },
+                  readinessProbe: { ...httpProbe(workload.health), periodSeconds: 5, failureThreshold: 3 },
+                  livenessProbe: { ...httpProbe(workload.health), periodSeconds: 10, failureThreshold: 3 },
+              }
+            : {}),
+        volumeMounts: [
+            { name: "tmp", mountPath: "/tmp" },
+            ...files.map((path) => ({ name: "files", mountPath: path, subPath: fileKey(path), readOnly: true })),
+        ],
+    };
+}
+
+/**
+ * The pod spec of a role: secure by default (non-root, read-only root filesystem with a writable
+ * `/tmp`, no privilege escalation, every capability dropped, RuntimeDefault seccomp, no service
+ * account token), with requests and limits, HTTP probes from `health`, env and files from the
+ * role's ConfigMaps, and spread over nodes.
+ */
+export function buildPodSpec<N>(workload: ResolvedWorkload, plan: RolePlan, configMaps: ConfigMapRefs<N>) {
+    const { security } = workload;
+    const files = Object.keys(plan.release.files ?? {});
+    if ((files.length > 0) !== (configMaps.files !== undefined)) {
+        throw new Error(`KubernetesWorkload "${workload.name}": the ${plan.role} pods need a files ConfigMap exactly when the release has files`);
+    }
+    return {
+        // Members talk to nothing in the API server; a token would only be something to steal.
+        automountServiceAccountToken: false,
+        // Service links add an env variable per Service in the namespace: noise that differs by namespace.
+        enableServiceLinks: false,
+        securityContext: {
+            runAsNonRoot: security.runAsNonRoot,
+            seccompProfile: { type: security.seccompProfile },
+            ...(security.runAsUser === undefined ? {} : { runAsUser: security.runAsUser }),
+            ...(security.runAsGroup === undefined ? {} : { runAsGroup: security.runAsGroup }),
+            ...(security.fsGroup === undefined ? {} : { fsGroup: security.fsGroup }),
+        },
+        containers: [container(workload, plan, configMaps)],
+        volumes: [
+            { name: "tmp", emptyDir: {} },
+            ...(configMaps.files === undefined
+                ? []
+                : [
+                      {
+                          name: "files",
+                          configMap: {
+                              name: configMaps.files,
+                              items: files.map((path) => ({ key: fileKey(path), path: fileKey(path) })).sort((a, b) => (a.key < b.key ? -1 : 1)),
+                              // Files are config, not programs: readable by the container's user, writable by no one.
+                              defaultMode: 0o444,
+                          },
+                      },
+                  ]),
+        ],
+        topologySpreadConstraints: [
+            {
+                maxSkew: 1,
+                topologyKey: TOPOLOGY_KEY,
+                whenUnsatisfiable: workload.spread === "anti-affinity" ? "DoNotSchedule" : "ScheduleAnyway",
+                // The whole fleet, stable and canary together, is spread.
+                labelSelector: { matchLabels: { [HERD_LABELS.fleet]: workload.name } },
+            },
+        ],
+    };
+}
+
+/** Prometheus discovery annotations of a role's pods, or none when metrics are off or there is no port. */
+export function podAnnotations(workload: ResolvedWorkload, plan: RolePlan): Record<string, string> | undefined {
+    if (workload.metrics === false) {
+        return undefined;
+    }
+    const port = workload.metrics.port ?? plan.release.port;
+    if (port === undefined) {
+        return undefined;
+    }
+    return { "prometheus.io/path": workload.metrics.path, "prometheus.io/port": String(port), "prometheus.io/scrape": "true" };
+}
+
+/**
+ * The Deployment's rolling update: `batch` pods at a time, new ones first (`maxSurge`) or old
+ * ones first (`maxUnavailable`).
+ */
+export function rollingUpdate(workload: ResolvedWorkload) {
+    return {
+        type: "RollingUpdate",
+        rollingUpdate:
+            workload.order === "create-before-delete"
+                ? { maxSurge: workload.batch, maxUnavailable: 0 }
+                : { maxSurge: 0, maxUnavailable: workload.batch },
+    };
+}
+
+/** The spec of a role's Deployment. */
+export function buildDeploymentSpec<N>(workload: ResolvedWorkload, plan: RolePlan, configMaps: ConfigMapRefs<N>) {
+    const annotations = podAnnotations(workload, plan);
+    return {
+        replicas: plan.replicas,
+        selector: { matchLabels: deploymentSelector(workload.name, plan.role) },
+        strategy: rollingUpdate(workload),
+        template: {
+            metadata: { labels: podLabels(workload.name, plan), ...(annotations ? { annotations } : {}) },
+            spec: buildPodSpec(workload, plan, configMaps),
+        },
+    };
+}
+
+/**
+ * The spec of the fleet's Service: one port, targeting the pods' named port, so stable and canary
+ * pods are both reached even when their releases listen on different ports.
+ */
+export function buildServiceSpec(workload: ResolvedWorkload, port: number) {
+    return {
+        type: "ClusterIP",
+        selector: fleetSelector(workload.name),
+        ports: [{ name: PORT_NAME, port, targetPort: PORT_NAME, protocol: "TCP" }],
+    };
+}
+
+/** The spec of the fleet's PodDisruptionBudget: voluntary evictions take at most a batch at a time. */
+export function buildDisruptionBudgetSpec(workload: ResolvedWorkload) {
+    return {
+        maxUnavailable: workload.batch,
+        selector: { matchLabels: fleetSelector(workload.name) },
+        // A pod that is not ready serves nothing; letting it be evicted keeps node drains from hanging on a broken member.
+        unhealthyPodEvictionPolicy: "AlwaysAllow",
+    };
+}

@@ -1,0 +1,170 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as k8s from "@pulumi/kubernetes";
+import type { HealthCheck } from "../openstack/serverGroup";
+import { Rollout } from "../rollout";
+import { ContainerRelease, MetricsEndpoint } from "../release/container";
+import {
+    buildConfigMapData,
+    buildDeploymentSpec,
+    buildDisruptionBudgetSpec,
+    buildServiceSpec,
+    configMapName,
+    ContainerResources,
+    deploymentName,
+    deploymentOrder,
+    disruptionBudgetName,
+    fleetLabels,
+    objectMeta,
+    ResolvedWorkload,
+    resolveWorkload,
+    Role,
+    roleLabels,
+    RolePlan,
+    WorkloadSecurity,
+    WorkloadUpdate,
+} from "./spec";
+
+export interface KubernetesWorkloadArgs {
+    /** Number of pods, stable and canary together. */
+    readonly size: number;
+    /** The release new pods run. */
+    readonly release: ContainerRelease;
+    /**
+     * A rollout under way: `members` pods run `release` in the `canary` Deployment, the others
+     * run `previous` in the `stable` one. @default every pod runs `release`
+     */
+    readonly rollout?: Rollout<ContainerRelease>;
+    /** Namespace of every object; it must exist. @default "default" */
+    readonly namespace?: string;
+    /** How a change of release rolls through each Deployment. @default batches of a quarter of the size, new pods first */
+    readonly update?: WorkloadUpdate;
+    /**
+     * How strictly pods are spread over nodes (`kubernetes.io/hostname`): `anti-affinity` leaves a
+     * pod pending rather than put two more on one node than on another; `soft-anti-affinity`
+     * prefers spreading but schedules anyway. @default "soft-anti-affinity"
+     */
+    readonly spread?: "anti-affinity" | "soft-anti-affinity";
+    /**
+     * The HTTP check a pod must pass to receive traffic (readiness, every 5 s), to stay alive
+     * (liveness, every 10 s, restarted after 3 failures) and to count as started (up to 150 s).
+     * @default no probes: a pod receives traffic as soon as it runs
+     */
+    readonly health?: HealthCheck;
+    /** CPU and memory requests and limits of the container. @default requests 100m / 128Mi, limits 500m / 256Mi */
+    readonly resources?: ContainerResources;
+    /** The security context. @default non-root, read-only root filesystem, no privilege escalation, all capabilities dropped, RuntimeDefault seccomp */
+    readonly security?: WorkloadSecurity;
+    /** Where Prometheus scrapes each pod (`prometheus.io/*` annotations); `false` for no scraping. @default the release's port, `/metrics` */
+    readonly metrics?: MetricsEndpoint | false;
+    /** Port of the Service, which forwards to the pods' `http` port. @default the release's port; no Service when no release has a port */
+    readonly servicePort?: number;
+    /**
+     * Give the Deployments, Service and PodDisruptionBudget fixed names (`${name}-stable`,
+     * `${name}-canary`, `${name}`, `${name}-pdb`) instead of Pulumi's generated ones, for a Service
+     * DNS name that other workloads can rely on. The cost: a change that replaces one of these
+     * objects (a namespace move, say) becomes delete-then-create, with downtime in between, and two
+     * stacks deploying the same fleet to one namespace collide. ConfigMaps are always generated:
+     * their changing names are what rolls the pods when env or files change.
+     * @default false
+     */
+    readonly fixedNames?: boolean;
+}
+
+/**
+ * A fleet of interchangeable pods on Kubernetes: a `stable` Deployment and, while a rollout is
+ * under way, a `canary` Deployment running the new release on `rollout.members` pods, both behind
+ * one Service and one PodDisruptionBudget. Pods are replaced, never patched: a release change
+ * rolls them `update.batch` at a time, and the canary is updated before the stable Deployment
+ * shrinks (the other way round for delete-before-create). Env and files live in generated-name
+ * ConfigMaps, so a change of either rolls the pods; pods are locked down, probed and spread by
+ * default.
+ */
+export class KubernetesWorkload extends pulumi.ComponentResource {
+    /** The settings every object was built from, defaults applied. */
+    readonly workload: ResolvedWorkload;
+    /** Generation per role; `canary` only while a rollout is under way. */
+    readonly generations: Readonly<Partial<Record<Role, string>>> & { readonly stable: string };
+    /** Replicas per role; they add up to `size`. */
+    readonly replicas: Readonly<Record<Role, number>>;
+    /** Deployment per role; `canary` only while a rollout is under way. */
+    readonly deployments: Readonly<Partial<Record<Role, k8s.apps.v1.Deployment>>> & { readonly stable: k8s.apps.v1.Deployment };
+    readonly configMaps: readonly k8s.core.v1.ConfigMap[];
+    /** The Service in front of both Deployments; absent when no release serves a port. */
+    readonly service?: k8s.core.v1.Service;
+    readonly disruptionBudget: k8s.policy.v1.PodDisruptionBudget;
+    /** The Service's name in the namespace, as other workloads resolve it; `undefined` without a Service. */
+    readonly serviceName: pulumi.Output<string | undefined>;
+
+    constructor(name: string, args: KubernetesWorkloadArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("herd:kubernetes:Workload", name, {}, opts);
+        const workload = resolveWorkload(name, args);
+        this.workload = workload;
+
+        const configMaps: k8s.core.v1.ConfigMap[] = [];
+        const deployments: Partial<Record<Role, k8s.apps.v1.Deployment>> = {};
+        let updatedBefore: k8s.apps.v1.Deployment | undefined;
+        for (const plan of deploymentOrder(workload)) {
+            const data = buildConfigMapData(plan.release);
+            const refs: { env?: pulumi.Output<string>; files?: pulumi.Output<string> } = {};
+            for (const kind of ["env", "files"] as const) {
+                const content = data[kind];
+                if (content === undefined) {
+                    continue;
+                }
+                // No fixed name, ever: Pulumi names it, a new content gets a new name, and the
+                // Deployment's pod template, which refers to that name, rolls. `replaceOnChanges`
+                // keeps it so on a provider with `enableConfigMapMutable`, which would otherwise
+                // patch the data in place (and fail on an immutable ConfigMap).
+                const configMap = new k8s.core.v1.ConfigMap(
+                    configMapName(name, plan.role, kind),
+                    {
+                        metadata: { namespace: workload.namespace, labels: roleLabels(name, plan.role) },
+                        immutable: true,
+                        data: content,
+                    },
+                    { parent: this, replaceOnChanges: ["data"] },
+                );
+                configMaps.push(configMap);
+                refs[kind] = configMap.metadata.name;
+            }
+            const resourceName = deploymentName(name, plan.role);
+            const deployment = new k8s.apps.v1.Deployment(
+                resourceName,
+                {
+                    metadata: objectMeta(workload, resourceName, roleLabels(name, plan.role)),
+                    spec: buildDeploymentSpec(workload, plan, refs),
+                },
+                { parent: this, dependsOn: updatedBefore ? [updatedBefore] : [] },
+            );
+            deployments[plan.role] = deployment;
+            updatedBefore = deployment;
+        }
+        this.configMaps = configMaps;
+        this.deployments = deployments as KubernetesWorkload["deployments"];
+
+        if (workload.servicePort !== undefined) {
+            this.service = new k8s.core.v1.Service(
+                name,
+                { metadata: objectMeta(workload, name, fleetLabels(name)), spec: buildServiceSpec(workload, workload.servicePort) },
+                { parent: this },
+            );
+        }
+        const budgetName = disruptionBudgetName(name);
+        this.disruptionBudget = new k8s.policy.v1.PodDisruptionBudget(
+            budgetName,
+            { metadata: objectMeta(workload, budgetName, fleetLabels(name)), spec: buildDisruptionBudgetSpec(workload) },
+            { parent: this },
+        );
+
+        const stable = workload.roles.find((plan) => plan.role === "stable") as RolePlan;
+        const canary = workload.roles.find((plan) => plan.role === "canary");
+        this.generations = { stable: stable.generation, ...(canary ? { canary: canary.generation } : {}) };
+        this.replicas = { stable: stable.replicas, canary: canary?.replicas ?? 0 };
+        this.serviceName = this.service ? this.service.metadata.name : pulumi.output(undefined);
+        this.registerOutputs({
+            serviceName: this.serviceName,
+            generations: this.generations,
+            replicas: this.replicas,
+        });
+    }
+}
