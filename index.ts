@@ -3,6 +3,7 @@ import * as k8s from "@pulumi/kubernetes";
 import {
     defaultAlerts,
     DockerWorkload,
+    KubernetesMonitoring,
     KubernetesWorkload,
     parseKubernetesSettings,
     resolveFleets,
@@ -13,8 +14,10 @@ import {
 const stack = pulumi.getStack();
 
 // Everything is validated (and every referenced file read) before the first resource exists,
-// so a wrong config registers nothing.
-const resolved = resolveFleets(new pulumi.Config("herd").getObject("fleets"), { stack, projectDir: __dirname });
+// so a wrong config registers nothing. `herd plan --dir` sets HERD_PROJECT_DIR to evaluate
+// another checkout of the project with this program.
+const projectDir = process.env.HERD_PROJECT_DIR ?? __dirname;
+const resolved = resolveFleets(new pulumi.Config("herd").getObject("fleets"), { stack, projectDir });
 const kubernetes = parseKubernetesSettings(new pulumi.Config("herd").getObject("kubernetes"), stack);
 const dockerHost = new pulumi.Config("docker").get("host");
 
@@ -40,6 +43,11 @@ function build(fleet: (typeof resolved)[number]) {
         }
         case "kubernetes": {
             const workload = new KubernetesWorkload(fleet.name, fleet.args, kubernetesOptions());
+            new KubernetesMonitoring(
+                `${fleet.name}-monitoring`,
+                { stack, fleet: fleet.name, namespace: fleet.args.namespace, rules: defaultAlerts(fleet.alerts) },
+                kubernetesOptions(),
+            );
             return {
                 backend: fleet.backend,
                 generations: workload.generations,
@@ -61,5 +69,8 @@ function build(fleet: (typeof resolved)[number]) {
 /** Per fleet: its backend, the generation each slot (or role) runs, and how to reach it. */
 export const fleets = Object.fromEntries(resolved.map((fleet) => [fleet.name, build(fleet)]));
 
-/** The stack's Prometheus rule file: every fleet's default alerts (`promtool check rules` clean). */
-export const alertRules = ruleFile(resolved.map((fleet) => defaultAlerts(fleet.alerts)));
+/**
+ * The stack's Prometheus rule file for the fleets outside Kubernetes (OpenStack, Docker), whose
+ * Prometheus is configured by hand; Kubernetes fleets carry theirs as PrometheusRule objects.
+ */
+export const alertRules = ruleFile(resolved.filter((fleet) => fleet.backend !== "kubernetes").map((fleet) => defaultAlerts(fleet.alerts)));

@@ -4,7 +4,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { expect } from "chai";
 import * as YAML from "yaml";
-import { defaultAlerts, defaultMinHealthy, ruleFile } from "../components/monitoring";
+import { kubernetesRuleGroup } from "../components/kubernetes";
+import { defaultAlerts, defaultMinHealthy, RuleGroup, ruleFile } from "../components/monitoring";
 import { runStack } from "./helpers/project";
 
 function promtool(args: string[], cwd: string): { code: number; output: string } {
@@ -154,5 +155,78 @@ describe("default alert rules", () => {
             ruleFile([{ ...defaultAlerts(input), rules: defaultAlerts(input).rules.map((r) => ({ ...r, expr: "vector(0) > 1" })) }]),
         );
         expect(promtool(["test", "rules", "tests.yml"], dir).code).to.not.equal(0);
+    });
+});
+
+describe("Kubernetes monitoring", () => {
+    it("ships the prod Kubernetes fleet's alerts as a PrometheusRule that passes `promtool check rules`, and a PodMonitor", async () => {
+        const run = await runStack("prod");
+        const rule = run.named("api-monitoring-rules", "kubernetes:monitoring.coreos.com/v1:PrometheusRule");
+        const groups = (rule.inputs.spec as { groups: RuleGroup[] }).groups;
+        expect(groups.flatMap((g) => g.rules.map((r) => r.alert))).to.deep.equal([
+            "HerdFleetBelowMinHealthy",
+            "HerdMemberDown",
+            "HerdCanaryRestarts",
+            "HerdCanaryErrorRate",
+        ]);
+        expect((rule.inputs.metadata as { namespace: string }).namespace).to.equal("api");
+        const dir = tmp();
+        fs.writeFileSync(path.join(dir, "api.rules.yml"), ruleFile(groups));
+        const result = promtool(["check", "rules", "api.rules.yml"], dir);
+        expect(result.code, result.output).to.equal(0);
+        const monitor = run.named("api-monitoring-pods", "kubernetes:monitoring.coreos.com/v1:PodMonitor");
+        expect((monitor.inputs.spec as { selector: unknown }).selector).to.deep.equal({ matchLabels: { "app.kubernetes.io/name": "api", "herd.dev/fleet": "api" } });
+        expect(run.outputs.alertRules).to.not.contain("herd_fleet=\"api\"");
+    });
+
+    it("alert on a canary that restarts or fails more than the stable pods, and stay quiet otherwise (`promtool test rules`)", () => {
+        const dir = tmp();
+        const group = kubernetesRuleGroup({ stack: "prod", fleet: "api", namespace: "api", rules: { name: "herd-prod-api", rules: [] } });
+        fs.writeFileSync(path.join(dir, "rules.yml"), ruleFile([group]));
+        const pods = (canaryRestartsPerMinute: number) => [
+            ...["api-canary-a"].map((pod) => ({ pod, role: "canary", restarts: `0+${canaryRestartsPerMinute}x40` })),
+            ...["api-stable-a", "api-stable-b"].map((pod) => ({ pod, role: "stable", restarts: "0x40" })),
+        ].flatMap(({ pod, role, restarts }) => [
+            { series: `kube_pod_container_status_restarts_total{namespace="api",pod="${pod}",container="app"}`, values: restarts },
+            { series: `kube_pod_labels{namespace="api",pod="${pod}",label_herd_dev_fleet="api",label_herd_dev_role="${role}"}`, values: "1x40" },
+        ]);
+        const requests = (canary5xxPerMinute: number) =>
+            [
+                ["canary", "200", "0+100x40"],
+                ["canary", "500", `0+${canary5xxPerMinute}x40`],
+                ["stable", "200", "0+500x40"],
+                ["stable", "500", "0+1x40"],
+            ].map(([role, code, values]) => ({
+                series: `http_requests_total{herd_stack="prod",herd_fleet="api",herd_role="${role}",code="${code}"}`,
+                values,
+            }));
+        const fired = (alertname: string) => ({
+            eval_time: "30m",
+            alertname,
+            exp_alerts: [
+                {
+                    exp_labels: { herd_stack: "prod", herd_fleet: "api", severity: "warning" },
+                    exp_annotations: {
+                        summary:
+                            alertname === "HerdCanaryRestarts"
+                                ? "The canary of fleet api (prod) restarts more often than its stable pods; hold the rollout"
+                                : "The canary of fleet api (prod) answers more 5xx than its stable pods; hold the rollout",
+                    },
+                },
+            ],
+        });
+        const quiet = (alertname: string) => ({ eval_time: "30m", alertname, exp_alerts: [] });
+        const tests = {
+            rule_files: ["rules.yml"],
+            evaluation_interval: "1m",
+            tests: [
+                { interval: "1m", input_series: [...pods(1), ...requests(0)], alert_rule_test: [fired("HerdCanaryRestarts"), quiet("HerdCanaryErrorRate")] },
+                { interval: "1m", input_series: [...pods(0), ...requests(20)], alert_rule_test: [quiet("HerdCanaryRestarts"), fired("HerdCanaryErrorRate")] },
+                { interval: "1m", input_series: [...pods(0), ...requests(0)], alert_rule_test: [quiet("HerdCanaryRestarts"), quiet("HerdCanaryErrorRate")] },
+            ],
+        };
+        fs.writeFileSync(path.join(dir, "tests.yml"), YAML.stringify(tests));
+        const result = promtool(["test", "rules", "tests.yml"], dir);
+        expect(result.code, result.output).to.equal(0);
     });
 });

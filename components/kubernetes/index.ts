@@ -1,3 +1,4 @@
 export * from "./config";
 export * from "./spec";
 export * from "./workload";
+export * from "./monitoring";

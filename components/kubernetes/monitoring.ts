@@ -1,0 +1,112 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as k8s from "@pulumi/kubernetes";
+import { DEFAULT_METRICS_PATH, HERD_LABELS } from "../release/container";
+import { AlertRule, RuleGroup } from "../monitoring/rules";
+import { DEFAULT_NAMESPACE, fleetSelector, PORT_NAME } from "./spec";
+
+export interface KubernetesMonitoringArgs {
+    /** The stack, added to every series as `herd_stack`. */
+    readonly stack: string;
+    /** The fleet (the workload's name). */
+    readonly fleet: string;
+    /** Namespace of the workload. @default "default" */
+    readonly namespace?: string;
+    /** The fleet's alert rules (default alerts and probes); herd adds the canary alerts. */
+    readonly rules: RuleGroup;
+    /** Path the pods serve metrics on, on their `http` port. @default "/metrics" */
+    readonly metricsPath?: string;
+    /** Labels the Prometheus Operator selects PodMonitors and PrometheusRules by. @default {} */
+    readonly selectorLabels?: Readonly<Record<string, string>>;
+}
+
+/** `herd.dev/fleet` → `__meta_kubernetes_pod_label_herd_dev_fleet`, as Prometheus names pod labels. */
+function podLabelMeta(label: string): string {
+    return `__meta_kubernetes_pod_label_${label.replace(/[^a-zA-Z0-9_]/g, "_")}`;
+}
+
+/** The PodMonitor spec: scrape the fleet's pods and label series like every herd target. */
+export function buildPodMonitorSpec(args: KubernetesMonitoringArgs) {
+    return {
+        selector: { matchLabels: fleetSelector(args.fleet) },
+        podMetricsEndpoints: [
+            {
+                port: PORT_NAME,
+                path: args.metricsPath ?? DEFAULT_METRICS_PATH,
+                relabelings: [
+                    { targetLabel: "herd_stack", replacement: args.stack, action: "replace" },
+                    { sourceLabels: [podLabelMeta(HERD_LABELS.fleet)], targetLabel: "herd_fleet", action: "replace" },
+                    { sourceLabels: [podLabelMeta(HERD_LABELS.generation)], targetLabel: "herd_generation", action: "replace" },
+                    { sourceLabels: [podLabelMeta(HERD_LABELS.role)], targetLabel: "herd_role", action: "replace" },
+                    { sourceLabels: ["__meta_kubernetes_pod_name"], targetLabel: "herd_slot", action: "replace" },
+                ],
+            },
+        ],
+    };
+}
+
+/**
+ * Alerts on a canary that does worse than the stable pods: more container restarts per pod
+ * (kube-state-metrics) or a higher share of HTTP 5xx responses (`http_requests_total{code}`).
+ */
+export function canaryAlerts(args: KubernetesMonitoringArgs): AlertRule[] {
+    const namespace = args.namespace ?? DEFAULT_NAMESPACE;
+    const roleLabel = `label_${HERD_LABELS.role.replace(/[^a-zA-Z0-9_]/g, "_")}`;
+    const fleetLabel = `label_${HERD_LABELS.fleet.replace(/[^a-zA-Z0-9_]/g, "_")}`;
+    const restarts = (role: string) =>
+        `avg(rate(kube_pod_container_status_restarts_total{namespace="${namespace}"}[15m]) * on (namespace, pod) group_left() kube_pod_labels{namespace="${namespace}",${fleetLabel}="${args.fleet}",${roleLabel}="${role}"})`;
+    const sel = (role: string, extra = "") =>
+        `herd_stack="${args.stack}",herd_fleet="${args.fleet}",herd_role="${role}"${extra}`;
+    const errorRatio = (role: string) =>
+        `(sum(rate(http_requests_total{${sel(role, ',code=~"5.."')}}[5m])) / sum(rate(http_requests_total{${sel(role)}}[5m])))`;
+    const labels = { herd_stack: args.stack, herd_fleet: args.fleet, severity: "warning" };
+    return [
+        {
+            alert: "HerdCanaryRestarts",
+            expr: `${restarts("canary")} > (${restarts("stable")} or on () vector(0))`,
+            for: "10m",
+            labels,
+            annotations: { summary: `The canary of fleet ${args.fleet} (${args.stack}) restarts more often than its stable pods; hold the rollout` },
+        },
+        {
+            alert: "HerdCanaryErrorRate",
+            expr: `${errorRatio("canary")} > (${errorRatio("stable")} or on () vector(0))`,
+            for: "10m",
+            labels,
+            annotations: { summary: `The canary of fleet ${args.fleet} (${args.stack}) answers more 5xx than its stable pods; hold the rollout` },
+        },
+    ];
+}
+
+/** The fleet's rules with the canary alerts added. */
+export function kubernetesRuleGroup(args: KubernetesMonitoringArgs): RuleGroup {
+    return { name: args.rules.name, rules: [...args.rules.rules, ...canaryAlerts(args)] };
+}
+
+/**
+ * Monitoring of a Kubernetes fleet for the Prometheus Operator: a `PodMonitor` scraping its pods
+ * (labelled `herd_stack`, `herd_fleet`, `herd_generation`, `herd_role`) and a `PrometheusRule`
+ * with the fleet's alerts plus the canary alerts. Needs the Operator's CRDs in the cluster.
+ */
+export class KubernetesMonitoring extends pulumi.ComponentResource {
+    readonly podMonitor: k8s.apiextensions.CustomResource;
+    readonly prometheusRule: k8s.apiextensions.CustomResource;
+    /** The rule group the PrometheusRule carries. */
+    readonly ruleGroup: RuleGroup;
+
+    constructor(name: string, args: KubernetesMonitoringArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("herd:kubernetes:Monitoring", name, {}, opts);
+        const metadata = { namespace: args.namespace ?? DEFAULT_NAMESPACE, labels: { ...fleetSelector(args.fleet), ...args.selectorLabels } };
+        this.ruleGroup = kubernetesRuleGroup(args);
+        this.podMonitor = new k8s.apiextensions.CustomResource(
+            `${name}-pods`,
+            { apiVersion: "monitoring.coreos.com/v1", kind: "PodMonitor", metadata, spec: buildPodMonitorSpec(args) },
+            { parent: this },
+        );
+        this.prometheusRule = new k8s.apiextensions.CustomResource(
+            `${name}-rules`,
+            { apiVersion: "monitoring.coreos.com/v1", kind: "PrometheusRule", metadata, spec: { groups: [this.ruleGroup] } },
+            { parent: this },
+        );
+        this.registerOutputs({ ruleGroup: this.ruleGroup });
+    }
+}
