@@ -5,7 +5,10 @@ import { AddressInfo } from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { expect } from "chai";
+import { spawnSync } from "node:child_process";
+import * as YAML from "yaml";
 import { checkGate, durationMs, gateQuery } from "../components/monitoring";
+import { GIT_ENV, herd, newRepository } from "./helpers/repository";
 
 const context = { stack: "prod", fleet: "web", generation: "1a2b3c4d" };
 
@@ -121,6 +124,50 @@ describe("promotion gate", () => {
             expect(result.passed).to.equal(false);
             expect(result.reason).to.equal("the gate query does not hold on the canary (empty result)");
         });
+
+        /** A copy of the project in a git repository, with a gate on prod's web fleet committed `ageMinutes` ago. */
+        function repositoryWithGate(gate: Record<string, string>, ageMinutes: number): string {
+            const dir = newRepository();
+            const file = path.join(dir, "Pulumi.prod.yaml");
+            const doc = YAML.parseDocument(fs.readFileSync(file, "utf8"));
+            doc.setIn(["config", "herd:fleets", "web", "gate"], gate);
+            fs.writeFileSync(file, doc.toString());
+            const when = new Date(Date.now() - ageMinutes * 60_000).toISOString();
+            const env = { ...GIT_ENV, GIT_AUTHOR_DATE: when, GIT_COMMITTER_DATE: when };
+            for (const args of [["add", "Pulumi.prod.yaml"], ["commit", "--quiet", "-m", "gate web on its canary"]]) {
+                expect(spawnSync("git", args, { cwd: dir, env }).status).to.equal(0);
+            }
+            return dir;
+        }
+
+        const healthy = 'max(app_errors_total{herd_stack="$stack",herd_fleet="$fleet",herd_generation="1a2b3c4d"}) < 1';
+        const failing = 'max(app_errors_total{herd_stack="$stack",herd_fleet="$fleet",herd_generation="deadbeef"}) < 1';
+
+        it("lets `herd promote` through when the canary is healthy and has baked", async () => {
+            const dir = repositoryWithGate({ prometheus: prometheusUrl, query: healthy, bake: "30m" }, 60);
+            const result = await herd(dir, "promote", "--stack", "prod", "web");
+            expect(result.stderr).to.equal("");
+            expect(result.code).to.equal(0);
+            expect(result.stdout).to.contain("Gate of fleet web passed: the gate query holds on the canary");
+            expect(fs.readFileSync(path.join(dir, "Pulumi.prod.yaml"), "utf8")).to.contain("members: 10");
+        });
+
+        for (const [what, gate, age, message] of [
+            ["a failing canary", { query: failing, bake: "30m" }, 60, "its gate is closed: the gate query does not hold on the canary (empty result)"],
+            ["a wave that has not baked", { query: healthy, bake: "2h" }, 60, "must bake for 2h; about 60 min left"],
+            ["an unreachable Prometheus", { query: healthy, prometheus: "unreachable" }, 60, "cannot be reached (ECONNREFUSED)"],
+        ] as const) {
+            it(`refuses \`herd promote\` for ${what}, the stack file untouched`, async () => {
+                const unreachable = `http://127.0.0.1:${await freePort()}`;
+                const dir = repositoryWithGate({ prometheus: prometheusUrl, ...gate, ...(gate.prometheus ? { prometheus: unreachable } : {}) }, age);
+                const before = fs.readFileSync(path.join(dir, "Pulumi.prod.yaml"), "utf8");
+                const result = await herd(dir, "promote", "--stack", "prod", "web");
+                expect(result.code).to.equal(1);
+                expect(result.stderr).to.contain("herd: not promoting fleet web: ");
+                expect(result.stderr).to.contain(message);
+                expect(fs.readFileSync(path.join(dir, "Pulumi.prod.yaml"), "utf8")).to.equal(before);
+            });
+        }
 
         it("stays closed, with Prometheus's error, for a query it refuses", async () => {
             const result = await checkGate({ prometheus: prometheusUrl, query: "sum(" }, context);

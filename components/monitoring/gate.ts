@@ -104,7 +104,8 @@ export async function checkGate(spec: GateSpec, context: GateContext): Promise<G
             return { passed: false, query, reason: `Prometheus at ${spec.prometheus} refused the query: ${body.error ?? `HTTP ${response.status}`}` };
         }
     } catch (err) {
-        const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
+        const detail = (err as { cause?: { code?: string; message?: string } }).cause;
+        const cause = detail?.code ?? detail?.message ?? (err as Error).message;
         return { passed: false, query, reason: `Prometheus at ${spec.prometheus} cannot be reached (${cause})` };
     }
     return holds(body.data)

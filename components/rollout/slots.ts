@@ -1,8 +1,10 @@
+import { requireWholeNumber } from "./wholeNumber";
+
 /** A fleet's rollout: slots `0 … members-1` run the new release, the others the previous one. */
 export interface Rollout<R> {
     /** The release the remaining slots still run. Not needed once `members` reaches the size. */
     readonly previous?: R;
-    /** How many slots already run the new release. */
+    /** How many slots already run the new release, from 0 to the fleet's size. */
     readonly members: number;
 }
 
@@ -15,21 +17,34 @@ export interface SlotRelease<R> {
 }
 
 /**
- * Assigns each slot of a fleet its release. Slot `i` runs `release` when `i < rollout.members`,
- * else `rollout.previous`; the assignment depends only on the slot number, so promoting from
- * 1 to 10 members changes slots 1–9 and nothing else.
+ * How many slots run the fleet's new release: `rollout.members`, or every slot when no rollout
+ * is under way.
  *
- * @throws RangeError when `size` or `members` is not a whole number ≥ 0, or when a slot
- * would need `previous` and there is none.
+ * @throws RangeError when `size` or `members` is not a whole number ≥ 0, or `members` > `size`
+ */
+export function membersOnRelease(size: number, rollout?: { readonly members: number }): number {
+    requireWholeNumber("size", size);
+    if (!rollout) {
+        return size;
+    }
+    requireWholeNumber("rollout.members", rollout.members);
+    if (rollout.members > size) {
+        throw new RangeError(`rollout.members must be at most size (${size}), got ${rollout.members}`);
+    }
+    return rollout.members;
+}
+
+/**
+ * Assigns each slot of a fleet its release. Slot `i` runs `release` when `i < rollout.members`,
+ * else `rollout.previous`. The assignment depends only on the slot number and `members`, never on
+ * the releases themselves, so promoting from 1 to 10 members changes slots 1–9 and nothing else,
+ * and rolling back changes only the slots that leave `release`.
+ *
+ * @throws RangeError when `size` or `members` is not a whole number ≥ 0, when `members` > `size`,
+ * or when a slot would need `previous` and there is none.
  */
 export function assignSlots<R>(size: number, release: R, rollout?: Rollout<R>): SlotRelease<R>[] {
-    if (!Number.isSafeInteger(size) || size < 0) {
-        throw new RangeError(`size must be a whole number ≥ 0, got ${size}`);
-    }
-    const members = rollout ? rollout.members : size;
-    if (!Number.isSafeInteger(members) || members < 0) {
-        throw new RangeError(`rollout.members must be a whole number ≥ 0, got ${members}`);
-    }
+    const members = membersOnRelease(size, rollout);
     const previous = rollout?.previous;
     if (members < size && previous === undefined) {
         throw new RangeError(`rollout.previous is required while rollout.members (${members}) < size (${size})`);
@@ -47,9 +62,7 @@ export function assignSlots<R>(size: number, release: R, rollout?: Rollout<R>): 
  * batch k+1 wait for batch k (`dependsOn`), so a failing batch stops the ones after it.
  */
 export function batchesOf(size: number, batch: number): number[][] {
-    if (!Number.isSafeInteger(batch) || batch < 1) {
-        throw new RangeError(`update.batch must be a whole number ≥ 1, got ${batch}`);
-    }
+    requireWholeNumber("update.batch", batch, 1);
     const batches: number[][] = [];
     for (let start = 0; start < size; start += batch) {
         batches.push(Array.from({ length: Math.min(batch, size - start) }, (_, i) => start + i));

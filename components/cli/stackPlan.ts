@@ -1,0 +1,50 @@
+import { isDeepStrictEqual } from "node:util";
+import { ConfigError, FLEETS_KEY, parseFleets } from "../config";
+import { evaluateStack } from "./evaluate";
+import { fileAtRevision } from "./git";
+import { CliError, CliIo, ExitCode } from "./io";
+import { StackProject, stackConfigOf } from "./project";
+import { buildPlan, formatPlan, Plan } from "./report";
+
+/**
+ * Plans a stack: evaluates the program on the stack file's text and on the file at another git
+ * revision, and compares what they register.
+ *
+ * @param text the stack file's text to plan (the work tree's, or the one a command is about to write)
+ * @param against a git revision; when the stack file does not exist there, every member is created
+ * @throws ConfigError when `text` is an invalid config; CliError for any other problem
+ */
+export async function planStack(project: StackProject, text: string, against: string): Promise<Plan> {
+    const config = stackConfigOf(text, project.stackFileName);
+    const fleets = parseFleets(config[FLEETS_KEY], project.stack);
+    const where = `${project.stackFileName} at ${against}`;
+    const previousText = fileAtRevision(project.dir, against, project.stackFileName);
+    const previousConfig = previousText === null ? undefined : stackConfigOf(previousText, where);
+    const current = await evaluateStack(project, config, project.stackFileName);
+    let previous = current;
+    // The program is deterministic (same config, byte-identical resources), so an unchanged
+    // config needs no second evaluation.
+    if (previousConfig !== undefined && !isDeepStrictEqual(previousConfig, config)) {
+        try {
+            previous = await evaluateStack(project, previousConfig, where);
+        } catch (err) {
+            if (err instanceof ConfigError) {
+                throw new CliError(`cannot compare with ${where}, whose config is invalid:\n${err.message}`);
+            }
+            throw err;
+        }
+    }
+    return buildPlan({
+        stack: project.stack,
+        against: { revision: against, found: previousText !== null },
+        fleets,
+        current: current.resources,
+        previous: previousConfig === undefined ? [] : previous.resources,
+    });
+}
+
+/** Prints a plan, for people or (`json`) for machines, and returns `plan`'s exit code. */
+export function printPlan(plan: Plan, project: StackProject, json: boolean, io: CliIo): number {
+    io.stdout(json ? `${JSON.stringify(plan, null, 2)}\n` : formatPlan(plan, project.stackFileName));
+    return plan.changes.length === 0 ? ExitCode.Ok : ExitCode.Changes;
+}
