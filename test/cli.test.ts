@@ -316,6 +316,18 @@ describe("herd command line", function () {
         expect(plan.changes.filter((c: { fleet: string }) => c.fleet === "worker")).to.have.length(4);
     });
 
+    it("compares with the revision's own files: a user data edit alone replaces the members that use it", async () => {
+        const dir = repository();
+        fs.appendFileSync(path.join(dir, "cloud-init", "worker.yaml"), "timezone: Etc/UTC\n");
+        const result = await herd(dir, "plan", "--stack", "prod", "--json");
+        expect(result.code).to.equal(2);
+        const plan = JSON.parse(result.stdout);
+        expect(plan.summary).to.deep.equal({ create: 0, replace: 4, update: 0, delete: 0 });
+        expect([...new Set(plan.changes.map((c: { fleet: string }) => c.fleet))]).to.deep.equal(["worker"]);
+        git(dir, "commit", "--quiet", "--all", "-m", "workers in UTC");
+        expect((await herd(dir, "plan", "--stack", "prod")).code).to.equal(0);
+    });
+
     it("promotes 1 → 10 → all and is reversible: after git revert, plan and resource inputs equal those two commits back", async () => {
         const dir = repository();
         const original = stackText(dir);

@@ -1,4 +1,7 @@
 import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { CliError } from "./io";
 
 function git(dir: string, args: readonly string[]): { status: number; stdout: string; stderr: string } {
@@ -58,4 +61,36 @@ export function lastCommitTime(dir: string, file: string): Date | undefined {
     const log = git(dir, ["log", "-1", "--format=%cI", "--", file]);
     const when = log.stdout.trim();
     return log.status === 0 && when !== "" ? new Date(when) : undefined;
+}
+
+/**
+ * Whether the project directory's files (other than `except`) differ between a revision and the
+ * work tree: user data, probe scripts and the program are part of what a stack deploys.
+ */
+export function projectFilesDiffer(dir: string, revision: string, except: string): boolean {
+    const diff = git(dir, ["diff", "--quiet", revision, "--", ".", `:(exclude)${except}`]);
+    if (diff.status > 1) {
+        throw new CliError(`cannot compare ${dir} with ${revision}: ${diff.stderr}`);
+    }
+    const untracked = git(dir, ["ls-files", "--others", "--exclude-standard", "--", "."]);
+    return diff.status === 1 || untracked.stdout.trim() !== "";
+}
+
+/**
+ * Writes the project directory as it was at a revision into a new temporary directory and
+ * returns it; the caller removes it.
+ */
+export function exportRevision(dir: string, revision: string): string {
+    const target = fs.mkdtempSync(path.join(os.tmpdir(), "herd-revision-"));
+    const archive = spawnSync("git", ["archive", "--format=tar", `${revision}:./`], { cwd: dir, maxBuffer: 512 * 1024 * 1024 });
+    if (archive.status !== 0) {
+        fs.rmSync(target, { recursive: true, force: true });
+        throw new CliError(`cannot read the project at ${revision}: ${archive.stderr.toString().trim()}`);
+    }
+    const tar = spawnSync("tar", ["-x", "-C", target], { input: archive.stdout });
+    if (tar.status !== 0) {
+        fs.rmSync(target, { recursive: true, force: true });
+        throw new CliError(`cannot unpack the project at ${revision}: ${tar.stderr.toString().trim()}`);
+    }
+    return target;
 }

@@ -1,7 +1,8 @@
+import * as fs from "node:fs";
 import { isDeepStrictEqual } from "node:util";
 import { ConfigError, FLEETS_KEY, parseFleets } from "../config";
 import { evaluateStack } from "./evaluate";
-import { fileAtRevision } from "./git";
+import { exportRevision, fileAtRevision, projectFilesDiffer } from "./git";
 import { CliError, CliIo, ExitCode } from "./io";
 import { StackProject, stackConfigOf } from "./project";
 import { buildPlan, formatPlan, Plan } from "./report";
@@ -22,16 +23,23 @@ export async function planStack(project: StackProject, text: string, against: st
     const previousConfig = previousText === null ? undefined : stackConfigOf(previousText, where);
     const current = await evaluateStack(project, config, project.stackFileName);
     let previous = current;
-    // The program is deterministic (same config, byte-identical resources), so an unchanged
-    // config needs no second evaluation.
-    if (previousConfig !== undefined && !isDeepStrictEqual(previousConfig, config)) {
+    // The program is deterministic (same config and files, byte-identical resources), so an
+    // unchanged project needs no second evaluation. Otherwise the revision is evaluated on its
+    // own files (user data, probes), exported from git, with the work tree's program.
+    const filesDiffer = previousConfig !== undefined && projectFilesDiffer(project.dir, against, project.stackFileName);
+    if (previousConfig !== undefined && (filesDiffer || !isDeepStrictEqual(previousConfig, config))) {
+        const dir = filesDiffer ? exportRevision(project.dir, against) : project.dir;
         try {
-            previous = await evaluateStack(project, previousConfig, where);
+            previous = await evaluateStack({ ...project, dir }, previousConfig, where);
         } catch (err) {
             if (err instanceof ConfigError) {
                 throw new CliError(`cannot compare with ${where}, whose config is invalid:\n${err.message}`);
             }
             throw err;
+        } finally {
+            if (dir !== project.dir) {
+                fs.rmSync(dir, { recursive: true, force: true });
+            }
         }
     }
     return buildPlan({
