@@ -1,39 +1,42 @@
 import * as pulumi from "@pulumi/pulumi";
-import * as k8s from "@pulumi/kubernetes";
-import {
-    defaultAlerts,
-    DockerWorkload,
-    KubernetesMonitoring,
-    KubernetesWorkload,
-    parseKubernetesSettings,
-    resolveFleets,
-    ruleFile,
-    ServerGroup,
-} from "./components";
+import type * as k8s from "@pulumi/kubernetes";
+import { parseKubernetesSettings, ResolvedFleet, resolveFleets } from "./components/config";
+import type * as DockerBackend from "./components/docker/workload";
+import type * as KubernetesBackend from "./components/kubernetes";
+import { defaultAlerts, ruleFile } from "./components/monitoring";
+import type * as OpenStackBackend from "./components/openstack/serverGroup";
 
 const stack = pulumi.getStack();
+// `herd plan` evaluates this program for another revision's files; Pulumi runs it from here.
+const projectDir = process.env.HERD_PROJECT_DIR ?? __dirname;
 
 // Everything is validated (and every referenced file read) before the first resource exists,
-// so a wrong config registers nothing. `herd plan --dir` sets HERD_PROJECT_DIR to evaluate
-// another checkout of the project with this program.
-const projectDir = process.env.HERD_PROJECT_DIR ?? __dirname;
+// so a wrong config registers nothing.
 const resolved = resolveFleets(new pulumi.Config("herd").getObject("fleets"), { stack, projectDir });
 const kubernetes = parseKubernetesSettings(new pulumi.Config("herd").getObject("kubernetes"), stack);
 const dockerHost = new pulumi.Config("docker").get("host");
+
+// Each backend's provider SDK takes a second or more to load: load only those the stack uses.
+/* eslint-disable @typescript-eslint/no-require-imports */
+const openstackBackend = () => require("./components/openstack/serverGroup") as typeof OpenStackBackend;
+const kubernetesBackend = () => require("./components/kubernetes") as typeof KubernetesBackend;
+const dockerBackend = () => require("./components/docker/workload") as typeof DockerBackend;
+/* eslint-enable @typescript-eslint/no-require-imports */
 
 let kubernetesProvider: k8s.Provider | undefined;
 function kubernetesOptions(): pulumi.ComponentResourceOptions {
     if (!kubernetes) {
         return {};
     }
-    kubernetesProvider ??= new k8s.Provider("kubernetes", kubernetes);
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    kubernetesProvider ??= new (require("@pulumi/kubernetes") as typeof k8s).Provider("kubernetes", kubernetes);
     return { providers: [kubernetesProvider] };
 }
 
-function build(fleet: (typeof resolved)[number]) {
+function build(fleet: ResolvedFleet) {
     switch (fleet.backend) {
         case "openstack": {
-            const group = new ServerGroup(fleet.name, fleet.args);
+            const group = new (openstackBackend().ServerGroup)(fleet.name, fleet.args);
             return {
                 backend: fleet.backend,
                 generations: group.generations,
@@ -42,6 +45,7 @@ function build(fleet: (typeof resolved)[number]) {
             };
         }
         case "kubernetes": {
+            const { KubernetesMonitoring, KubernetesWorkload } = kubernetesBackend();
             const workload = new KubernetesWorkload(fleet.name, fleet.args, kubernetesOptions());
             new KubernetesMonitoring(
                 `${fleet.name}-monitoring`,
@@ -56,7 +60,7 @@ function build(fleet: (typeof resolved)[number]) {
             };
         }
         case "docker": {
-            const workload = new DockerWorkload(fleet.name, { ...fleet.args, ...(dockerHost ? { host: dockerHost } : {}) });
+            const workload = new (dockerBackend().DockerWorkload)(fleet.name, { ...fleet.args, ...(dockerHost ? { host: dockerHost } : {}) });
             return {
                 backend: fleet.backend,
                 generations: workload.generations,
