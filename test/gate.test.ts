@@ -64,26 +64,27 @@ describe("promotion gate", () => {
     describe("against a real Prometheus server", function () {
         this.timeout(60_000);
         let prometheus: ChildProcess | undefined;
-        let metrics: http.Server;
+        let metrics: ChildProcess | undefined;
         let prometheusUrl: string;
-        const errors: Record<string, number> = { "1a2b3c4d": 0, deadbeef: 42 };
 
         before(async () => {
-            metrics = http.createServer((_, res) => {
-                res.setHeader("Content-Type", "text/plain; version=0.0.4");
-                res.end(
-                    Object.entries(errors)
-                        .map(([generation, n]) => `app_errors_total{herd_generation="${generation}"} ${n}\n`)
-                        .join(""),
-                );
-            });
-            const metricsPort = await listen(metrics);
-            const port = await freePort();
+            // The metrics endpoint runs in a process of its own (Python's static file server),
+            // so busy tests in this process never make a scrape time out.
             const dir = fs.mkdtempSync(path.join(os.tmpdir(), "herd-prometheus-"));
+            const site = path.join(dir, "site");
+            fs.mkdirSync(site);
+            fs.writeFileSync(
+                path.join(site, "metrics"),
+                'app_errors_total{herd_generation="1a2b3c4d"} 0\napp_errors_total{herd_generation="deadbeef"} 42\n',
+            );
+            const metricsPort = await freePort();
+            metrics = spawn("python3", ["-m", "http.server", "--bind", "127.0.0.1", "--directory", site, String(metricsPort)], { stdio: "ignore" });
+            await until("the metrics endpoint", async () => (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).ok);
+            const port = await freePort();
             fs.writeFileSync(
                 path.join(dir, "prometheus.yml"),
                 [
-                    "global: { scrape_interval: 1s, evaluation_interval: 1s }",
+                    "global: { scrape_interval: 1s, scrape_timeout: 1s, evaluation_interval: 1s }",
                     "scrape_configs:",
                     "  - job_name: canary",
                     `    static_configs: [{ targets: ["127.0.0.1:${metricsPort}"], labels: { herd_stack: prod, herd_fleet: web } }]`,
@@ -103,9 +104,9 @@ describe("promotion gate", () => {
             });
         });
 
-        after(async () => {
+        after(() => {
             prometheus?.kill("SIGTERM");
-            await new Promise((resolve) => metrics.close(resolve));
+            metrics?.kill("SIGTERM");
         });
 
         const query = 'app_errors_total{herd_stack="$stack",herd_fleet="$fleet",herd_generation="$generation"} < 1';

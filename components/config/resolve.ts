@@ -14,12 +14,29 @@ import { FLEETS_KEY, parseFleets } from "./validate";
 
 /** A validated fleet, with the arguments of the component that builds it and of its default alerts. */
 export type ResolvedFleet = {
+    /** The fleet's name: the key under `herd:fleets`. */
     readonly name: string;
+    /** What its default alerts are built from. */
     readonly alerts: FleetAlertInput;
 } & (
-    | { readonly backend: "openstack"; readonly args: ServerGroupArgs }
-    | { readonly backend: "kubernetes"; readonly args: KubernetesWorkloadArgs }
-    | { readonly backend: "docker"; readonly args: DockerWorkloadArgs }
+    | {
+          /** The fleet runs on OpenStack VMs. */
+          readonly backend: "openstack";
+          /** Arguments of its {@link ServerGroup}. */
+          readonly args: ServerGroupArgs;
+      }
+    | {
+          /** The fleet runs as pods on Kubernetes. */
+          readonly backend: "kubernetes";
+          /** Arguments of its {@link KubernetesWorkload}. */
+          readonly args: KubernetesWorkloadArgs;
+      }
+    | {
+          /** The fleet runs as containers on one Docker engine. */
+          readonly backend: "docker";
+          /** Arguments of its {@link DockerWorkload}. */
+          readonly args: DockerWorkloadArgs;
+      }
 );
 
 /** Where a stack's fleets come from. */

@@ -126,6 +126,7 @@ const ingressRule = strict({
         .regex(/^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$/, expect("an IPv4 CIDR such as 10.0.0.0/8")),
 });
 
+/** An OpenStack fleet in the stack config (`backend: openstack`): what {@link resolveFleets} turns into {@link ServerGroupArgs}. */
 export const openstackFleetSchema = strict({
     backend: z.literal("openstack"),
     ...common,
@@ -139,6 +140,7 @@ export const openstackFleetSchema = strict({
     ingress: z.array(ingressRule, expect("a list of { port, protocol, cidr }")).optional(),
 });
 
+/** A Kubernetes fleet in the stack config (`backend: kubernetes`): what {@link resolveFleets} turns into {@link KubernetesWorkloadArgs}. */
 export const kubernetesFleetSchema = strict({
     backend: z.literal("kubernetes"),
     ...common,
@@ -147,6 +149,7 @@ export const kubernetesFleetSchema = strict({
     rollout: strict({ previous: containerReleaseSchema.optional(), ...rolloutFields }).optional(),
 });
 
+/** A Docker fleet in the stack config (`backend: docker`): what {@link resolveFleets} turns into {@link DockerWorkloadArgs}. */
 export const dockerFleetSchema = strict({
     backend: z.literal("docker"),
     ...common,
@@ -155,24 +158,34 @@ export const dockerFleetSchema = strict({
     hostPort: port.optional(),
 });
 
+/** The backends a fleet can run on, as `backend` names them. */
 export const BACKENDS = ["openstack", "kubernetes", "docker"] as const;
 
+/** One fleet of `herd:fleets`, told apart by its `backend`. */
 export const fleetSchema = z.discriminatedUnion("backend", [openstackFleetSchema, kubernetesFleetSchema, dockerFleetSchema], {
     error: () => `a backend, one of ${BACKENDS.join(" | ")}`,
 });
 
+/** `herd:fleets`: a map from fleet name to fleet. */
 export const fleetsSchema = z.record(
     z.string().regex(FLEET_NAME, expect("a fleet name: lowercase letters, digits and '-', starting with a letter, at most 30 characters")),
     fleetSchema,
     expect("a map of fleet name → fleet"),
 );
 
+/** A release of an OpenStack fleet as the stack config gives it (`userData` is a path to a file). */
 export type ServerReleaseConfig = z.infer<typeof serverReleaseSchema>;
+/** A release of a container fleet as the stack config gives it. */
 export type ContainerReleaseConfig = z.infer<typeof containerReleaseSchema>;
+/** An OpenStack fleet as the stack config gives it, validated. */
 export type OpenStackFleetConfig = z.infer<typeof openstackFleetSchema>;
+/** A Kubernetes fleet as the stack config gives it, validated. */
 export type KubernetesFleetConfig = z.infer<typeof kubernetesFleetSchema>;
+/** A Docker fleet as the stack config gives it, validated. */
 export type DockerFleetConfig = z.infer<typeof dockerFleetSchema>;
+/** Any fleet as the stack config gives it, validated. */
 export type FleetConfig = z.infer<typeof fleetSchema>;
+/** Where a fleet's members run: `openstack`, `kubernetes` or `docker`. */
 export type Backend = FleetConfig["backend"];
 
 /**
@@ -185,4 +198,5 @@ export const kubernetesSettingsSchema = strict({
     renderYamlToDirectory: text("a directory to write manifests to instead of applying them to a cluster").optional(),
 });
 
+/** `herd:kubernetes` as the stack config gives it, validated. */
 export type KubernetesSettings = z.infer<typeof kubernetesSettingsSchema>;

@@ -34,11 +34,13 @@ export const CONTAINER_RELEASE_PROPERTIES = ["image", "entrypoints", "command", 
 
 /** One slot of a Docker fleet, as herd will create it. */
 export interface DockerMemberPlan {
+    /** The slot number, `0 … size-1`. */
     readonly slot: number;
     /** Pulumi resource name, stable for the slot: `${fleet}-${slot}`. */
     readonly resourceName: string;
     /** Docker container name, which changes with the release: `${fleet}-${slot}-${generation}`. */
     readonly containerName: string;
+    /** Generation of the release the slot runs. */
     readonly generation: string;
     /** `true` when the slot runs the fleet's new `release`, `false` when it still runs `rollout.previous`. */
     readonly current: boolean;
@@ -61,18 +63,34 @@ export interface DockerMemberPlan {
 export interface ResolvedDockerWorkload {
     /** The fleet's name: the `herd.dev/fleet` label and the prefix of every child's name. */
     readonly name: string;
+    /** Containers replaced at a time. */
     readonly batch: number;
+    /** Whether a slot's new container starts before its old one stops. */
     readonly order: "create-before-delete" | "delete-before-create";
+    /** The HTTP health check, when the fleet serves. */
     readonly health?: HealthCheck;
     /** The healthcheck command, when there is a health check. */
     readonly healthCommand?: readonly string[];
+    /** Host port of slot 0 (slot `i` publishes `hostPort + i`), when the fleet publishes one. */
     readonly hostPort?: number;
+    /** Host address the published ports listen on. */
     readonly hostIp: string;
+    /** Memory limit of each container, in MB. */
     readonly memory: number;
+    /** CPUs each container may use. */
     readonly cpus: string;
     /** `false` when metrics are not scraped; `port` unset means each member's release port. */
-    readonly metrics: { readonly port?: number; readonly path: string } | false;
+    readonly metrics:
+        | {
+              /** Port Prometheus scrapes; unset: each member's release port. */
+              readonly port?: number;
+              /** HTTP path of the metrics. */
+              readonly path: string;
+          }
+        | false;
+    /** Whether pulled images stay on the host when the fleet stops using them. */
     readonly keepImages: boolean;
+    /** Every slot's plan, in slot order. */
     readonly members: readonly DockerMemberPlan[];
 }
 
@@ -210,7 +228,12 @@ export function resolveDockerWorkload(name: string, args: DockerWorkloadArgs): R
 }
 
 /** The distinct images of a fleet, in slot order of first use, with their resource names. */
-export function imagesOf(workload: ResolvedDockerWorkload): { readonly resourceName: string; readonly image: string }[] {
+export function imagesOf(workload: ResolvedDockerWorkload): {
+    /** Pulumi resource name of the pull: `${fleet}-image-<hash of the reference>`. */
+    readonly resourceName: string;
+    /** The image reference, as the release gives it. */
+    readonly image: string;
+}[] {
     const images = new Map<string, string>();
     for (const member of workload.members) {
         images.set(member.release.image, member.imageResourceName);
@@ -222,7 +245,15 @@ export function imagesOf(workload: ResolvedDockerWorkload): { readonly resourceN
  * A member's labels, sorted by key: fleet, slot and generation (so `docker ps --filter
  * label=herd.dev/generation=…` shows who runs what) and Prometheus's Docker discovery labels.
  */
-export function containerLabels(workload: ResolvedDockerWorkload, member: DockerMemberPlan): { label: string; value: string }[] {
+export function containerLabels(
+    workload: ResolvedDockerWorkload,
+    member: DockerMemberPlan,
+): {
+    /** Label key, e.g. `herd.dev/generation`. */
+    label: string;
+    /** Label value. */
+    value: string;
+}[] {
     const labels: Record<string, string> = {
         [HERD_LABELS.fleet]: workload.name,
         [HERD_LABELS.slot]: String(member.slot),

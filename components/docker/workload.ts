@@ -14,6 +14,7 @@ import {
     resolveDockerWorkload,
 } from "./spec";
 
+/** Arguments of a {@link DockerWorkload}. */
 export interface DockerWorkloadArgs {
     /** Number of slots (containers). */
     readonly size: number;
@@ -21,7 +22,7 @@ export interface DockerWorkloadArgs {
     readonly release: ContainerRelease;
     /** A rollout under way: slots `0 … members-1` run `release`, the others `previous`. @default every slot runs `release` */
     readonly rollout?: Rollout<ContainerRelease>;
-    /** How replacements proceed within one `pulumi up`. */
+    /** How replacements proceed within one `pulumi up`. @default batches of a quarter of the size, at least 1, create-before-delete */
     readonly update?: {
         /** Containers per batch; batch k+1 starts once batch k is created (and healthy, with `health`). @default a quarter of the size, at least 1 */
         readonly batch?: number;
@@ -82,6 +83,7 @@ export class DockerWorkload extends pulumi.ComponentResource {
     readonly workload: ResolvedDockerWorkload;
     /** The Docker provider every child uses: the one given in opts, or the component's own. */
     readonly provider: pulumi.ProviderResource;
+    /** The fleet's own bridge network; `<fleet>` resolves to every member on it. */
     readonly network: docker.Network;
     /** One pull per distinct image. */
     readonly images: readonly docker.RemoteImage[];

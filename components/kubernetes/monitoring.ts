@@ -4,6 +4,7 @@ import { DEFAULT_METRICS_PATH, HERD_LABELS } from "../release/container";
 import { AlertRule, RuleGroup } from "../monitoring/rules";
 import { DEFAULT_NAMESPACE, fleetSelector, PORT_NAME } from "./spec";
 
+/** Arguments of a {@link KubernetesMonitoring}. */
 export interface KubernetesMonitoringArgs {
     /** The stack, added to every series as `herd_stack`. */
     readonly stack: string;
@@ -88,7 +89,9 @@ export function kubernetesRuleGroup(args: KubernetesMonitoringArgs): RuleGroup {
  * with the fleet's alerts plus the canary alerts. Needs the Operator's CRDs in the cluster.
  */
 export class KubernetesMonitoring extends pulumi.ComponentResource {
+    /** The PodMonitor that has Prometheus scrape every pod of the fleet. */
     readonly podMonitor: k8s.apiextensions.CustomResource;
+    /** The PrometheusRule holding the fleet's alerts. */
     readonly prometheusRule: k8s.apiextensions.CustomResource;
     /** The rule group the PrometheusRule carries. */
     readonly ruleGroup: RuleGroup;

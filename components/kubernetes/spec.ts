@@ -19,7 +19,9 @@ export type Role = "stable" | "canary";
 
 /** CPU and memory of one container, in Kubernetes quantities (`100m`, `128Mi`). */
 export interface ResourceQuantities {
+    /** CPU, e.g. `100m` (a tenth of a core) or `2`. @default 100m requested, 500m limit */
     readonly cpu?: string;
+    /** Memory, e.g. `128Mi` or `1Gi`. @default 128Mi requested, 256Mi limit */
     readonly memory?: string;
 }
 
@@ -70,17 +72,37 @@ export interface WorkloadUpdate {
 export interface ResolvedWorkload {
     /** The fleet's name: the `herd.dev/fleet` label and the prefix of every child's name. */
     readonly name: string;
+    /** Namespace of every object. */
     readonly namespace: string;
+    /** Pods replaced at a time (surge, and the PodDisruptionBudget's `maxUnavailable`). */
     readonly batch: number;
+    /** Whether new pods start before old ones stop. */
     readonly order: "create-before-delete" | "delete-before-create";
+    /** How strictly pods are spread over nodes. */
     readonly spread: "anti-affinity" | "soft-anti-affinity";
+    /** The HTTP check behind the readiness, liveness and startup probes, when the fleet serves. */
     readonly health?: HealthCheck;
-    readonly resources: { readonly requests: Required<ResourceQuantities>; readonly limits: Required<ResourceQuantities> };
+    /** CPU and memory of the container, defaults applied. */
+    readonly resources: {
+        /** What the scheduler reserves per pod. */
+        readonly requests: Required<ResourceQuantities>;
+        /** The most a pod may use. */
+        readonly limits: Required<ResourceQuantities>;
+    };
+    /** The pod's and container's security context. */
     readonly security: ResolvedSecurity;
     /** `false` when metrics are not scraped; `port` unset means each role's release port. */
-    readonly metrics: { readonly port?: number; readonly path: string } | false;
+    readonly metrics:
+        | {
+              /** Port Prometheus scrapes; unset: each role's release port. */
+              readonly port?: number;
+              /** HTTP path of the metrics. */
+              readonly path: string;
+          }
+        | false;
     /** Service port; `undefined` when no release serves a port (no Service then). */
     readonly servicePort?: number;
+    /** Whether the Deployments, Service and PodDisruptionBudget have fixed names. */
     readonly fixedNames: boolean;
     /** The Deployments to run: always `stable`, and `canary` while a rollout is under way. */
     readonly roles: readonly RolePlan[];
@@ -88,31 +110,45 @@ export interface ResolvedWorkload {
 
 /** {@link WorkloadSecurity} with its defaults applied. */
 export interface ResolvedSecurity {
+    /** Refuse to start a container whose user is root. */
     readonly runAsNonRoot: boolean;
+    /** UID the container runs as; unset: the image's `USER`. */
     readonly runAsUser?: number;
+    /** GID the container runs as; unset: the image's group. */
     readonly runAsGroup?: number;
+    /** Group that owns mounted volumes; unset: none. */
     readonly fsGroup?: number;
+    /** Mount the root filesystem read-only (`/tmp` stays writable). */
     readonly readOnlyRootFilesystem: boolean;
+    /** Let a process gain more privileges than its parent. */
     readonly allowPrivilegeEscalation: boolean;
     /** Sorted, so the order they were given in does not change the pods. */
     readonly addCapabilities: readonly string[];
+    /** Seccomp profile. */
     readonly seccompProfile: "RuntimeDefault" | "Unconfined";
 }
 
 /** One Deployment of the fleet. */
 export interface RolePlan {
+    /** Which Deployment: `stable` or `canary`. */
     readonly role: Role;
     /** The release its pods run, in canonical form. */
     readonly release: ContainerRelease;
+    /** Generation of the release, on the pods' `herd.dev/generation` label. */
     readonly generation: string;
+    /** Pods of this Deployment; the roles' replicas add up to the fleet's size. */
     readonly replicas: number;
 }
 
+/** Namespace of a fleet that names none. */
 export const DEFAULT_NAMESPACE = "default";
+/** Requests of a fleet's container that gives none: what the scheduler reserves per pod. */
 export const DEFAULT_REQUESTS = { cpu: "100m", memory: "128Mi" } as const;
+/** Limits of a fleet's container that gives none: the most a pod may use. */
 export const DEFAULT_LIMITS = { cpu: "500m", memory: "256Mi" } as const;
 /** Name of the container in every pod, and of its serving port (the Service targets it by name). */
 export const CONTAINER_NAME = "app";
+/** Name of the container's serving port, which the Service targets. */
 export const PORT_NAME = "http";
 /** Members are spread over nodes. */
 export const TOPOLOGY_KEY = "kubernetes.io/hostname";
@@ -296,7 +332,12 @@ export function fileKey(path: string): string {
  * The data of a role's ConfigMaps: `env` (variable → value) and `files` ({@link fileKey} →
  * content), each sorted by key, and absent when empty.
  */
-export function buildConfigMapData(release: ContainerRelease): { env?: Record<string, string>; files?: Record<string, string> } {
+export function buildConfigMapData(release: ContainerRelease): {
+    /** Environment: variable name → value. */
+    env?: Record<string, string>;
+    /** Config files: {@link fileKey} of the path → content. */
+    files?: Record<string, string>;
+} {
     const canonical = canonicalContainerRelease(release);
     const files = Object.entries(canonical.files ?? {})
         .map(([path, content]) => [fileKey(path), content] as const)
@@ -318,7 +359,9 @@ export function objectMeta(workload: ResolvedWorkload, resourceName: string, lab
 
 /** The names of a role's ConfigMaps, as the pod refers to them (plain strings in tests, Outputs in the component). */
 export interface ConfigMapRefs<N> {
+    /** Name of the ConfigMap holding the environment, when the release has `env`. */
     readonly env?: N;
+    /** Name of the ConfigMap holding the config files, when the release has `files`. */
     readonly files?: N;
 }
 

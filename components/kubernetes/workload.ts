@@ -24,6 +24,7 @@ import {
     WorkloadUpdate,
 } from "./spec";
 
+/** Arguments of a {@link KubernetesWorkload}. */
 export interface KubernetesWorkloadArgs {
     /** Number of pods, stable and canary together. */
     readonly size: number;
@@ -83,14 +84,22 @@ export class KubernetesWorkload extends pulumi.ComponentResource {
     /** The settings every object was built from, defaults applied. */
     readonly workload: ResolvedWorkload;
     /** Generation per role; `canary` only while a rollout is under way. */
-    readonly generations: Readonly<Partial<Record<Role, string>>> & { readonly stable: string };
+    readonly generations: Readonly<Partial<Record<Role, string>>> & {
+        /** Generation of the stable Deployment's release. */
+        readonly stable: string;
+    };
     /** Replicas per role; they add up to `size`. */
     readonly replicas: Readonly<Record<Role, number>>;
     /** Deployment per role; `canary` only while a rollout is under way. */
-    readonly deployments: Readonly<Partial<Record<Role, k8s.apps.v1.Deployment>>> & { readonly stable: k8s.apps.v1.Deployment };
+    readonly deployments: Readonly<Partial<Record<Role, k8s.apps.v1.Deployment>>> & {
+        /** The stable Deployment, always there. */
+        readonly stable: k8s.apps.v1.Deployment;
+    };
+    /** The generated-name ConfigMaps holding each role's env and files; a new content gets a new ConfigMap, which rolls the pods. */
     readonly configMaps: readonly k8s.core.v1.ConfigMap[];
     /** The Service in front of both Deployments; absent when no release serves a port. */
     readonly service?: k8s.core.v1.Service;
+    /** The PodDisruptionBudget over every pod of the fleet: at most `update.batch` pods down at a time. */
     readonly disruptionBudget: k8s.policy.v1.PodDisruptionBudget;
     /** The Service's name in the namespace, as other workloads resolve it; `undefined` without a Service. */
     readonly serviceName: pulumi.Output<string | undefined>;

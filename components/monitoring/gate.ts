@@ -19,7 +19,9 @@ export interface GateSpec {
 
 /** What the gate is checked against. */
 export interface GateContext {
+    /** The stack, for `$stack` in the query. */
     readonly stack: string;
+    /** The fleet, for `$fleet` in the query. */
     readonly fleet: string;
     /** Generation of the release being rolled out (the canary's). */
     readonly generation: string;
@@ -31,7 +33,9 @@ export interface GateContext {
 
 /** The verdict, with the reason in words either way. */
 export interface GateResult {
+    /** `true` when the next wave may go. */
     readonly passed: boolean;
+    /** Why the gate is open or closed, in one line for the operator. */
     readonly reason: string;
     /** The query as sent, after substitution. */
     readonly query: string;

@@ -75,7 +75,15 @@ export function systemdDuration(every: string): string {
 }
 
 /** cloud-init `write_files` entries and `runcmd` commands that install the probes as systemd timers. */
-export function probeCloudConfig(probes: readonly ProbeSpec[], textfileDir: string): { writeFiles: object[]; runcmd: string[][] } {
+export function probeCloudConfig(
+    probes: readonly ProbeSpec[],
+    textfileDir: string,
+): {
+    /** cloud-init `write_files` entries: the wrapper, each script, its systemd service and timer. */
+    writeFiles: object[];
+    /** cloud-init `runcmd` entries that enable the timers. */
+    runcmd: string[][];
+} {
     if (probes.length === 0) {
         return { writeFiles: [], runcmd: [] };
     }

@@ -3,24 +3,33 @@ import { probeAlert, ProbeSpec } from "./probe";
 
 /** A Prometheus alerting rule. */
 export interface AlertRule {
+    /** Alert name, e.g. `HerdMemberDown`. */
     readonly alert: string;
+    /** PromQL expression; the alert is pending while it returns series. */
     readonly expr: string;
-    /** Duration such as `5m`. */
+    /** How long the expression must hold before the alert fires, e.g. `5m`. @default fires at once */
     readonly for?: string;
+    /** Labels added to the alert, e.g. `severity`. */
     readonly labels: Readonly<Record<string, string>>;
+    /** Annotations of the alert, e.g. `summary`. */
     readonly annotations: Readonly<Record<string, string>>;
 }
 
 /** A Prometheus rule group. */
 export interface RuleGroup {
+    /** Group name, unique within a rule file. */
     readonly name: string;
+    /** The group's alerts, in order. */
     readonly rules: readonly AlertRule[];
 }
 
 /** What the default alerts of a fleet need to know. */
 export interface FleetAlertInput {
+    /** The stack, matched on the `herd_stack` label. */
     readonly stack: string;
+    /** The fleet, matched on the `herd_fleet` label. */
     readonly fleet: string;
+    /** Number of slots. */
     readonly size: number;
     /** Alert when fewer members than this are up. */
     readonly minHealthy: number;

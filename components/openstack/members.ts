@@ -21,10 +21,15 @@ export interface ServerRelease {
 
 /** A release as it reaches the cloud: what the generation is computed from. */
 export interface ResolvedServerRelease {
+    /** Image ID or name. */
     readonly image: string;
+    /** Flavor name or ID. */
     readonly flavor: string;
+    /** Networks, names or IDs, in order. */
     readonly networks: readonly string[];
+    /** Nova key pair name, when there is one. */
     readonly keyPair?: string;
+    /** Security group names: the fleet's own first, then the release's. */
     readonly securityGroups: readonly string[];
     /** herd's rendered cloud-config without the generation (which is derived from it). */
     readonly userData: string;
@@ -32,24 +37,31 @@ export interface ResolvedServerRelease {
 
 /** One slot of the fleet, as herd will create it. */
 export interface MemberPlan {
+    /** The slot number, `0 … size-1`. */
     readonly slot: number;
     /** Pulumi resource name, stable for the slot: `${fleet}-${slot}`. */
     readonly resourceName: string;
     /** Cloud-side name, changes with the release: `${fleet}-${slot}-${generation}`. */
     readonly serverName: string;
+    /** Generation of the release the slot runs. */
     readonly generation: string;
     /** `true` when the slot runs the fleet's new `release`, `false` when it still runs `rollout.previous`. */
     readonly current: boolean;
     /** Index of the update batch this slot belongs to. */
     readonly batch: number;
+    /** The release the slot runs, as it reaches the cloud. */
     readonly release: ResolvedServerRelease;
     /** The user data the member boots with: the release's cloud-config plus its identity. */
     readonly userData: string;
 }
 
+/** What {@link planMembers} plans a fleet from. */
 export interface PlanInput {
+    /** Number of slots. */
     readonly size: number;
+    /** The release new members run. */
     readonly release: ServerRelease;
+    /** A rollout under way: slots `0 … members-1` run `release`, the others `previous`. @default every slot runs `release` */
     readonly rollout?: Rollout<ServerRelease>;
     /** @default a quarter of the size, at least 1 */
     readonly batch?: number;

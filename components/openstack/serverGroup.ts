@@ -6,6 +6,7 @@ import { instanceInputs, isUuid, MemberPlan, planMembers, RELEASE_PROPERTIES, Se
 
 /** An ingress rule of the fleet's security group. */
 export interface IngressRule {
+    /** Port the rule opens. */
     readonly port: number;
     /** @default "tcp" */
     readonly protocol?: "tcp" | "udp";
@@ -31,6 +32,7 @@ export interface LoadBalancerArgs {
     readonly network?: string;
 }
 
+/** Arguments of a {@link ServerGroup}. */
 export interface ServerGroupArgs {
     /** Number of slots (members). */
     readonly size: number;
@@ -38,7 +40,7 @@ export interface ServerGroupArgs {
     readonly release: ServerRelease;
     /** A rollout under way: slots `0 … members-1` run `release`, the others `previous`. @default every slot runs `release` */
     readonly rollout?: Rollout<ServerRelease>;
-    /** How replacements proceed within one `pulumi up`. */
+    /** How replacements proceed within one `pulumi up`. @default batches of a quarter of the size, at least 1, create-before-delete */
     readonly update?: {
         /** Members per batch; batch k+1 waits for batch k. @default a quarter of the size, at least 1 */
         readonly batch?: number;
@@ -70,9 +72,13 @@ export interface ServerGroupArgs {
 
 /** One member as the stack outputs show it. */
 export interface ServerOutput {
+    /** The slot number, `0 … size-1`. */
     readonly slot: number;
+    /** Server name: `${fleet}-${slot}-${generation}`. */
     readonly name: string;
+    /** Generation of the release the server runs. */
     readonly generation: string;
+    /** The server's IPv4 address (`accessIpV4`). */
     readonly ip: string;
 }
 
@@ -86,10 +92,15 @@ export class ServerGroup extends pulumi.ComponentResource {
     readonly members: readonly MemberPlan[];
     /** Generation per slot. */
     readonly generations: readonly string[];
+    /** The Nova server group spreading the members (`spread`). */
     readonly serverGroup: openstack.compute.ServerGroup;
+    /** The fleet's own security group, holding the `ingress` rules; every member joins it. */
     readonly securityGroup: openstack.networking.SecGroup;
+    /** Instance per slot. */
     readonly instances: readonly openstack.compute.Instance[];
+    /** The Octavia load balancer, with `loadBalancer`. */
     readonly loadBalancer?: openstack.loadbalancer.LoadBalancer;
+    /** Pool member per slot, with `loadBalancer`; empty otherwise. */
     readonly poolMembers: readonly openstack.loadbalancer.Member[];
     /** Name, generation and IPv4 address of every member, by slot. */
     readonly servers: pulumi.Output<ServerOutput[]>;

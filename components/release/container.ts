@@ -102,8 +102,16 @@ export function containerReleaseProblems(release: ContainerRelease, key: string)
 
 /** The size of a fleet, the whole of it in rollout, and its update batch, as plain data to check. */
 export interface FleetShape<R> {
+    /** Number of slots. */
     readonly size: number;
-    readonly rollout?: { readonly previous?: R; readonly members: number };
+    /** A rollout under way. @default none */
+    readonly rollout?: {
+        /** The release the other slots still run. */
+        readonly previous?: R;
+        /** How many slots run the new release. */
+        readonly members: number;
+    };
+    /** Members replaced at a time. @default a quarter of the size, at least 1 */
     readonly batch?: number;
 }
 

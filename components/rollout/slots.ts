@@ -2,7 +2,7 @@ import { requireWholeNumber } from "./wholeNumber";
 
 /** A fleet's rollout: slots `0 … members-1` run the new release, the others the previous one. */
 export interface Rollout<R> {
-    /** The release the remaining slots still run. Not needed once `members` reaches the size. */
+    /** The release the remaining slots still run. Not needed once `members` reaches the size. @default none */
     readonly previous?: R;
     /** How many slots already run the new release, from 0 to the fleet's size. */
     readonly members: number;
@@ -10,7 +10,9 @@ export interface Rollout<R> {
 
 /** The release one slot runs. */
 export interface SlotRelease<R> {
+    /** The slot number, `0 … size-1`. */
     readonly slot: number;
+    /** The release it runs. */
     readonly release: R;
     /** `true` when the slot runs the fleet's new release, `false` when it still runs `previous`. */
     readonly current: boolean;

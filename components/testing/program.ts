@@ -29,6 +29,7 @@ export interface RunOptions {
     /**
      * Extra output state of a mocked resource, merged over its inputs, for outputs the provider
      * computes (an address, an ID). herd's own resource types get plausible defaults.
+     * @default the inputs, plus an address for OpenStack instances and load balancers
      */
     readonly state?: (args: pulumi.runtime.MockResourceArgs) => Record<string, unknown> | undefined;
     /** Answer to a provider function call (a data source). @default its inputs plus a deterministic `id` */

@@ -10,13 +10,19 @@ export interface RecordedOptions {
      * (the engine receives them as one list).
      */
     readonly dependsOn: readonly string[];
+    /** Properties whose change replaces the resource. */
     readonly replaceOnChanges: readonly string[];
+    /** `true` when a replacement deletes the old resource before creating the new one. */
     readonly deleteBeforeReplace: boolean;
     /** The plain value of `replacementTrigger`, or `undefined` when not set. */
     readonly replacementTrigger?: unknown;
+    /** `true` when the engine refuses to delete the resource. */
     readonly protect: boolean;
+    /** `true` when deleting the resource leaves it in the cloud. */
     readonly retainOnDelete: boolean;
+    /** Properties whose changes the engine ignores. */
     readonly ignoreChanges: readonly string[];
+    /** Outputs kept secret besides those the provider marks. */
     readonly additionalSecretOutputs: readonly string[];
     /** Aliases as URNs or alias specs (`{ name, type, parentUrn, … }`). */
     readonly aliases: readonly unknown[];
@@ -26,6 +32,7 @@ export interface RecordedOptions {
 
 /** One registered resource: what it is, its inputs and its options. */
 export interface RecordedResource {
+    /** The resource's URN. */
     readonly urn: string;
     /** Type token, e.g. `openstack:compute/instance:Instance` or `herd:openstack:ServerGroup`. */
     readonly type: string;
@@ -33,18 +40,22 @@ export interface RecordedResource {
     readonly name: string;
     /** `false` for component resources. */
     readonly custom: boolean;
+    /** The inputs it was registered with, every Output resolved. */
     readonly inputs: Record<string, unknown>;
+    /** The options it was registered with. */
     readonly options: RecordedOptions;
 }
 
 /**
  * A mock resource monitor that records every registration request with its options, then lets
- * Pulumi's own {@link MockMonitor} answer it. `pulumi.runtime.setMocks` shows `newResource` only
+ * Pulumi's own `MockMonitor` answer it. `pulumi.runtime.setMocks` shows `newResource` only
  * the inputs; this sees parent, dependencies, replaceOnChanges, deleteBeforeReplace, protect…
  */
 export class RecordingMonitor extends MockMonitor {
+    /** Every registration so far, in the order the engine answered them. */
     readonly recorded: RecordedResource[] = [];
 
+    /** Records a registration request, then answers it as Pulumi's mock monitor does. */
     override async registerResource(req: any, callback: (err: any, innerResponse: any) => void): Promise<void> {
         const inputs = deserializeProperties(req.getObject()) as Record<string, unknown>;
         const trigger = req.getReplacementTrigger();

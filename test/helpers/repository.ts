@@ -31,11 +31,13 @@ export function git(dir: string, ...args: string[]): string {
     return result.stdout;
 }
 
+/** The folders of files the stacks name (user data, probe scripts). */
+const ASSET_DIRS = ["cloud-init", "probes"];
+
 /** Project files the program reads: stack files and asset folders (cloud-init, probes…), not code. */
 function copyProject(to: string): void {
-    const skip = new Set(["node_modules", "components", "test", "dist", ".git", ".ci"]);
     for (const entry of fs.readdirSync(REPO, { withFileTypes: true })) {
-        if (entry.isDirectory() ? !skip.has(entry.name) && !entry.name.startsWith(".") : /^Pulumi(\..+)?\.yaml$/.test(entry.name)) {
+        if (entry.isDirectory() ? ASSET_DIRS.includes(entry.name) : /^Pulumi(\..+)?\.yaml$/.test(entry.name)) {
             fs.cpSync(path.join(REPO, entry.name), path.join(to, entry.name), { recursive: true });
         }
     }

@@ -1,0 +1,481 @@
+/**
+ * herd's fleets as a Pulumi component package, for programs in Pulumi YAML, Python, Go or .NET.
+ *
+ * The Node.js SDK's component provider host derives the package schema from the TypeScript types
+ * of the components this module exports. It expresses plain interfaces, arrays, string maps and
+ * `as const` enums, but not unions (`MetricsEndpoint | false`), generic interfaces
+ * (`Rollout<R>`), inline object types or readonly arrays, and a component's type token must be
+ * `herd:index:<ClassName>`. So each class here takes args in that vocabulary, maps them onto the
+ * TypeScript SDK's args and builds the SDK's own component as its only child: a fleet built from
+ * Python has the same members, names, generations and cattle rules as one built in TypeScript.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import {
+    DockerWorkload as HerdDockerWorkload,
+    KubernetesWorkload as HerdKubernetesWorkload,
+    ServerGroup as HerdServerGroup,
+    type ContainerRelease as HerdContainerRelease,
+    type DockerWorkloadArgs,
+    type KubernetesWorkloadArgs,
+    type MetricsEndpoint as HerdMetricsEndpoint,
+    type ProbeSpec,
+    type ServerGroupArgs,
+} from "../components";
+
+/** How strictly members are spread: over hypervisors (OpenStack) or nodes (Kubernetes). */
+export const Spread = {
+    /** Never two members on one host while another host has fewer; members stay pending (Kubernetes) or fail to schedule (Nova) otherwise. */
+    AntiAffinity: "anti-affinity",
+    /** Spread when possible, schedule anyway. */
+    SoftAntiAffinity: "soft-anti-affinity",
+} as const;
+/** How strictly members are spread. */
+export type Spread = (typeof Spread)[keyof typeof Spread];
+
+/** The order in which a member is replaced. */
+export const UpdateOrder = {
+    /** The new member is created before the old one is deleted: capacity never drops. */
+    CreateBeforeDelete: "create-before-delete",
+    /** The old member is deleted first, for quota-tight projects: capacity drops by a batch. */
+    DeleteBeforeCreate: "delete-before-create",
+} as const;
+/** The order in which a member is replaced. */
+export type UpdateOrder = (typeof UpdateOrder)[keyof typeof UpdateOrder];
+
+/** Protocol of an ingress rule. */
+export const IngressProtocol = {
+    /** TCP. */
+    Tcp: "tcp",
+    /** UDP. */
+    Udp: "udp",
+} as const;
+/** Protocol of an ingress rule. */
+export type IngressProtocol = (typeof IngressProtocol)[keyof typeof IngressProtocol];
+
+/** Protocol of the load balancer's listener and pool. */
+export const LoadBalancerProtocol = {
+    /** HTTP, health-checked with a GET of the health path. */
+    Http: "HTTP",
+    /** HTTPS passed through to the members. */
+    Https: "HTTPS",
+    /** Plain TCP, health-checked with a TCP connect. */
+    Tcp: "TCP",
+} as const;
+/** Protocol of the load balancer's listener and pool. */
+export type LoadBalancerProtocol = (typeof LoadBalancerProtocol)[keyof typeof LoadBalancerProtocol];
+
+/** Seccomp profile of a pod. */
+export const SeccompProfile = {
+    /** The container runtime's default profile. */
+    RuntimeDefault: "RuntimeDefault",
+    /** No seccomp filtering. */
+    Unconfined: "Unconfined",
+} as const;
+/** Seccomp profile of a pod. */
+export type SeccompProfile = (typeof SeccompProfile)[keyof typeof SeccompProfile];
+
+/** What an OpenStack member runs. Any change to it replaces the member. */
+export interface ServerRelease {
+    /** Image ID (preferred: IDs do not move) or image name. */
+    image: string;
+    /** Flavor name, or flavor ID when it is a UUID. A flavor change replaces the member, never resizes it. */
+    flavor: string;
+    /** Networks the member is plugged into, in order: names or IDs. At least one. */
+    networks: string[];
+    /** Nova key pair name. Defaults to none. */
+    keyPair?: string;
+    /** Security group names added to the fleet's own group. Defaults to none. */
+    securityGroups?: string[];
+    /** A `#cloud-config` document (the text). herd adds node_exporter and the release identity. Defaults to an empty cloud-config. */
+    userData?: string;
+}
+
+/** A rollout of an OpenStack fleet under way. */
+export interface ServerRollout {
+    /** The release the slots from `members` on still run. Required while `members` is below the size. */
+    previous?: ServerRelease;
+    /** How many slots (`0 … members-1`) already run `release`. */
+    members: number;
+}
+
+/** What a container member runs, on Kubernetes or Docker. Any change to it replaces the member. */
+export interface ContainerRelease {
+    /** Image reference; pin it by digest (`registry/app@sha256:…`). */
+    image: string;
+    /** Replaces the image's entrypoint. Defaults to the image's. */
+    command?: string[];
+    /** Replaces the image's arguments. Defaults to the image's. */
+    args?: string[];
+    /** Environment variables, `NAME: value`. Defaults to none. */
+    env?: Record<string, string>;
+    /** Config files, `/absolute/path: content`, mounted read-only. Defaults to none. */
+    files?: Record<string, string>;
+    /** The TCP port the member serves on. Defaults to none: the member serves nothing. */
+    port?: number;
+}
+
+/** A rollout of a container fleet under way. */
+export interface ContainerRollout {
+    /** The release the slots from `members` on still run. Required while `members` is below the size. */
+    previous?: ContainerRelease;
+    /** How many members already run `release`. */
+    members: number;
+}
+
+/** How replacements proceed within one `pulumi up`. */
+export interface UpdatePolicy {
+    /** Members replaced at a time; batch k+1 waits for batch k. Defaults to a quarter of the size, at least 1. */
+    batch?: number;
+    /** Defaults to `create-before-delete`. */
+    order?: UpdateOrder;
+}
+
+/** An HTTP health check every member must pass to receive traffic. */
+export interface HealthCheck {
+    /** HTTP path, e.g. `/healthz`. */
+    path: string;
+    /** Port the member serves (and is checked) on. */
+    port: number;
+}
+
+/** An Octavia load balancer in front of an OpenStack fleet. */
+export interface LoadBalancer {
+    /** Listener port. */
+    port: number;
+    /** Defaults to `HTTP`. */
+    protocol?: LoadBalancerProtocol;
+    /** Network of the VIP, name or ID. Defaults to the release's first network. */
+    network?: string;
+}
+
+/** An ingress rule of an OpenStack fleet's security group. */
+export interface IngressRule {
+    /** Port the rule opens. */
+    port: number;
+    /** Defaults to `tcp`. */
+    protocol?: IngressProtocol;
+    /** Source range, e.g. `10.0.0.0/8`. */
+    cidr: string;
+}
+
+/** The alert on a probe's metric. */
+export interface ProbeAlert {
+    /** PromQL. Defaults to the metric above 0 on the fleet. */
+    expr?: string;
+    /** How long the expression must hold. Defaults to `5m`. */
+    for?: string;
+    /** Defaults to `warning`. */
+    severity?: string;
+    /** Defaults to "Probe <name> counts failures on fleet <fleet>". */
+    summary?: string;
+}
+
+/** A small script that counts one failure mode on every member, with an alert of its own. */
+export interface Probe {
+    /** Probe name: lowercase letters, digits and `_`. */
+    name: string;
+    /** The script's text: a shebang line, then code that prints one number. */
+    script: string;
+    /** How often it runs, e.g. `30s`, `5m`, `1h`. */
+    every: string;
+    /** Metric name. Defaults to `herd_probe_<name>`. */
+    metric?: string;
+    /** The alert. Defaults to the metric above 0 for 5 minutes, severity warning. */
+    alert?: ProbeAlert;
+}
+
+/** Where Prometheus scrapes each member. */
+export interface MetricsEndpoint {
+    /** `false` for no scraping at all. Defaults to `true`. */
+    scrape?: boolean;
+    /** Defaults to the release's port. */
+    port?: number;
+    /** Defaults to `/metrics`. */
+    path?: string;
+}
+
+/** CPU and memory of one container, in Kubernetes quantities. */
+export interface ResourceQuantities {
+    /** CPU, e.g. `100m`. */
+    cpu?: string;
+    /** Memory, e.g. `128Mi`. */
+    memory?: string;
+}
+
+/** Requests and limits of a fleet's container. */
+export interface ContainerResources {
+    /** Defaults to 100m CPU, 128Mi memory. */
+    requests?: ResourceQuantities;
+    /** Defaults to 500m CPU, 256Mi memory. */
+    limits?: ResourceQuantities;
+}
+
+/** The pod's and container's security context; every field defaults to locked down. */
+export interface WorkloadSecurity {
+    /** Defaults to `true`. */
+    runAsNonRoot?: boolean;
+    /** Defaults to the image's `USER`. */
+    runAsUser?: number;
+    /** Defaults to the image's group. */
+    runAsGroup?: number;
+    /** Defaults to none. */
+    fsGroup?: number;
+    /** Defaults to `true`; `/tmp` stays writable. */
+    readOnlyRootFilesystem?: boolean;
+    /** Defaults to `false`. */
+    allowPrivilegeEscalation?: boolean;
+    /** Capabilities added back after dropping `ALL`. Defaults to none. */
+    addCapabilities?: string[];
+    /** Defaults to `RuntimeDefault`. */
+    seccompProfile?: SeccompProfile;
+}
+
+/** One OpenStack member, as the outputs show it. */
+export interface Server {
+    /** The slot, `0 … size-1`. */
+    slot: number;
+    /** Server name, `<fleet>-<slot>-<generation>`. */
+    name: string;
+    /** Generation of the release it runs. */
+    generation: string;
+    /** IPv4 address. */
+    ip: string;
+}
+
+/** Generation per Deployment of a Kubernetes fleet. */
+export interface RoleGenerations {
+    /** Generation of the stable Deployment's release. */
+    stable: string;
+    /** Generation of the canary Deployment's release, while a rollout is under way. */
+    canary?: string;
+}
+
+/** Replicas per Deployment of a Kubernetes fleet; they add up to the size. */
+export interface RoleReplicas {
+    /** Pods of the stable Deployment. */
+    stable: number;
+    /** Pods of the canary Deployment; 0 when no rollout is under way. */
+    canary: number;
+}
+
+/** Arguments of a {@link ServerGroup}. */
+export interface ServerGroupComponentArgs {
+    /** Number of slots (members). */
+    size: number;
+    /** The release new members run. */
+    release: ServerRelease;
+    /** A rollout under way: slots `0 … members-1` run `release`, the others `previous`. Defaults to none. */
+    rollout?: ServerRollout;
+    /** How replacements proceed within one `pulumi up`. */
+    update?: UpdatePolicy;
+    /** Nova server group policy. Defaults to `soft-anti-affinity`. */
+    spread?: Spread;
+    /** Health check of a serving fleet. Defaults to none. */
+    health?: HealthCheck;
+    /** Load balancer sending traffic only to healthy members; needs `health`. Defaults to none. */
+    loadBalancer?: LoadBalancer;
+    /** Ingress rules of the fleet's security group. Defaults to the health port from 0.0.0.0/0 when `health` is set. */
+    ingress?: IngressRule[];
+    /** Cloud-side name of the security group and server group. Defaults to `herd-<name>`. */
+    groupName?: string;
+    /** Extra Nova metadata on every member. Defaults to none. */
+    metadata?: Record<string, string>;
+    /** Probes every member runs. Defaults to none. */
+    probes?: Probe[];
+}
+
+/** Arguments of a {@link KubernetesWorkload}. */
+export interface KubernetesWorkloadComponentArgs {
+    /** Number of pods, stable and canary together. */
+    size: number;
+    /** The release new pods run. */
+    release: ContainerRelease;
+    /** A rollout under way: `members` pods run `release` in the canary Deployment. Defaults to none. */
+    rollout?: ContainerRollout;
+    /** Namespace of every object; it must exist. Defaults to `default`. */
+    namespace?: string;
+    /** How a change of release rolls through each Deployment. */
+    update?: UpdatePolicy;
+    /** Topology spread over nodes. Defaults to `soft-anti-affinity`. */
+    spread?: Spread;
+    /** The HTTP check behind the readiness, liveness and startup probes. Defaults to none. */
+    health?: HealthCheck;
+    /** Defaults to requests 100m / 128Mi, limits 500m / 256Mi. */
+    resources?: ContainerResources;
+    /** Defaults to non-root, read-only root filesystem, no privilege escalation, no capabilities, RuntimeDefault seccomp. */
+    security?: WorkloadSecurity;
+    /** Defaults to scraping the release's port at `/metrics`. */
+    metrics?: MetricsEndpoint;
+    /** Port of the Service. Defaults to the release's port; no Service when no release has a port. */
+    servicePort?: number;
+    /** Fixed names for the Deployments, Service and PodDisruptionBudget. Defaults to `false`. */
+    fixedNames?: boolean;
+}
+
+/** Arguments of a {@link DockerWorkload}. */
+export interface DockerWorkloadComponentArgs {
+    /** Number of slots (containers). */
+    size: number;
+    /** The release new containers run. */
+    release: ContainerRelease;
+    /** A rollout under way: slots `0 … members-1` run `release`, the others `previous`. Defaults to none. */
+    rollout?: ContainerRollout;
+    /** How replacements proceed within one `pulumi up`. */
+    update?: UpdatePolicy;
+    /** The HTTP check run inside each container. Defaults to none. */
+    health?: HealthCheck;
+    /** The healthcheck test, for images without `sh` and `wget`. Defaults to a `wget` of `health`. */
+    healthCommand?: string[];
+    /** Publish the release port on the host: slot `i` listens on `hostPort + i`. Defaults to none. */
+    hostPort?: number;
+    /** Host address the published ports listen on. Defaults to `127.0.0.1`. */
+    hostIp?: string;
+    /** Memory limit of each container, in MB. Defaults to 256. */
+    memory?: number;
+    /** CPUs each container may use, e.g. `0.5`. Defaults to `0.5`. */
+    cpus?: string;
+    /** Defaults to scraping the release's port at `/metrics`. */
+    metrics?: MetricsEndpoint;
+    /** Docker daemon to connect to. Defaults to `unix:///var/run/docker.sock`. */
+    host?: string;
+    /** Keep pulled images when the fleet stops using them. Defaults to `true`. */
+    keepImages?: boolean;
+}
+
+function metricsOf(metrics: MetricsEndpoint | undefined): HerdMetricsEndpoint | false | undefined {
+    if (metrics === undefined) {
+        return undefined;
+    }
+    if (metrics.scrape === false) {
+        return false;
+    }
+    return { ...(metrics.port === undefined ? {} : { port: metrics.port }), ...(metrics.path === undefined ? {} : { path: metrics.path }) };
+}
+
+/** Drops the keys whose value is `undefined`, which the engine sends for unset inputs. */
+function defined<T extends object>(value: T): T {
+    return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}
+
+function containerRelease(release: ContainerRelease): HerdContainerRelease {
+    return defined({ ...release });
+}
+
+/** The TypeScript SDK's {@link ServerGroupArgs} for a {@link ServerGroupComponentArgs}. */
+export function serverGroupArgs(args: ServerGroupComponentArgs): ServerGroupArgs {
+    return defined({
+        size: args.size,
+        release: defined({ ...args.release }),
+        rollout: args.rollout && defined({ members: args.rollout.members, previous: args.rollout.previous && defined({ ...args.rollout.previous }) }),
+        update: args.update && defined({ ...args.update }),
+        spread: args.spread,
+        health: args.health,
+        loadBalancer: args.loadBalancer && defined({ ...args.loadBalancer }),
+        ingress: args.ingress?.map((rule) => defined({ ...rule })),
+        groupName: args.groupName,
+        metadata: args.metadata,
+        probes: args.probes?.map((probe): ProbeSpec => defined({ ...probe, alert: probe.alert && defined({ ...probe.alert }) })),
+    });
+}
+
+/** The TypeScript SDK's {@link KubernetesWorkloadArgs} for a {@link KubernetesWorkloadComponentArgs}. */
+export function kubernetesWorkloadArgs(args: KubernetesWorkloadComponentArgs): KubernetesWorkloadArgs {
+    return defined({
+        size: args.size,
+        release: containerRelease(args.release),
+        rollout: args.rollout && defined({ members: args.rollout.members, previous: args.rollout.previous && containerRelease(args.rollout.previous) }),
+        namespace: args.namespace,
+        update: args.update && defined({ ...args.update }),
+        spread: args.spread,
+        health: args.health,
+        resources: args.resources && defined({ ...args.resources }),
+        security: args.security && defined({ ...args.security }),
+        metrics: metricsOf(args.metrics),
+        servicePort: args.servicePort,
+        fixedNames: args.fixedNames,
+    });
+}
+
+/** The TypeScript SDK's {@link DockerWorkloadArgs} for a {@link DockerWorkloadComponentArgs}. */
+export function dockerWorkloadArgs(args: DockerWorkloadComponentArgs): DockerWorkloadArgs {
+    return defined({
+        size: args.size,
+        release: containerRelease(args.release),
+        rollout: args.rollout && defined({ members: args.rollout.members, previous: args.rollout.previous && containerRelease(args.rollout.previous) }),
+        update: args.update && defined({ ...args.update }),
+        health: args.health,
+        healthCommand: args.healthCommand,
+        hostPort: args.hostPort,
+        hostIp: args.hostIp,
+        memory: args.memory,
+        cpus: args.cpus,
+        metrics: metricsOf(args.metrics),
+        host: args.host,
+        keepImages: args.keepImages,
+    });
+}
+
+/**
+ * A fleet of interchangeable OpenStack VMs: one instance per slot, spread by a Nova server group,
+ * replaced (never patched) whenever its release changes, in batches, optionally behind an Octavia
+ * load balancer with an HTTP health monitor.
+ */
+export class ServerGroup extends pulumi.ComponentResource {
+    /** Name, generation and IPv4 address of every member, by slot. */
+    readonly servers: pulumi.Output<Server[]>;
+    /** Generation per slot. */
+    readonly generations: pulumi.Output<string[]>;
+    /** The load balancer's VIP, when there is one. */
+    readonly loadBalancerAddress: pulumi.Output<string | undefined>;
+
+    constructor(name: string, args: ServerGroupComponentArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("herd:index:ServerGroup", name, {}, opts);
+        const fleet = new HerdServerGroup(name, serverGroupArgs(args), { parent: this });
+        this.servers = fleet.servers.apply((servers) => servers.map((server) => ({ ...server })));
+        this.generations = pulumi.output([...fleet.generations]);
+        this.loadBalancerAddress = fleet.loadBalancerAddress;
+        this.registerOutputs({ servers: this.servers, generations: this.generations, loadBalancerAddress: this.loadBalancerAddress });
+    }
+}
+
+/**
+ * A fleet of interchangeable pods on Kubernetes: a stable Deployment and, while a rollout is under
+ * way, a canary Deployment, behind one Service and one PodDisruptionBudget; pods locked down,
+ * probed and spread by default.
+ */
+export class KubernetesWorkload extends pulumi.ComponentResource {
+    /** Generation per Deployment. */
+    readonly generations: pulumi.Output<RoleGenerations>;
+    /** Replicas per Deployment. */
+    readonly replicas: pulumi.Output<RoleReplicas>;
+    /** The Service's name, when the fleet serves a port. */
+    readonly serviceName: pulumi.Output<string | undefined>;
+
+    constructor(name: string, args: KubernetesWorkloadComponentArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("herd:index:KubernetesWorkload", name, {}, opts);
+        const fleet = new HerdKubernetesWorkload(name, kubernetesWorkloadArgs(args), { parent: this });
+        this.generations = pulumi.output({ ...fleet.generations });
+        this.replicas = pulumi.output({ ...fleet.replicas });
+        this.serviceName = fleet.serviceName;
+        this.registerOutputs({ generations: this.generations, replicas: this.replicas, serviceName: this.serviceName });
+    }
+}
+
+/**
+ * A fleet of interchangeable containers on one Docker engine: one container per slot on the
+ * fleet's own network, replaced (never updated) whenever its release changes, in batches.
+ */
+export class DockerWorkload extends pulumi.ComponentResource {
+    /** Docker container name per slot. */
+    readonly containerNames: pulumi.Output<string[]>;
+    /** Generation per slot. */
+    readonly generations: pulumi.Output<string[]>;
+
+    constructor(name: string, args: DockerWorkloadComponentArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("herd:index:DockerWorkload", name, {}, opts);
+        const fleet = new HerdDockerWorkload(name, dockerWorkloadArgs(args), { parent: this });
+        this.containerNames = pulumi.output([...fleet.containerNames]);
+        this.generations = pulumi.output([...fleet.generations]);
+        this.registerOutputs({ containerNames: this.containerNames, generations: this.generations });
+    }
+}

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Checks herd as another project gets it from npm: packs the package (which builds it), checks
+# that the tarball holds the built JavaScript, the declarations and the README and nothing else,
+# installs it into examples/consumer (a Pulumi project of its own) and runs that project's type
+# check and tests against it. A broken export, a missing file or a declaration that does not
+# compile fails here.
+#
+# Usage: scripts/consumer.sh     (node and npm on the PATH; the npm registry reachable)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+consumer="$root/examples/consumer"
+
+pack_dir=$(mktemp -d)
+trap 'rm -rf "$pack_dir"' EXIT
+
+echo "consumer: packing herd (npm pack runs the build)"
+npm pack --json --pack-destination "$pack_dir" >"$pack_dir/pack.json"
+
+# What the tarball must and may hold: package.json, README.md, dist/**/*.js and dist/**/*.d.ts,
+# and every file that package.json points at (exports, types, bin).
+tarball=$(node - "$pack_dir/pack.json" "$root/package.json" <<'JS'
+const fs = require("node:fs");
+const [packFile, manifestFile] = process.argv.slice(2);
+const [pack] = JSON.parse(fs.readFileSync(packFile, "utf8"));
+const manifest = JSON.parse(fs.readFileSync(manifestFile, "utf8"));
+const files = new Set(pack.files.map((file) => file.path));
+const allowed = (file) => file === "package.json" || file === "README.md" || /^dist\/.+(\.d\.ts|\.js)$/.test(file);
+const problems = [...files].filter((file) => !allowed(file)).map((file) => `${file}: not built JavaScript, a declaration or the README`);
+const targets = new Set();
+const collect = (value) => {
+    if (typeof value === "string") targets.add(value.replace(/^\.\//, ""));
+    else if (value && typeof value === "object") Object.values(value).forEach(collect);
+};
+collect(manifest.exports);
+collect(manifest.types);
+collect(manifest.bin);
+collect(manifest.typesVersions);
+for (const target of [...targets].sort()) {
+    if (!files.has(target)) problems.push(`${target}: named in package.json but not in the package`);
+}
+if (problems.length > 0) {
+    console.error(`consumer: ${pack.filename} is not what users should get:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    process.exit(1);
+}
+console.error(`consumer: ${pack.filename}: ${files.size} files, ${pack.size} bytes; every path package.json names is in it`);
+console.log(pack.filename);
+JS
+)
+
+cd "$consumer"
+echo "consumer: installing the consumer's locked dependencies, then $tarball"
+npm ci --no-audit --no-fund
+npm install --no-save --no-audit --no-fund "$pack_dir/$tarball"
+
+echo "consumer: type check and tests of examples/consumer against the installed package"
+npm test

@@ -1,0 +1,233 @@
+import * as path from "node:path";
+import { Worker } from "node:worker_threads";
+import { expect } from "chai";
+import { getPulumiComponents } from "@pulumi/pulumi/provider/experimental";
+import type { PackageSpec, Property } from "@pulumi/pulumi/provider/experimental/schema";
+import { ServerGroup as HerdServerGroup } from "../../components";
+import { runProgram } from "../../components/testing";
+import * as plugin from "../../provider";
+
+const PROVIDER_DIR = path.join(__dirname, "..", "..", "provider");
+
+/**
+ * The package schema, derived from provider/index.ts by the Node.js SDK's component provider
+ * (the analyzer the plugin host runs for `pulumi package get-schema` / `package add`), in a
+ * worker thread of this process. The analyzer type-checks the SDK and every provider package it
+ * imports (seconds of CPU), so it starts as soon as this file is loaded and runs beside the
+ * other test files.
+ */
+const schemaReady: Promise<PackageSpec> = new Promise((resolve, reject) => {
+    const worker = new Worker(
+        `
+        const { parentPort, workerData } = require("node:worker_threads");
+        // TypeScript in this thread too, with the CommonJS resolution (directory imports) of the main one.
+        require(workerData.tsx).register();
+        const { ComponentProvider, getPulumiComponents } = require(workerData.experimental);
+        const components = getPulumiComponents(require(workerData.dir));
+        new ComponentProvider({ name: "herd", dirname: workerData.dir, components })
+            .getSchema()
+            .then((schema) => parentPort.postMessage(schema), (err) => parentPort.postMessage({ error: err.stack || String(err) }));
+        `,
+        {
+            eval: true,
+            workerData: {
+                dir: PROVIDER_DIR,
+                experimental: require.resolve("@pulumi/pulumi/provider/experimental"),
+                tsx: require.resolve("tsx/cjs/api"),
+            },
+        },
+    );
+    worker.once("message", (message: string | { error: string }) => {
+        void worker.terminate();
+        return typeof message === "string" ? resolve(JSON.parse(message) as PackageSpec) : reject(new Error(message.error));
+    });
+    worker.once("error", reject);
+});
+// A failure is reported by the tests that need the schema, not as an unhandled rejection.
+schemaReady.catch(() => undefined);
+
+/** A property as a short string: `number`, `string[]`, `map<string>`, `ServerRelease`; `?` when optional. */
+function shape(property: Property & { optional?: boolean }): string {
+    const type = (p: Property): string =>
+        "$ref" in p
+            ? p.$ref.replace("#/types/herd:index:", "")
+            : p.type === "array"
+              ? `${type(p.items as Property)}[]`
+              : p.type === "object" && p.additionalProperties
+                ? `map<${type(p.additionalProperties as Property)}>`
+                : p.type;
+    return `${type(property)}${property.optional ? "?" : ""}`;
+}
+
+function shapes(properties: Record<string, Property> | undefined): Record<string, string> {
+    return Object.fromEntries(Object.entries(properties ?? {}).map(([name, property]) => [name, shape(property)]));
+}
+
+describe("herd as a Pulumi component package (provider/)", () => {
+    let schema: PackageSpec;
+    before(async function () {
+        this.timeout(120_000);
+        schema = await schemaReady;
+    });
+
+    it("hosts ServerGroup, KubernetesWorkload and DockerWorkload as herd:index:<class>", () => {
+        const hosted = getPulumiComponents(plugin).map((component) => component.name);
+        expect(hosted.sort()).to.deep.equal(["DockerWorkload", "KubernetesWorkload", "ServerGroup"]);
+        expect(schema.name).to.equal("herd");
+        expect(Object.keys(schema.resources).sort()).to.deep.equal(["herd:index:DockerWorkload", "herd:index:KubernetesWorkload", "herd:index:ServerGroup"]);
+        for (const resource of Object.values(schema.resources)) {
+            expect(resource.isComponent).to.equal(true);
+            // Plain inputs: herd hashes releases into generations, so it needs values, not Outputs.
+            expect(Object.values(resource.inputProperties ?? {}).every((p) => p.plain === true)).to.equal(true);
+        }
+    });
+
+    it("is versioned like the npm package", () => {
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        const root = require("../../package.json") as { version: string };
+        expect(schema.version).to.equal(root.version);
+    });
+
+    it("ServerGroup: inputs, outputs and the types they use", () => {
+        const resource = schema.resources["herd:index:ServerGroup"];
+        expect(shapes(resource.inputProperties)).to.deep.equal({
+            size: "number",
+            release: "ServerRelease",
+            rollout: "ServerRollout?",
+            update: "UpdatePolicy?",
+            spread: "Spread?",
+            health: "HealthCheck?",
+            loadBalancer: "LoadBalancer?",
+            ingress: "IngressRule[]?",
+            groupName: "string?",
+            metadata: "map<string>?",
+            probes: "Probe[]?",
+        });
+        expect(resource.requiredInputs).to.deep.equal(["release", "size"]);
+        expect(shapes(resource.properties)).to.deep.equal({ servers: "Server[]", generations: "string[]", loadBalancerAddress: "string?" });
+        expect(shapes(schema.types["herd:index:ServerRelease"].properties)).to.deep.equal({
+            image: "string",
+            flavor: "string",
+            networks: "string[]",
+            keyPair: "string?",
+            securityGroups: "string[]?",
+            userData: "string?",
+        });
+        expect(schema.types["herd:index:ServerRollout"].required).to.deep.equal(["members"]);
+        expect(schema.types["herd:index:Spread"]).to.deep.include({
+            type: "string",
+            enum: [
+                {
+                    name: "AntiAffinity",
+                    value: "anti-affinity",
+                    description:
+                        "Never two members on one host while another host has fewer; members stay pending (Kubernetes) or fail to schedule (Nova) otherwise.",
+                },
+                { name: "SoftAntiAffinity", value: "soft-anti-affinity", description: "Spread when possible, schedule anyway." },
+            ],
+        });
+        expect(schema.types["herd:index:LoadBalancerProtocol"].enum?.map((e) => e.value)).to.deep.equal(["HTTP", "HTTPS", "TCP"]);
+        expect(resource.inputProperties?.spread.description).to.equal("Nova server group policy. Defaults to `soft-anti-affinity`.");
+    });
+
+    it("KubernetesWorkload: inputs, outputs and the types they use", () => {
+        const resource = schema.resources["herd:index:KubernetesWorkload"];
+        expect(shapes(resource.inputProperties)).to.deep.equal({
+            size: "number",
+            release: "ContainerRelease",
+            rollout: "ContainerRollout?",
+            namespace: "string?",
+            update: "UpdatePolicy?",
+            spread: "Spread?",
+            health: "HealthCheck?",
+            resources: "ContainerResources?",
+            security: "WorkloadSecurity?",
+            metrics: "MetricsEndpoint?",
+            servicePort: "number?",
+            fixedNames: "boolean?",
+        });
+        expect(shapes(resource.properties)).to.deep.equal({ generations: "RoleGenerations", replicas: "RoleReplicas", serviceName: "string?" });
+        expect(shapes(schema.types["herd:index:ContainerRelease"].properties)).to.deep.equal({
+            image: "string",
+            command: "string[]?",
+            args: "string[]?",
+            env: "map<string>?",
+            files: "map<string>?",
+            port: "number?",
+        });
+        // `metrics: MetricsEndpoint | false` becomes an object with `scrape: false`.
+        expect(shapes(schema.types["herd:index:MetricsEndpoint"].properties)).to.deep.equal({ scrape: "boolean?", port: "number?", path: "string?" });
+        expect(shape(schema.types["herd:index:WorkloadSecurity"].properties?.seccompProfile as Property)).to.equal("SeccompProfile?");
+    });
+
+    it("DockerWorkload: inputs, outputs and the types they use", () => {
+        const resource = schema.resources["herd:index:DockerWorkload"];
+        expect(shapes(resource.inputProperties)).to.deep.equal({
+            size: "number",
+            release: "ContainerRelease",
+            rollout: "ContainerRollout?",
+            update: "UpdatePolicy?",
+            health: "HealthCheck?",
+            healthCommand: "string[]?",
+            hostPort: "number?",
+            hostIp: "string?",
+            memory: "number?",
+            cpus: "string?",
+            metrics: "MetricsEndpoint?",
+            host: "string?",
+            keepImages: "boolean?",
+        });
+        expect(shapes(resource.properties)).to.deep.equal({ containerNames: "string[]", generations: "string[]" });
+    });
+});
+
+describe("the component package's args, mapped onto the TypeScript SDK's", () => {
+    it("passes a ServerGroup's args through, without the keys the engine leaves unset", () => {
+        expect(
+            plugin.serverGroupArgs({
+                size: 3,
+                release: { image: "img", flavor: "b3-8", networks: ["net"], keyPair: undefined },
+                spread: "anti-affinity",
+                update: { batch: 1, order: undefined },
+                probes: [{ name: "crashes", script: "#!/bin/sh\necho 0\n", every: "1m", alert: { severity: "critical" } }],
+            }),
+        ).to.deep.equal({
+            size: 3,
+            release: { image: "img", flavor: "b3-8", networks: ["net"] },
+            spread: "anti-affinity",
+            update: { batch: 1 },
+            probes: [{ name: "crashes", script: "#!/bin/sh\necho 0\n", every: "1m", alert: { severity: "critical" } }],
+        });
+    });
+
+    it("turns `metrics: { scrape: false }` into the SDK's `metrics: false`, and keeps an endpoint otherwise", () => {
+        const release = { image: "registry.example.org/app@sha256:00", port: 8080 };
+        expect(plugin.kubernetesWorkloadArgs({ size: 2, release, metrics: { scrape: false } }).metrics).to.equal(false);
+        expect(plugin.dockerWorkloadArgs({ size: 2, release, metrics: { port: 9090 } }).metrics).to.deep.equal({ port: 9090 });
+        expect(plugin.dockerWorkloadArgs({ size: 2, release })).to.not.have.property("metrics");
+    });
+
+    it("builds the same fleet as the TypeScript SDK, one level down", async () => {
+        const release = { image: "6d1f0b7e-2c4a-4e8b-9f3d-5a7c1e9b2d40", flavor: "b3-8", networks: ["ext-net"] };
+        const viaPackage = await runProgram({
+            program: () => {
+                const fleet = new plugin.ServerGroup("web", { size: 2, release, spread: "anti-affinity", health: { path: "/healthz", port: 80 } });
+                return { generations: fleet.generations };
+            },
+            config: {},
+        });
+        const direct = await runProgram({
+            program: () => {
+                const fleet = new HerdServerGroup("web", { size: 2, release, spread: "anti-affinity", health: { path: "/healthz", port: 80 } });
+                return { generations: fleet.generations };
+            },
+            config: {},
+        });
+        expect(viaPackage.outputs.generations).to.deep.equal(direct.outputs.generations);
+        const outer = viaPackage.named("web", "herd:index:ServerGroup");
+        const inner = viaPackage.named("web", "herd:openstack:ServerGroup");
+        expect(inner.options.parent).to.equal(outer.urn);
+        const members = (run: typeof direct) => run.ofType("openstack:compute/instance:Instance").map((r) => ({ name: r.name, inputs: r.inputs, replace: r.options.replaceOnChanges }));
+        expect(members(viaPackage)).to.deep.equal(members(direct));
+    });
+});

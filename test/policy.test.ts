@@ -1,0 +1,246 @@
+import { expect } from "chai";
+import type { PolicyResource, ResourceValidationArgs, ResourceValidationPolicy, StackValidationArgs, StackValidationPolicy } from "@pulumi/policy";
+import { KubernetesWorkload, ServerGroup, type KubernetesWorkloadArgs, type ServerGroupArgs } from "../components";
+import { ProgramRun, runProgram } from "../components/testing";
+import { guardrails, type GuardrailConfig, type PolicyEnvironment } from "../policy/guardrails";
+import { runStack, stackConfig } from "./helpers/project";
+
+/** What `args.notApplicable` throws, as the policy SDK's own does. */
+class NotApplicable extends Error {}
+
+/** The result of running every guardrail over a stack: violations per policy, and the policies that did not apply. */
+interface Verdict {
+    readonly violations: Record<string, string[]>;
+    readonly notApplicable: Record<string, string>;
+}
+
+/**
+ * The resources of a program run under mocks as the policy SDK shows them to a stack policy:
+ * inputs as `props`, parents linked.
+ */
+function policyResources(run: ProgramRun): PolicyResource[] {
+    const byUrn = new Map<string, PolicyResource>();
+    for (const r of run.resources) {
+        byUrn.set(r.urn, {
+            type: r.type,
+            name: r.name,
+            urn: r.urn,
+            props: r.inputs as Record<string, any>,
+            opts: { protect: r.options.protect, ignoreChanges: [...r.options.ignoreChanges], aliases: [], customTimeouts: { createSeconds: 0, updateSeconds: 0, deleteSeconds: 0 }, additionalSecretOutputs: [], parent: r.options.parent },
+            dependencies: [],
+            propertyDependencies: {},
+        } as unknown as PolicyResource);
+    }
+    for (const r of byUrn.values()) {
+        const parent = r.opts.parent;
+        (r as { parent?: PolicyResource }).parent = parent === undefined ? undefined : byUrn.get(parent);
+    }
+    return [...byUrn.values()];
+}
+
+/** Runs every guardrail the way `pulumi preview --policy-pack` does: each resource policy on each resource, then each stack policy. */
+async function check(run: ProgramRun, options: { stack?: string; fleets?: unknown; config?: GuardrailConfig } = {}): Promise<Verdict> {
+    const env: PolicyEnvironment = { stack: () => options.stack ?? "prod", fleets: () => options.fleets };
+    const resources = policyResources(run);
+    const violations: Record<string, string[]> = {};
+    const notApplicable: Record<string, string> = {};
+    const common = {
+        getConfig: <T extends object>() => (options.config ?? {}) as T,
+        notApplicable: (reason?: string): never => {
+            throw new NotApplicable(reason);
+        },
+        stackTags: new Map<string, string>(),
+    };
+    for (const policy of guardrails(env)) {
+        const report = (message: string) => (violations[policy.name] ??= []).push(message);
+        try {
+            if ("validateStack" in policy) {
+                await (policy as StackValidationPolicy).validateStack({ ...common, resources } as StackValidationArgs, report);
+            } else {
+                const validate = (policy as ResourceValidationPolicy).validateResource;
+                for (const resource of resources) {
+                    const args = { ...common, type: resource.type, name: resource.name, urn: resource.urn, props: resource.props, opts: resource.opts };
+                    for (const fn of Array.isArray(validate) ? validate : validate ? [validate] : []) {
+                        await fn(args as unknown as ResourceValidationArgs, report);
+                    }
+                }
+            }
+        } catch (err) {
+            if (!(err instanceof NotApplicable)) {
+                throw err;
+            }
+            notApplicable[policy.name] = err.message;
+        }
+    }
+    return { violations, notApplicable };
+}
+
+const IMAGE_ID = "6d1f0b7e-2c4a-4e8b-9f3d-5a7c1e9b2d40";
+const DIGEST = "registry.example.org/api@sha256:5b0e8c1f3a2d4e6f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f7";
+const release = { image: IMAGE_ID, flavor: "b3-8", networks: ["ext-net"] };
+const web: ServerGroupArgs = { size: 4, release, spread: "anti-affinity", health: { path: "/healthz", port: 80 }, loadBalancer: { port: 80 } };
+const api: KubernetesWorkloadArgs = { size: 3, release: { image: DIGEST, port: 8080 }, health: { path: "/ready", port: 8080 } };
+
+const serverGroup = (args: Partial<ServerGroupArgs>) => runProgram({ program: () => void new ServerGroup("web", { ...web, ...args }), config: {} });
+const kubernetes = (args: Partial<KubernetesWorkloadArgs>) => runProgram({ program: () => void new KubernetesWorkload("api", { ...api, ...args }), config: {} });
+
+describe("guardrails (policy/)", () => {
+    it("passes the prod stack as this repository pins it", async () => {
+        const run = await runStack("prod");
+        expect(await check(run, { fleets: stackConfig("prod")["herd:fleets"] })).to.deep.equal({ violations: {}, notApplicable: {} });
+    });
+
+    it("applies to prod stacks only, unless configured otherwise", async () => {
+        const run = await runStack("dev");
+        const dev = await check(run, { stack: "dev", fleets: stackConfig("dev")["herd:fleets"] });
+        expect(dev.violations).to.deep.equal({});
+        // no-admin-port-open-to-world looks at security group rules only, and the dev stack has none
+        expect(Object.keys(dev.notApplicable).sort()).to.deep.equal([
+            "containers-non-root-with-limits",
+            "first-wave-small",
+            "herd-fleet-redundancy",
+            "herd-health-checked",
+            "images-pinned",
+        ]);
+        expect(dev.notApplicable["images-pinned"]).to.equal('stack "dev" is not one of prod');
+
+        const held = await check(run, { stack: "dev", fleets: stackConfig("dev")["herd:fleets"], config: { stacks: ["dev", "prod"] } });
+        expect(held.notApplicable).to.deep.equal({});
+        expect(held.violations["herd-fleet-redundancy"]).to.include(
+            'fleet "worker" (herd:docker:Workload) has 1 member: prod fleets need at least 2, so that losing one host does not take the fleet down',
+        );
+        expect(held.violations["herd-fleet-redundancy"]).to.include(
+            'fleet "web" (herd:docker:Workload) runs every member on one Docker engine, which no anti-affinity can spread: run prod fleets on openstack or kubernetes',
+        );
+        const nginx = run.ofType("docker:index/remoteImage:RemoteImage").find((r) => r.inputs.name === "docker.io/library/nginx:1.27-alpine");
+        expect(held.violations["images-pinned"]).to.include(
+            `image "${nginx?.name}" pulls "docker.io/library/nginx:1.27-alpine" by tag: pin it by digest (name@sha256:…) so every member runs the same bytes`,
+        );
+        expect(held.violations["containers-non-root-with-limits"]).to.include(
+            `container "web-0" runs as the image's default user, which may be root: set user to a non-root UID`,
+        );
+    });
+
+    describe("herd-fleet-redundancy", () => {
+        it("accepts four members in a hard anti-affinity group", async () => {
+            expect((await check(await serverGroup({}))).violations["herd-fleet-redundancy"]).to.equal(undefined);
+        });
+
+        it("refuses a fleet of one", async () => {
+            const verdict = await check(await serverGroup({ size: 1 }));
+            expect(verdict.violations["herd-fleet-redundancy"]).to.deep.equal([
+                'fleet "web" (herd:openstack:ServerGroup) has 1 member: prod fleets need at least 2, so that losing one host does not take the fleet down',
+            ]);
+        });
+
+        it("refuses pods that are not spread over nodes", async () => {
+            const run = await kubernetes({});
+            // herd spreads by default; a policy must still catch a Deployment that is not spread
+            const deployment = run.named("api-stable", "kubernetes:apps/v1:Deployment");
+            const pod = (deployment.inputs.spec as { template: { spec: Record<string, unknown> } }).template.spec;
+            delete pod.topologySpreadConstraints;
+            expect((await check(run)).violations["herd-fleet-redundancy"]).to.deep.equal([
+                'fleet "api" (herd:kubernetes:Workload) is not spread: Deployment "api-stable" has no topology spread constraint or pod anti-affinity over kubernetes.io/hostname',
+            ]);
+        });
+    });
+
+    describe("herd-health-checked", () => {
+        it("accepts a fleet behind a load balancer with a health monitor, and a fleet that only exposes metrics", async () => {
+            expect((await check(await serverGroup({}))).violations["herd-health-checked"]).to.equal(undefined);
+            const worker = await serverGroup({ health: undefined, loadBalancer: undefined, ingress: [{ port: 9100, cidr: "10.0.0.0/8" }] });
+            expect((await check(worker)).violations["herd-health-checked"]).to.equal(undefined);
+        });
+
+        it("refuses a fleet that serves with no health check in front of it", async () => {
+            const verdict = await check(await serverGroup({ health: undefined, loadBalancer: undefined, ingress: [{ port: 443, cidr: "0.0.0.0/0" }] }));
+            expect(verdict.violations["herd-health-checked"]).to.deep.equal([
+                'fleet "web" (herd:openstack:ServerGroup) serves on port 443 but nothing health-checks its members: give it a health check and a load balancer, whose health monitor takes failing members out',
+            ]);
+        });
+
+        it("refuses a serving Kubernetes fleet without readiness probes", async () => {
+            const verdict = await check(await kubernetes({ health: undefined }));
+            expect(verdict.violations["herd-health-checked"]).to.deep.equal([
+                'fleet "api" (herd:kubernetes:Workload) serves but Deployment "api-stable" container "app" has no readiness probe: give the fleet a health check',
+            ]);
+        });
+    });
+
+    describe("no-admin-port-open-to-world", () => {
+        it("accepts SSH from the management network", async () => {
+            const run = await serverGroup({ ingress: [{ port: 80, cidr: "0.0.0.0/0" }, { port: 22, cidr: "10.0.0.0/8" }] });
+            expect((await check(run)).violations["no-admin-port-open-to-world"]).to.equal(undefined);
+        });
+
+        it("refuses SSH and the kubelet from anywhere", async () => {
+            const run = await serverGroup({ ingress: [{ port: 80, cidr: "0.0.0.0/0" }, { port: 22, cidr: "0.0.0.0/0" }, { port: 10250, cidr: "0.0.0.0/0" }] });
+            expect((await check(run)).violations["no-admin-port-open-to-world"]).to.deep.equal([
+                'security group rule "web-ingress-tcp-10250-0-0-0-0-0" opens port 10250 (kubelet) to 0.0.0.0/0: admin ports must only be reachable from a management network or a bastion',
+                'security group rule "web-ingress-tcp-22-0-0-0-0-0" opens port 22 (SSH) to 0.0.0.0/0: admin ports must only be reachable from a management network or a bastion',
+            ]);
+        });
+    });
+
+    describe("containers-non-root-with-limits", () => {
+        it("accepts herd's defaults: non-root, with limits", async () => {
+            expect((await check(await kubernetes({}))).violations["containers-non-root-with-limits"]).to.equal(undefined);
+        });
+
+        it("refuses a container allowed to run as root", async () => {
+            const verdict = await check(await kubernetes({ security: { runAsNonRoot: false } }));
+            expect(verdict.violations["containers-non-root-with-limits"]).to.deep.equal([
+                'Deployment "api-stable" container "app" may run as root: set runAsNonRoot: true (herd\'s default) or a non-zero runAsUser',
+            ]);
+        });
+
+        it("refuses a container without a memory limit", async () => {
+            const run = await kubernetes({});
+            const deployment = run.named("api-stable", "kubernetes:apps/v1:Deployment");
+            const [container] = (deployment.inputs.spec as { template: { spec: { containers: { resources: { limits: Record<string, string> } }[] } } }).template.spec.containers;
+            delete container.resources.limits.memory;
+            expect((await check(run)).violations["containers-non-root-with-limits"]).to.deep.equal(['Deployment "api-stable" container "app" has no memory limit']);
+        });
+    });
+
+    describe("images-pinned", () => {
+        it("accepts an image ID on OpenStack and a digest on Kubernetes", async () => {
+            expect((await check(await serverGroup({}))).violations["images-pinned"]).to.equal(undefined);
+            expect((await check(await kubernetes({}))).violations["images-pinned"]).to.equal(undefined);
+        });
+
+        it("refuses an image name on OpenStack", async () => {
+            const verdict = await check(await serverGroup({ size: 2, release: { ...release, image: "debian-12" } }));
+            expect(verdict.violations["images-pinned"]).to.deep.equal(
+                ["web-0", "web-1"].map((name) => `instance "${name}" boots image name "debian-12": pin the image ID, since a name moves when the image is republished and then replaces every server`),
+            );
+        });
+
+        it("refuses a container image by tag", async () => {
+            const verdict = await check(await kubernetes({ release: { image: "registry.example.org/api:1.4", port: 8080 } }));
+            expect(verdict.violations["images-pinned"]).to.deep.equal([
+                'Deployment "api-stable" container "app" runs image "registry.example.org/api:1.4" by tag: pin it by digest (name@sha256:…) so every member runs the same bytes',
+            ]);
+        });
+    });
+
+    describe("first-wave-small", () => {
+        it("accepts the default waves: one member first", async () => {
+            const run = await serverGroup({});
+            expect((await check(run, { fleets: { web: { size: 12 }, api: { size: 6, rollout: { waves: [1, 3] } } } })).violations["first-wave-small"]).to.equal(undefined);
+        });
+
+        it("refuses a first wave above 10% of the fleet", async () => {
+            const run = await serverGroup({});
+            const verdict = await check(run, { fleets: { web: { size: 40, rollout: { members: 0, waves: [5, 20] } } } });
+            expect(verdict.violations["first-wave-small"]).to.deep.equal([
+                'fleet "web": the first rollout wave moves 5 of 40 members (13%): it must be at most 10% of the fleet (4 members); start herd:fleets.web.rollout.waves with 4',
+            ]);
+        });
+
+        it("does not apply to a stack without herd:fleets", async () => {
+            const verdict = await check(await serverGroup({}));
+            expect(verdict.notApplicable).to.deep.equal({ "first-wave-small": "the stack config has no herd:fleets" });
+        });
+    });
+});
