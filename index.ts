@@ -1,9 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import type * as k8s from "@pulumi/kubernetes";
-import { parseKubernetesSettings, ResolvedFleet, resolveFleets } from "./components/config";
+import { parseKubernetesSettings, parseMonitoringSettings, ResolvedFleet, resolveFleets } from "./components/config";
 import type * as DockerBackend from "./components/docker/workload";
 import type * as KubernetesBackend from "./components/kubernetes";
-import { defaultAlerts, ruleFile } from "./components/monitoring";
+import { defaultAlerts, Probe, ProbeTarget, ruleFile } from "./components/monitoring";
 import type * as OpenStackBackend from "./components/openstack/serverGroup";
 
 const stack = pulumi.getStack();
@@ -12,8 +12,10 @@ const projectDir = process.env.HERD_PROJECT_DIR ?? __dirname;
 
 // Everything is validated (and every referenced file read) before the first resource exists,
 // so a wrong config registers nothing.
-const resolved = resolveFleets(new pulumi.Config("herd").getObject("fleets"), { stack, projectDir });
-const kubernetes = parseKubernetesSettings(new pulumi.Config("herd").getObject("kubernetes"), stack);
+const config = new pulumi.Config("herd");
+const monitoring = parseMonitoringSettings(config.getObject("monitoring"), stack);
+const kubernetes = parseKubernetesSettings(config.getObject("kubernetes"), stack);
+const resolved = resolveFleets(config.getObject("fleets"), { stack, projectDir, pushgateway: monitoring?.pushgateway });
 const dockerHost = new pulumi.Config("docker").get("host");
 
 // Each backend's provider SDK takes a second or more to load: load only those the stack uses.
@@ -33,10 +35,22 @@ function kubernetesOptions(): pulumi.ComponentResourceOptions {
     return { providers: [kubernetesProvider] };
 }
 
+/** The fleet's probes, run where the fleet runs (see `Probe`). */
+function probes(fleet: ResolvedFleet, target: ProbeTarget, opts: pulumi.ComponentResourceOptions = {}): void {
+    for (const probe of fleet.alerts.probes ?? []) {
+        new Probe(`${fleet.name}-probe-${probe.name}`, { stack, fleet: fleet.name, probe, target }, opts);
+    }
+}
+
+// Container probes push to the Pushgateway; resolveFleets refuses them without one.
+const pushgateway = monitoring?.pushgateway ?? "";
+const probeImage = monitoring?.probeImage ? { image: monitoring.probeImage } : {};
+
 function build(fleet: ResolvedFleet) {
     switch (fleet.backend) {
         case "openstack": {
             const group = new (openstackBackend().ServerGroup)(fleet.name, fleet.args);
+            probes(fleet, { backend: "openstack" });
             return {
                 backend: fleet.backend,
                 generations: group.generations,
@@ -52,6 +66,7 @@ function build(fleet: ResolvedFleet) {
                 { stack, fleet: fleet.name, namespace: fleet.args.namespace, rules: defaultAlerts(fleet.alerts) },
                 kubernetesOptions(),
             );
+            probes(fleet, { backend: "kubernetes", namespace: fleet.args.namespace, pushgateway, ...probeImage }, kubernetesOptions());
             return {
                 backend: fleet.backend,
                 generations: workload.generations,
@@ -61,6 +76,7 @@ function build(fleet: ResolvedFleet) {
         }
         case "docker": {
             const workload = new (dockerBackend().DockerWorkload)(fleet.name, { ...fleet.args, ...(dockerHost ? { host: dockerHost } : {}) });
+            probes(fleet, { backend: "docker", pushgateway, network: workload.network.name, ...probeImage }, { provider: workload.provider });
             return {
                 backend: fleet.backend,
                 generations: workload.generations,

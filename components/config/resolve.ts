@@ -6,7 +6,8 @@ import { kubernetesArgsFromConfig } from "../kubernetes/config";
 import type { KubernetesWorkloadArgs } from "../kubernetes/workload";
 import type { ServerGroupArgs, ServerRelease } from "../openstack";
 import { parseCloudConfig } from "../openstack/userData";
-import { defaultMinHealthy, FleetAlertInput, ProbeSpec } from "../monitoring";
+import { defaultMinHealthy, FleetAlertInput } from "../monitoring/rules";
+import { cronSchedule, ProbeSpec } from "../monitoring/probe";
 import { defaultBatch } from "../rollout";
 import { ConfigError, ConfigProblem } from "./errors";
 import { FleetConfig, OpenStackFleetConfig, ServerReleaseConfig } from "./schema";
@@ -47,6 +48,8 @@ export interface ResolveOptions {
     readonly projectDir: string;
     /** Reads a file; tests pass their own. @default fs.readFileSync(…, "utf8") */
     readonly readFile?: (file: string) => string;
+    /** The Pushgateway container probes push to (`herd:monitoring.pushgateway`). @default none */
+    readonly pushgateway?: string;
 }
 
 function reader(options: ResolveOptions): (file: string) => string {
@@ -113,6 +116,32 @@ function probes(name: string, fleet: FleetConfig, options: ResolveOptions, probl
     });
 }
 
+/** Probes of container fleets run as their own workloads and push to a Pushgateway. */
+function containerProbeProblems(name: string, fleet: FleetConfig, options: ResolveOptions): ConfigProblem[] {
+    const probeNames = Object.keys(fleet.probes ?? {});
+    if (probeNames.length === 0) {
+        return [];
+    }
+    const problems: ConfigProblem[] = [];
+    if (options.pushgateway === undefined) {
+        problems.push({
+            path: ["herd:monitoring", "pushgateway"],
+            value: undefined,
+            allowed: `the URL of a Prometheus Pushgateway: probes of ${fleet.backend} fleet ${name} (${probeNames.join(", ")}) push their counts there`,
+        });
+    }
+    if (fleet.backend === "kubernetes") {
+        for (const [probe, config] of Object.entries(fleet.probes ?? {})) {
+            try {
+                cronSchedule(config.every);
+            } catch (err) {
+                problems.push({ path: [FLEETS_KEY, name, "probes", probe, "every"], value: config.every, allowed: (err as Error).message.replace(/, got .*$/, "") });
+            }
+        }
+    }
+    return problems;
+}
+
 function openstackArgs(
     name: string,
     fleet: OpenStackFleetConfig,
@@ -159,12 +188,8 @@ export function resolveFleets(raw: unknown, options: ResolveOptions): ResolvedFl
     const resolved: ResolvedFleet[] = [];
     for (const [name, fleet] of Object.entries(fleets)) {
         const fleetProbes = probes(name, fleet, options, problems);
-        if (fleet.backend !== "openstack" && fleet.probes !== undefined) {
-            problems.push({
-                path: [FLEETS_KEY, name, "probes"],
-                value: fleet.probes,
-                allowed: `no probes on backend ${fleet.backend}: probes run from systemd timers on OpenStack members only`,
-            });
+        if (fleet.backend !== "openstack") {
+            problems.push(...containerProbeProblems(name, fleet, options));
         }
         const alerts = alertInput(name, fleet, options.stack, fleetProbes);
         switch (fleet.backend) {

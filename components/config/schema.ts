@@ -200,3 +200,11 @@ export const kubernetesSettingsSchema = strict({
 
 /** `herd:kubernetes` as the stack config gives it, validated. */
 export type KubernetesSettings = z.infer<typeof kubernetesSettingsSchema>;
+
+/** `herd:monitoring`: where probes of Kubernetes and Docker fleets push their counts. */
+export const monitoringSettingsSchema = strict({
+    pushgateway: z.url(expect("the base URL of a Prometheus Pushgateway, e.g. http://pushgateway.monitoring:9091")).optional(),
+    probeImage: text("an image with a POSIX shell and wget (busybox), pinned by digest where possible").optional(),
+});
+
+export type MonitoringSettings = z.infer<typeof monitoringSettingsSchema>;

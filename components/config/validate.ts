@@ -1,6 +1,14 @@
 import { z } from "zod";
 import { ConfigError, ConfigProblem } from "./errors";
-import { FLEET_NAME, FleetConfig, fleetSchema, KubernetesSettings, kubernetesSettingsSchema } from "./schema";
+import {
+    FLEET_NAME,
+    FleetConfig,
+    fleetSchema,
+    KubernetesSettings,
+    kubernetesSettingsSchema,
+    MonitoringSettings,
+    monitoringSettingsSchema,
+} from "./schema";
 
 /** The config key all fleets live under. */
 export const FLEETS_KEY = "herd:fleets";
@@ -148,17 +156,26 @@ export function parseFleets(raw: unknown, stack: string): Record<string, FleetCo
     return fleets;
 }
 
+function parseSettings<T>(schema: z.ZodType<T>, key: string, raw: unknown, stack: string): T | undefined {
+    if (raw === undefined) {
+        return undefined;
+    }
+    const result = schema.safeParse(raw);
+    if (!result.success) {
+        throw new ConfigError(stack, problemsOf(result.error, [key], raw));
+    }
+    return result.data;
+}
+
 /**
  * Validates `herd:kubernetes` (cluster access for Kubernetes fleets). Returns `undefined` when the
  * key is absent, so the ambient kubeconfig is used.
  */
 export function parseKubernetesSettings(raw: unknown, stack: string): KubernetesSettings | undefined {
-    if (raw === undefined) {
-        return undefined;
-    }
-    const result = kubernetesSettingsSchema.safeParse(raw);
-    if (!result.success) {
-        throw new ConfigError(stack, problemsOf(result.error, ["herd:kubernetes"], raw));
-    }
-    return result.data;
+    return parseSettings(kubernetesSettingsSchema, "herd:kubernetes", raw, stack);
+}
+
+/** Validates `herd:monitoring` (the Pushgateway of container probes). `undefined` when absent. */
+export function parseMonitoringSettings(raw: unknown, stack: string): MonitoringSettings | undefined {
+    return parseSettings(monitoringSettingsSchema, "herd:monitoring", raw, stack);
 }

@@ -1,3 +1,4 @@
 export * from "./rules";
 export * from "./probe";
 export * from "./gate";
+export * from "./probeComponent";

@@ -148,3 +148,68 @@ export function probeAlert(probe: ProbeSpec, stack: string, fleet: string): Aler
         annotations: { summary: probe.alert?.summary ?? `Probe ${probe.name} counts failures on fleet ${fleet} (${stack})` },
     };
 }
+
+/** Where a probe container finds its scripts (Kubernetes CronJob, Docker probe container). */
+export const CONTAINER_PROBE_DIR = "/herd/probes";
+/** The wrapper's file name beside the probe scripts in a container. */
+export const PUSH_PROBE_NAME = "push-probe";
+
+/**
+ * The wrapper a probe runs through in a container: it runs the probe and pushes its count (and
+ * `herd_probe_success`) to a Prometheus Pushgateway, grouped by stack, fleet and probe. It needs
+ * only a POSIX shell and busybox's `wget`.
+ */
+export const PUSH_PROBE_SCRIPT = `#!/bin/sh
+# Runs one herd probe and pushes its count to a Prometheus Pushgateway.
+# usage: push-probe <name> <metric> <pushgateway-url> <stack> <fleet>
+set -eu
+name="$1"
+metric="$2"
+url="$3"
+stack="$4"
+fleet="$5"
+probes="\${HERD_PROBE_DIR:-${CONTAINER_PROBE_DIR}}"
+ok=1
+if ! value=$("$probes/$name"); then
+    ok=0
+fi
+case "$value" in
+    '' | *[!0-9.]*) ok=0; value=0 ;;
+esac
+body="\${TMPDIR:-/tmp}/herd_probe_$name.$$"
+{
+    printf '# TYPE %s gauge\\n' "$metric"
+    printf '%s %s\\n' "$metric" "$value"
+    printf 'herd_probe_success{probe="%s"} %s\\n' "$name" "$ok"
+} > "$body"
+wget -q -O /dev/null --post-file="$body" "$url/metrics/job/herd_probe/herd_stack/$stack/herd_fleet/$fleet/probe/$name"
+rm -f "$body"
+`;
+
+/**
+ * A CronJob schedule for a probe's interval: `5m` → `*\/5 * * * *`, `2h` → `0 *\/2 * * *`.
+ * Kubernetes runs CronJobs at most once a minute, and only intervals that divide the hour (or
+ * the day) repeat evenly.
+ */
+export function cronSchedule(every: string): string {
+    const match = /^(\d+)(s|m|h)$/.exec(every);
+    const n = match ? Number(match[1]) : NaN;
+    if (match?.[2] === "m" && n >= 1 && 60 % n === 0) {
+        return n === 1 ? "* * * * *" : `*/${n} * * * *`;
+    }
+    if (match?.[2] === "h" && n >= 1 && 24 % n === 0) {
+        return n === 1 ? "0 * * * *" : `0 */${n} * * *`;
+    }
+    throw new Error(
+        `a scheduled probe runs every N minutes (N dividing 60) or N hours (N dividing 24), got ${JSON.stringify(every)}`,
+    );
+}
+
+/** A duration in whole seconds, for the Docker probe container's loop. */
+export function durationSeconds(every: string): number {
+    const match = /^(\d+)(s|m|h)$/.exec(every);
+    if (!match || Number(match[1]) < 1) {
+        throw new Error(`probe schedule must be a duration such as 30s, 5m or 1h, got ${JSON.stringify(every)}`);
+    }
+    return Number(match[1]) * { s: 1, m: 60, h: 3600 }[match[2] as "s" | "m" | "h"];
+}

@@ -1,0 +1,168 @@
+import { createHash } from "node:crypto";
+import * as pulumi from "@pulumi/pulumi";
+import type * as docker from "@pulumi/docker";
+import type * as k8s from "@pulumi/kubernetes";
+import {
+    CONTAINER_PROBE_DIR,
+    cronSchedule,
+    durationSeconds,
+    probeAlert,
+    probeMetric,
+    ProbeSpec,
+    PUSH_PROBE_NAME,
+    PUSH_PROBE_SCRIPT,
+} from "./probe";
+import { AlertRule } from "./rules";
+
+/** The image probe containers run in: a POSIX shell and busybox's `wget` are all the wrapper needs. */
+export const DEFAULT_PROBE_IMAGE = "docker.io/library/busybox:1.37";
+
+/** Where a probe runs, and where its count goes. */
+export type ProbeTarget =
+    /** On every member of an OpenStack fleet, from a systemd timer its user data installs (see `ServerGroupArgs.probes`). */
+    | { readonly backend: "openstack" }
+    | {
+          readonly backend: "kubernetes";
+          /** Namespace of the CronJob. @default "default" */
+          readonly namespace?: string;
+          /** Base URL of the Prometheus Pushgateway the count is pushed to. */
+          readonly pushgateway: string;
+          /** @default {@link DEFAULT_PROBE_IMAGE} */
+          readonly image?: string;
+      }
+    | {
+          readonly backend: "docker";
+          /** Base URL of the Prometheus Pushgateway the count is pushed to. */
+          readonly pushgateway: string;
+          /** Docker network the probe container joins (the fleet's, to reach its members). @default none */
+          readonly network?: pulumi.Input<string>;
+          /** @default {@link DEFAULT_PROBE_IMAGE} */
+          readonly image?: string;
+      };
+
+export interface ProbeArgs {
+    /** The stack, as the metric's `herd_stack` label. */
+    readonly stack: string;
+    /** The fleet the probe watches. */
+    readonly fleet: string;
+    readonly probe: ProbeSpec;
+    readonly target: ProbeTarget;
+}
+
+/** Labels of a probe's objects. */
+export function probeLabels(fleet: string, probe: string): Record<string, string> {
+    return { "app.kubernetes.io/name": fleet, "herd.dev/fleet": fleet, "herd.dev/probe": probe };
+}
+
+/** The command a probe container runs once: the wrapper, with where to push. */
+export function pushCommand(args: ProbeArgs, pushgateway: string): string[] {
+    return [`${CONTAINER_PROBE_DIR}/${PUSH_PROBE_NAME}`, args.probe.name, probeMetric(args.probe), pushgateway, args.stack, args.fleet];
+}
+
+/** The CronJob spec of a probe on Kubernetes: locked down like herd's pods, one run at a time. */
+export function buildProbeCronJobSpec(args: ProbeArgs, pushgateway: string, image: string, configMapName: pulumi.Input<string>) {
+    return {
+        schedule: cronSchedule(args.probe.every),
+        concurrencyPolicy: "Forbid",
+        successfulJobsHistoryLimit: 1,
+        failedJobsHistoryLimit: 3,
+        jobTemplate: {
+            spec: {
+                backoffLimit: 0,
+                activeDeadlineSeconds: 300,
+                template: {
+                    metadata: { labels: probeLabels(args.fleet, args.probe.name) },
+                    spec: {
+                        restartPolicy: "Never",
+                        automountServiceAccountToken: false,
+                        securityContext: { runAsNonRoot: true, runAsUser: 65534, runAsGroup: 65534, seccompProfile: { type: "RuntimeDefault" } },
+                        containers: [
+                            {
+                                name: "probe",
+                                image,
+                                command: pushCommand(args, pushgateway),
+                                env: [{ name: "TMPDIR", value: "/tmp" }],
+                                securityContext: { readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } },
+                                resources: { requests: { cpu: "10m", memory: "16Mi" }, limits: { cpu: "100m", memory: "64Mi" } },
+                                volumeMounts: [
+                                    { name: "scripts", mountPath: CONTAINER_PROBE_DIR, readOnly: true },
+                                    { name: "tmp", mountPath: "/tmp" },
+                                ],
+                            },
+                        ],
+                        volumes: [
+                            { name: "scripts", configMap: { name: configMapName, defaultMode: 0o555 } },
+                            { name: "tmp", emptyDir: {} },
+                        ],
+                    },
+                },
+            },
+        },
+    };
+}
+
+/**
+ * A probe: a small script that counts one failure mode, run on a schedule, published as a metric,
+ * with its own alert ({@link Probe.alert}). On OpenStack the members run it (their user data
+ * installs it), so this component only records it; on Kubernetes it is a CronJob whose script
+ * comes from a ConfigMap; on Docker, a container that runs it in a loop. Kubernetes and Docker
+ * probes push their counts to a Prometheus Pushgateway.
+ */
+export class Probe extends pulumi.ComponentResource {
+    /** The metric the probe publishes. */
+    readonly metric: string;
+    /** The alert on it, for the stack's rule file or PrometheusRule. */
+    readonly alert: AlertRule;
+    readonly configMap?: k8s.core.v1.ConfigMap;
+    readonly cronJob?: k8s.batch.v1.CronJob;
+    readonly container?: docker.Container;
+
+    constructor(name: string, args: ProbeArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("herd:monitoring:Probe", name, {}, opts);
+        this.metric = probeMetric(args.probe);
+        this.alert = probeAlert(args.probe, args.stack, args.fleet);
+        const target = args.target;
+        if (target.backend === "kubernetes") {
+            // Loaded here: a stack without Kubernetes probes does not pay for the SDK.
+            // eslint-disable-next-line @typescript-eslint/no-require-imports
+            const kubernetes = require("@pulumi/kubernetes") as typeof k8s;
+            const metadata = { namespace: target.namespace ?? "default", labels: probeLabels(args.fleet, args.probe.name) };
+            // Auto-named, so a new script gets a new ConfigMap and the CronJob follows it.
+            this.configMap = new kubernetes.core.v1.ConfigMap(
+                `${name}-scripts`,
+                { metadata, data: { [args.probe.name]: args.probe.script, [PUSH_PROBE_NAME]: PUSH_PROBE_SCRIPT } },
+                { parent: this, replaceOnChanges: ["data"] },
+            );
+            const spec = buildProbeCronJobSpec(args, target.pushgateway, target.image ?? DEFAULT_PROBE_IMAGE, this.configMap.metadata.name);
+            this.cronJob = new kubernetes.batch.v1.CronJob(name, { metadata, spec }, { parent: this });
+        } else if (target.backend === "docker") {
+            // eslint-disable-next-line @typescript-eslint/no-require-imports
+            const dockerSdk = require("@pulumi/docker") as typeof docker;
+            const seconds = durationSeconds(args.probe.every);
+            const version = createHash("sha256").update(args.probe.script).update(PUSH_PROBE_SCRIPT).digest("hex").slice(0, 8);
+            const loop = `while true; do ${pushCommand(args, target.pushgateway).map((part) => `'${part}'`).join(" ")} || true; sleep ${seconds}; done`;
+            this.container = new dockerSdk.Container(
+                name,
+                {
+                    // The scripts' hash in the name: a new script is a new container, created before the old one goes.
+                    name: `${args.fleet}-probe-${args.probe.name.replace(/_/g, "-")}-${version}`,
+                    image: target.image ?? DEFAULT_PROBE_IMAGE,
+                    command: ["sh", "-c", loop],
+                    user: "65534:65534",
+                    envs: ["TMPDIR=/tmp"],
+                    uploads: [
+                        { file: `${CONTAINER_PROBE_DIR}/${args.probe.name}`, content: args.probe.script, executable: true },
+                        { file: `${CONTAINER_PROBE_DIR}/${PUSH_PROBE_NAME}`, content: PUSH_PROBE_SCRIPT, executable: true },
+                    ],
+                    restart: "unless-stopped",
+                    memory: 64,
+                    securityOpts: ["no-new-privileges"],
+                    labels: Object.entries(probeLabels(args.fleet, args.probe.name)).map(([label, value]) => ({ label, value })),
+                    ...(target.network ? { networksAdvanced: [{ name: target.network }] } : {}),
+                },
+                { parent: this, replaceOnChanges: ["uploads", "command", "image"] },
+            );
+        }
+        this.registerOutputs({ metric: this.metric, alert: this.alert });
+    }
+}
