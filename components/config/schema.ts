@@ -207,4 +207,5 @@ export const monitoringSettingsSchema = strict({
     probeImage: text("an image with a POSIX shell and wget (busybox), pinned by digest where possible").optional(),
 });
 
+/** The validated value of `herd:monitoring`. */
 export type MonitoringSettings = z.infer<typeof monitoringSettingsSchema>;

@@ -19,9 +19,12 @@ export const DEFAULT_PROBE_IMAGE = "docker.io/library/busybox:1.37";
 
 /** Where a probe runs, and where its count goes. */
 export type ProbeTarget =
-    /** On every member of an OpenStack fleet, from a systemd timer its user data installs (see `ServerGroupArgs.probes`). */
-    | { readonly backend: "openstack" }
     | {
+          /** On every member of an OpenStack fleet, from a systemd timer its user data installs (see `ServerGroupArgs.probes`). */
+          readonly backend: "openstack";
+      }
+    | {
+          /** As a CronJob in the fleet's cluster. */
           readonly backend: "kubernetes";
           /** Namespace of the CronJob. @default "default" */
           readonly namespace?: string;
@@ -31,6 +34,7 @@ export type ProbeTarget =
           readonly image?: string;
       }
     | {
+          /** As a container on the fleet's Docker engine. */
           readonly backend: "docker";
           /** Base URL of the Prometheus Pushgateway the count is pushed to. */
           readonly pushgateway: string;
@@ -40,12 +44,15 @@ export type ProbeTarget =
           readonly image?: string;
       };
 
+/** What a {@link Probe} runs, for which fleet, and where. */
 export interface ProbeArgs {
     /** The stack, as the metric's `herd_stack` label. */
     readonly stack: string;
     /** The fleet the probe watches. */
     readonly fleet: string;
+    /** The probe: its script, schedule, metric and alert. */
     readonly probe: ProbeSpec;
+    /** Where it runs and where its count goes. */
     readonly target: ProbeTarget;
 }
 
@@ -113,8 +120,11 @@ export class Probe extends pulumi.ComponentResource {
     readonly metric: string;
     /** The alert on it, for the stack's rule file or PrometheusRule. */
     readonly alert: AlertRule;
+    /** Kubernetes: the ConfigMap holding the script and the wrapper. */
     readonly configMap?: k8s.core.v1.ConfigMap;
+    /** Kubernetes: the CronJob that runs the probe. */
     readonly cronJob?: k8s.batch.v1.CronJob;
+    /** Docker: the container that runs the probe in a loop. */
     readonly container?: docker.Container;
 
     constructor(name: string, args: ProbeArgs, opts?: pulumi.ComponentResourceOptions) {
