@@ -32,18 +32,20 @@ export const PROBE_DIR = "/usr/local/lib/herd/probes";
 export const RUN_PROBE_PATH = "/usr/local/lib/herd/run-probe";
 
 /**
- * The wrapper every probe runs through. A probe that fails or prints something that is not a
- * number publishes `herd_probe_success 0` (and its metric as 0), so a broken probe is visible
- * rather than silent. The file is replaced atomically so node_exporter never reads half of it.
+ * A probe wrapper: runs the probe named by its first argument, reads one number from it, and
+ * writes the metric (and `herd_probe_success`) in the Prometheus text format to `$body`, then
+ * `publish` sends it on. A probe that fails or prints something that is not a number publishes
+ * `herd_probe_success 0` (and its metric as 0), so a broken probe is visible rather than silent.
  */
-export const RUN_PROBE_SCRIPT = `#!/bin/sh
-# Runs one herd probe and publishes its count for node_exporter's textfile collector.
-# usage: run-probe <name> <metric> <textfile-dir>
+function probeWrapper(purpose: string, usage: string, lastArgs: string, probeDir: string, body: string, publish: string): string {
+    return `#!/bin/sh
+# ${purpose}
+# usage: ${usage}
 set -eu
 name="$1"
 metric="$2"
-dir="$3"
-probes="\${HERD_PROBE_DIR:-${PROBE_DIR}}"
+${lastArgs}
+probes="\${HERD_PROBE_DIR:-${probeDir}}"
 ok=1
 if ! value=$("$probes/$name"); then
     ok=0
@@ -51,14 +53,28 @@ fi
 case "$value" in
     '' | *[!0-9.]*) ok=0; value=0 ;;
 esac
-tmp="$dir/.herd_probe_$name.prom.$$"
+body="${body}"
 {
     printf '# TYPE %s gauge\\n' "$metric"
     printf '%s %s\\n' "$metric" "$value"
     printf 'herd_probe_success{probe="%s"} %s\\n' "$name" "$ok"
-} > "$tmp"
-mv "$tmp" "$dir/herd_probe_$name.prom"
+} > "$body"
+${publish}
 `;
+}
+
+/**
+ * The wrapper every probe on a VM runs through: the file is replaced atomically (written beside
+ * it, then renamed) so node_exporter never reads half of it.
+ */
+export const RUN_PROBE_SCRIPT = probeWrapper(
+    "Runs one herd probe and publishes its count for node_exporter's textfile collector.",
+    "run-probe <name> <metric> <textfile-dir>",
+    'dir="$3"',
+    PROBE_DIR,
+    "$dir/.herd_probe_$name.prom.$$",
+    'mv "$body" "$dir/herd_probe_$name.prom"',
+);
 
 /** The metric a probe publishes. */
 export function probeMetric(probe: ProbeSpec): string {
@@ -155,36 +171,17 @@ export const CONTAINER_PROBE_DIR = "/herd/probes";
 export const PUSH_PROBE_NAME = "push-probe";
 
 /**
- * The wrapper a probe runs through in a container: it runs the probe and pushes its count (and
- * `herd_probe_success`) to a Prometheus Pushgateway, grouped by stack, fleet and probe. It needs
- * only a POSIX shell and busybox's `wget`.
+ * The wrapper a probe runs through in a container: it pushes the count to a Prometheus
+ * Pushgateway, grouped by stack, fleet and probe. It needs only a POSIX shell and `wget`.
  */
-export const PUSH_PROBE_SCRIPT = `#!/bin/sh
-# Runs one herd probe and pushes its count to a Prometheus Pushgateway.
-# usage: push-probe <name> <metric> <pushgateway-url> <stack> <fleet>
-set -eu
-name="$1"
-metric="$2"
-url="$3"
-stack="$4"
-fleet="$5"
-probes="\${HERD_PROBE_DIR:-${CONTAINER_PROBE_DIR}}"
-ok=1
-if ! value=$("$probes/$name"); then
-    ok=0
-fi
-case "$value" in
-    '' | *[!0-9.]*) ok=0; value=0 ;;
-esac
-body="\${TMPDIR:-/tmp}/herd_probe_$name.$$"
-{
-    printf '# TYPE %s gauge\\n' "$metric"
-    printf '%s %s\\n' "$metric" "$value"
-    printf 'herd_probe_success{probe="%s"} %s\\n' "$name" "$ok"
-} > "$body"
-wget -q -O /dev/null --post-file="$body" "$url/metrics/job/herd_probe/herd_stack/$stack/herd_fleet/$fleet/probe/$name"
-rm -f "$body"
-`;
+export const PUSH_PROBE_SCRIPT = probeWrapper(
+    "Runs one herd probe and pushes its count to a Prometheus Pushgateway.",
+    "push-probe <name> <metric> <pushgateway-url> <stack> <fleet>",
+    'url="$3"\nstack="$4"\nfleet="$5"',
+    CONTAINER_PROBE_DIR,
+    "\${TMPDIR:-/tmp}/herd_probe_$name.$$",
+    'wget -q -O /dev/null --post-file="$body" "$url/metrics/job/herd_probe/herd_stack/$stack/herd_fleet/$fleet/probe/$name"\nrm -f "$body"',
+);
 
 /**
  * A CronJob schedule for a probe's interval: `5m` → `*\/5 * * * *`, `2h` → `0 *\/2 * * *`.
