@@ -19,18 +19,15 @@ const resolved = resolveFleets(config.getObject("fleets"), { stack, projectDir, 
 const dockerHost = new pulumi.Config("docker").get("host");
 
 // Each backend's provider SDK takes a second or more to load: load only those the stack uses.
-/* eslint-disable @typescript-eslint/no-require-imports */
 const openstackBackend = () => require("./components/openstack/serverGroup") as typeof OpenStackBackend;
 const kubernetesBackend = () => require("./components/kubernetes") as typeof KubernetesBackend;
 const dockerBackend = () => require("./components/docker/workload") as typeof DockerBackend;
-/* eslint-enable @typescript-eslint/no-require-imports */
 
 let kubernetesProvider: k8s.Provider | undefined;
 function kubernetesOptions(): pulumi.ComponentResourceOptions {
     if (!kubernetes) {
         return {};
     }
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     kubernetesProvider ??= new (require("@pulumi/kubernetes") as typeof k8s).Provider("kubernetes", kubernetes);
     return { providers: [kubernetesProvider] };
 }

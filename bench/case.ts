@@ -29,12 +29,10 @@ async function main(): Promise<void> {
         resources = run.resources.length;
     } else {
         // Each baseline loads only its own provider SDK, as a plain program would.
-        /* eslint-disable @typescript-eslint/no-require-imports */
         const program =
             backend === "openstack"
                 ? (require("./baseline-openstack") as typeof OpenStackBaseline).openstackBaseline.bind(undefined, template)
                 : (require("./baseline-kubernetes") as typeof KubernetesBaseline).kubernetesBaseline.bind(undefined, template);
-        /* eslint-enable @typescript-eslint/no-require-imports */
         const run = await runProgram({
             program,
             projectDir: root,

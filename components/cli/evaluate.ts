@@ -16,7 +16,6 @@ function registerTypeScript(program: string): void {
     }
     let tsx: { register(): void };
     try {
-        // eslint-disable-next-line @typescript-eslint/no-require-imports
         tsx = require("tsx/cjs/api");
     } catch {
         throw new CliError(`loading ${program} needs the TypeScript loader tsx: npm install --save-dev tsx`);

@@ -134,7 +134,6 @@ export class Probe extends pulumi.ComponentResource {
         const target = args.target;
         if (target.backend === "kubernetes") {
             // Loaded here: a stack without Kubernetes probes does not pay for the SDK.
-            // eslint-disable-next-line @typescript-eslint/no-require-imports
             const kubernetes = require("@pulumi/kubernetes") as typeof k8s;
             const metadata = { namespace: target.namespace ?? "default", labels: probeLabels(args.fleet, args.probe.name) };
             // Auto-named, so a new script gets a new ConfigMap and the CronJob follows it.
@@ -146,7 +145,6 @@ export class Probe extends pulumi.ComponentResource {
             const spec = buildProbeCronJobSpec(args, target.pushgateway, target.image ?? DEFAULT_PROBE_IMAGE, this.configMap.metadata.name);
             this.cronJob = new kubernetes.batch.v1.CronJob(name, { metadata, spec }, { parent: this });
         } else if (target.backend === "docker") {
-            // eslint-disable-next-line @typescript-eslint/no-require-imports
             const dockerSdk = require("@pulumi/docker") as typeof docker;
             const seconds = durationSeconds(args.probe.every);
             const version = createHash("sha256").update(args.probe.script).update(PUSH_PROBE_SCRIPT).digest("hex").slice(0, 8);

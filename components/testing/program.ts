@@ -81,7 +81,6 @@ export class ProgramError extends Error {
  * Runtime hooks the SDK marks internal (left out of its typings) but which a recorder needs: the
  * mock monitor's feature probe and the wait for outstanding registrations.
  */
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const settings = require("@pulumi/pulumi/runtime/settings") as {
     setMockOptions(monitor: unknown, project?: string, stack?: string, preview?: boolean): void;
     awaitFeatureSupport(): Promise<void>;
@@ -142,7 +141,6 @@ function loadProgram(program: string | (() => unknown)): unknown {
     }
     const file = require.resolve(path.resolve(program));
     delete require.cache[file];
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const exported = require(file);
     const entry = typeof exported === "function" ? exported : typeof exported?.default === "function" ? exported.default : undefined;
     if (entry) {
