@@ -83,7 +83,6 @@ describe("herd as a Pulumi component package (provider/)", () => {
     });
 
     it("is versioned like the npm package", () => {
-        // eslint-disable-next-line @typescript-eslint/no-require-imports
         const root = require("../../package.json") as { version: string };
         expect(schema.version).to.equal(root.version);
     });
