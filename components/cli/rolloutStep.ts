@@ -1,4 +1,5 @@
 import * as fs from "node:fs";
+import { Command } from "commander";
 import { FLEETS_KEY, parseFleets } from "../config";
 import { checkGate } from "../monitoring/gate";
 import { RolloutEdit } from "./edit";
@@ -95,4 +96,31 @@ export async function applyRolloutStep(
         io.stdout(`\nNext: commit ${project.stackFileName}, merge, then \`pulumi up --stack ${project.stack}\`.\n`);
     }
     return ExitCode.Ok;
+}
+
+/** What distinguishes `herd promote` from `herd rollback`. */
+export interface RolloutStepCommand {
+    readonly name: string;
+    readonly summary: string;
+    readonly description: string;
+    /** Help for the `<fleet>` argument. */
+    readonly fleet: string;
+    /** Computes the new stack file text; throws when there is nothing to do. */
+    readonly edit: (text: string, fileName: string, stack: string, fleet: string) => RolloutEdit;
+}
+
+/** Adds a command that rewrites the stack file one rollout step, with the options both steps take. */
+export function addRolloutStepCommand(cli: Command, io: CliIo, exit: (code: number) => void, command: RolloutStepCommand): void {
+    cli.command(command.name)
+        .summary(command.summary)
+        .description(command.description)
+        .argument("<fleet>", command.fleet)
+        .requiredOption("-s, --stack <name>", "the stack: rewrites Pulumi.<name>.yaml")
+        .option("-f, --force", "rewrite the stack file even if it has uncommitted changes")
+        .option("--json", "print the step and its plan as JSON")
+        .option("-d, --dir <projectDir>", "the Pulumi project directory (default: the current directory)")
+        .option("-p, --program <path>", "the program's entry module (default: <projectDir>/index.ts)")
+        .action(async (fleet: string, flags: RolloutStepFlags) => {
+            exit(await applyRolloutStep(fleet, flags, io, command.edit));
+        });
 }
