@@ -125,6 +125,29 @@ describe("OpenStack ServerGroup", () => {
         expect(member.inputs.networks).to.deep.equal([{ uuid: id }, { name: "ext-net" }]);
     });
 
+    it("keeps data that outlives members out of the cattle: one protected volume per slot, reattached to each new occupant", async () => {
+        const run = await group({ size: 3, update: { batch: 1 }, volume: { size: 50, type: "ssd" } });
+        const volumes = run.ofType("openstack:blockstorage/volume:Volume");
+        expect(volumes.map((v) => [v.name, v.inputs.name, v.inputs.size, v.inputs.volumeType])).to.deep.equal([
+            ["web-0-data", "web-0-data", 50, "ssd"],
+            ["web-1-data", "web-1-data", 50, "ssd"],
+            ["web-2-data", "web-2-data", 50, "ssd"],
+        ]);
+        expect(volumes.every((v) => v.options.protect && v.options.retainOnDelete)).to.equal(true);
+        expect(volumes.every((v) => v.options.replaceOnChanges.length === 0 && v.options.replacementTrigger === undefined)).to.equal(true);
+        const attachments = run.ofType("openstack:compute/volumeAttach:VolumeAttach");
+        expect(attachments.map((a) => a.name)).to.deep.equal(["web-0-data", "web-1-data", "web-2-data"]);
+        // one server at a time can hold a volume: those members go delete-before-create
+        expect(instances(run).every((m) => m.options.deleteBeforeReplace)).to.equal(true);
+        // the next batch waits for the attachment too
+        expect(instances(run)[1].options.dependsOn).to.include(attachments[0].urn);
+
+        const next = await group({ size: 3, update: { batch: 1 }, volume: { size: 50, type: "ssd" }, release: v2 });
+        const after = next.ofType("openstack:blockstorage/volume:Volume");
+        expect(JSON.stringify(after.map((v) => v.inputs))).to.equal(JSON.stringify(volumes.map((v) => v.inputs)));
+        expect(instances(next)[0].inputs.name).to.not.equal(instances(run)[0].inputs.name);
+    });
+
     it("keeps every resource under the component", async () => {
         const run = await group({ loadBalancer: { port: 80 } });
         const component = run.named("web", "herd:openstack:ServerGroup");

@@ -161,6 +161,7 @@ function openstackArgs(
         ...(fleet.health ? { health: fleet.health } : {}),
         ...(fleet.loadBalancer ? { loadBalancer: fleet.loadBalancer } : {}),
         ...(fleet.ingress ? { ingress: fleet.ingress } : {}),
+        ...(fleet.volume ? { volume: fleet.volume } : {}),
         groupName: `herd-${options.stack}-${name}`,
         metadata: { "herd-stack": options.stack },
         probes: fleetProbes,

@@ -138,6 +138,10 @@ export const openstackFleetSchema = strict({
         network: text("a network name or ID for the VIP").optional(),
     }).optional(),
     ingress: z.array(ingressRule, expect("a list of { port, protocol, cidr }")).optional(),
+    volume: strict({
+        size: wholeNumber(1),
+        type: text("a Cinder volume type").optional(),
+    }).optional(),
 });
 
 /** A Kubernetes fleet in the stack config (`backend: kubernetes`): what {@link resolveFleets} turns into {@link KubernetesWorkloadArgs}. */

@@ -32,6 +32,14 @@ export interface LoadBalancerArgs {
     readonly network?: string;
 }
 
+/** A data volume per slot: state that outlives the members, so not cattle. */
+export interface DataVolumeArgs {
+    /** Size in GB. */
+    readonly size: number;
+    /** Cinder volume type. @default the cloud's default type */
+    readonly type?: string;
+}
+
 /** Arguments of a {@link ServerGroup}. */
 export interface ServerGroupArgs {
     /** Number of slots (members). */
@@ -68,6 +76,13 @@ export interface ServerGroupArgs {
      * @default []
      */
     readonly probes?: readonly ProbeSpec[];
+    /**
+     * A Cinder volume per slot (`${name}-${slot}-data`) that survives the member's replacement and
+     * is attached to whoever occupies the slot. Volumes are `protect`ed and `retainOnDelete`: data
+     * is not cattle. A volume attaches to one server at a time, so members with one are replaced
+     * delete-before-create. @default none
+     */
+    readonly volume?: DataVolumeArgs;
 }
 
 /** One member as the stack outputs show it. */
@@ -102,6 +117,8 @@ export class ServerGroup extends pulumi.ComponentResource {
     readonly loadBalancer?: openstack.loadbalancer.LoadBalancer;
     /** Pool member per slot, with `loadBalancer`; empty otherwise. */
     readonly poolMembers: readonly openstack.loadbalancer.Member[];
+    /** The slots' data volumes, when `volume` is set. */
+    readonly volumes: readonly openstack.blockstorage.Volume[];
     /** Name, generation and IPv4 address of every member, by slot. */
     readonly servers: pulumi.Output<ServerOutput[]>;
     /** The load balancer's VIP, when there is one. */
@@ -122,7 +139,9 @@ export class ServerGroup extends pulumi.ComponentResource {
             probes: args.probes,
         });
         this.generations = this.members.map((m) => m.generation);
-        const deleteBeforeReplace = args.update?.order === "delete-before-create";
+        // A volume can be attached to one server only: the new occupant of a slot can have it
+        // only once the old one is gone.
+        const deleteBeforeReplace = args.update?.order === "delete-before-create" || args.volume !== undefined;
 
         this.serverGroup = new openstack.compute.ServerGroup(
             `${name}-group`,
@@ -192,6 +211,7 @@ export class ServerGroup extends pulumi.ComponentResource {
 
         const instances: openstack.compute.Instance[] = [];
         const poolMembers: openstack.loadbalancer.Member[] = [];
+        const volumes: openstack.blockstorage.Volume[] = [];
         let previousBatch: pulumi.Resource[] = rules;
         let currentBatch: pulumi.Resource[] = [];
         let batchIndex = 0;
@@ -214,6 +234,26 @@ export class ServerGroup extends pulumi.ComponentResource {
             );
             instances.push(instance);
             currentBatch.push(instance);
+            if (args.volume) {
+                // Named by slot, not generation: the same volume serves every release of the slot.
+                const volume = new openstack.blockstorage.Volume(
+                    `${member.resourceName}-data`,
+                    {
+                        name: `${member.resourceName}-data`,
+                        size: args.volume.size,
+                        ...(args.volume.type === undefined ? {} : { volumeType: args.volume.type }),
+                        metadata: { "herd-fleet": name, "herd-slot": String(member.slot) },
+                    },
+                    { parent: this, protect: true, retainOnDelete: true },
+                );
+                volumes.push(volume);
+                const attachment = new openstack.compute.VolumeAttach(
+                    `${member.resourceName}-data`,
+                    { instanceId: instance.id, volumeId: volume.id },
+                    { parent: this, deleteBeforeReplace: true },
+                );
+                currentBatch.push(attachment);
+            }
             if (pool && args.health) {
                 const poolMember = new openstack.loadbalancer.Member(
                     `${member.resourceName}-lb`,
@@ -232,6 +272,7 @@ export class ServerGroup extends pulumi.ComponentResource {
         }
         this.instances = instances;
         this.poolMembers = poolMembers;
+        this.volumes = volumes;
 
         this.servers = pulumi
             .all(instances.map((instance) => instance.accessIpV4))
