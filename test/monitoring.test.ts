@@ -70,6 +70,11 @@ describe("default alert rules", () => {
                 description: `web-${slot}:9100, generation 1a2b3c4d, has been down for 5m.`,
             },
         });
+        /** The fleet alert as it must fire with `up` members up. */
+        const belowMinHealthy = (up: number) => ({
+            exp_labels: { ...labels, severity: "critical" },
+            exp_annotations: { summary: "Fleet web (prod) has fewer than 10 of 12 members up", description: `${up} members are up.` },
+        });
         const tests = {
             rule_files: ["rules.yml"],
             evaluation_interval: "1m",
@@ -101,15 +106,7 @@ describe("default alert rules", () => {
                         {
                             eval_time: "5m",
                             alertname: "HerdFleetBelowMinHealthy",
-                            exp_alerts: [
-                                {
-                                    exp_labels: { ...labels, severity: "critical" },
-                                    exp_annotations: {
-                                        summary: "Fleet web (prod) has fewer than 10 of 12 members up",
-                                        description: "9 members are up.",
-                                    },
-                                },
-                            ],
+                            exp_alerts: [belowMinHealthy(9)],
                         },
                     ],
                 },
@@ -130,15 +127,7 @@ describe("default alert rules", () => {
                         {
                             eval_time: "5m",
                             alertname: "HerdFleetBelowMinHealthy",
-                            exp_alerts: [
-                                {
-                                    exp_labels: { ...labels, severity: "critical" },
-                                    exp_annotations: {
-                                        summary: "Fleet web (prod) has fewer than 10 of 12 members up",
-                                        description: "0 members are up.",
-                                    },
-                                },
-                            ],
+                            exp_alerts: [belowMinHealthy(0)],
                         },
                     ],
                 },
