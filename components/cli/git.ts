@@ -53,26 +53,65 @@ export function hasUncommittedChanges(dir: string, file: string): boolean {
     return status.stdout.trim() !== "";
 }
 
-/**
- * When a file was last committed, or `undefined` when it never was: the time a change to a stack
- * file was merged, which herd takes as the time its rollout wave went live.
- */
-export function lastCommitTime(dir: string, file: string): Date | undefined {
-    const log = git(dir, ["log", "-1", "--format=%cI", "--", file]);
-    const when = log.stdout.trim();
-    return log.status === 0 && when !== "" ? new Date(when) : undefined;
+/** When a commit reached the branch, as {@link wentLiveAt} finds it. */
+export interface CommitTime {
+    readonly commit: string;
+    readonly at: Date;
 }
 
 /**
- * Whether the project directory's files (other than `except`) differ between a revision and the
- * work tree: user data, probe scripts and the program are part of what a stack deploys.
+ * When the state of a stack file that `stateOf` extracts (a fleet's release and rollout wave)
+ * reached the current branch: the commit on HEAD's first-parent line (the merge, for a change
+ * merged from a branch) after which the file has held that state ever since, timed by its
+ * committer date, but never earlier than any commit before it. Commit dates are written by
+ * whoever commits; a commit dated before its own parents is backdated, so it cannot make a wave
+ * look older than the history it was added to. Commits that leave the state as it was (a
+ * comment, another fleet) do not count.
+ *
+ * @param state the state now, in the work tree
+ * @param stateOf the state in the file's text at a commit; `undefined` when it has none there
+ * @returns `undefined` when the latest commit of the file does not hold `state` (it was never committed)
+ */
+export function wentLiveAt(dir: string, file: string, state: string, stateOf: (text: string) => string | undefined): CommitTime | undefined {
+    const log = git(dir, ["log", "--first-parent", "--format=%H", "--", file]);
+    if (log.status !== 0) {
+        return undefined;
+    }
+    let since: string | undefined;
+    for (const commit of log.stdout.split("\n").filter((line) => line !== "")) {
+        const text = fileAtRevision(dir, commit, file);
+        if (text === null || stateOf(text) !== state) {
+            break;
+        }
+        since = commit;
+    }
+    if (since === undefined) {
+        return undefined;
+    }
+    const times = git(dir, ["log", "--format=%ct", since]);
+    const latest = times.stdout
+        .split("\n")
+        .filter((line) => line !== "")
+        .reduce((max, line) => Math.max(max, Number(line)), 0);
+    return { commit: since, at: new Date(latest * 1000) };
+}
+
+/** Pathspecs of the project folder without a stack file, its lock and herd's temporary files beside it. */
+function projectPathspecs(except: string): string[] {
+    return [".", `:(exclude)${except}`, `:(exclude,glob)${except}.*`];
+}
+
+/**
+ * Whether the project directory's files (other than the stack file `except` and herd's lock and
+ * temporary files beside it) differ between a revision and the work tree: user data, probe
+ * scripts and the program are part of what a stack deploys.
  */
 export function projectFilesDiffer(dir: string, revision: string, except: string): boolean {
-    const diff = git(dir, ["diff", "--quiet", revision, "--", ".", `:(exclude)${except}`]);
+    const diff = git(dir, ["diff", "--quiet", revision, "--", ...projectPathspecs(except)]);
     if (diff.status > 1) {
         throw new CliError(`cannot compare ${dir} with ${revision}: ${diff.stderr}`);
     }
-    const untracked = git(dir, ["ls-files", "--others", "--exclude-standard", "--", "."]);
+    const untracked = git(dir, ["ls-files", "--others", "--exclude-standard", "--", ...projectPathspecs(except)]);
     return diff.status === 1 || untracked.stdout.trim() !== "";
 }
 

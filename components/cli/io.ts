@@ -1,3 +1,6 @@
+import type { WriteFs } from "./atomicWrite";
+import type { LockFs } from "./lock";
+
 /** Where a command writes, and the directory it runs in. Tests pass their own. */
 export interface CliIo {
     /** Writes to standard output. */
@@ -6,6 +9,8 @@ export interface CliIo {
     readonly stderr: (text: string) => void;
     /** The directory relative paths (`--dir`, `--program`) are resolved against. */
     readonly cwd: string;
+    /** The file system calls that write a stack file and its lock: node's `fs`, or a test's that fails on cue. */
+    readonly fs: WriteFs & LockFs;
 }
 
 /**

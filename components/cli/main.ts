@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+// First, before commander (which an older Node.js cannot load) is imported.
+import "./requireNode";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { Command, CommanderError } from "commander";
@@ -28,6 +30,7 @@ export async function run(argv: readonly string[], io: Partial<CliIo> = {}): Pro
         stdout: io.stdout ?? ((text) => process.stdout.write(text)),
         stderr: io.stderr ?? ((text) => process.stderr.write(text)),
         cwd: io.cwd ?? process.cwd(),
+        fs: io.fs ?? fs,
     };
     let exitCode: number = ExitCode.Ok;
     const exit = (code: number) => {
@@ -53,17 +56,52 @@ export async function run(argv: readonly string[], io: Partial<CliIo> = {}): Pro
             // Commander has printed the usage error or the help already.
             return err.exitCode === 0 ? ExitCode.Ok : ExitCode.Error;
         }
-        if (err instanceof CliError || err instanceof ConfigError) {
-            cli.stderr(`herd: ${err.message}\n`);
-        } else {
-            cli.stderr(`herd: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-        }
+        cli.stderr(err instanceof CliError || err instanceof ConfigError ? `herd: ${err.message}\n` : unexpected(err));
         return ExitCode.Error;
     }
 }
 
+/** Environment variable that makes an unexpected error print its stack trace. */
+export const DEBUG_VARIABLE = "HERD_DEBUG";
+
+/**
+ * How an error herd did not foresee is printed: one line, its first, unless `HERD_DEBUG=1` asks
+ * for the stack trace.
+ */
+export function unexpected(err: unknown, env: NodeJS.ProcessEnv = process.env): string {
+    if (env[DEBUG_VARIABLE] === "1" && err instanceof Error && err.stack) {
+        return `herd: ${err.stack}\n`;
+    }
+    const message = err instanceof Error ? err.message : String(err);
+    return `herd: unexpected error: ${message.split("\n")[0]} (set ${DEBUG_VARIABLE}=1 for details)\n`;
+}
+
+/**
+ * Writes to a standard stream until its reader goes away: `herd plan | head` closes the pipe
+ * early, which is no error of herd's, so the rest of the output is dropped, quietly, and the
+ * command still ends with its own exit code.
+ */
+function pipeWriter(stream: NodeJS.WriteStream): (text: string) => void {
+    let closed = false;
+    stream.on("error", (err: NodeJS.ErrnoException) => {
+        if (err.code !== "EPIPE") {
+            throw err;
+        }
+        closed = true;
+    });
+    return (text) => {
+        if (!closed) {
+            stream.write(text);
+        }
+    };
+}
+
 if (require.main === module) {
-    void run(process.argv.slice(2)).then((code) => {
+    process.on("uncaughtException", (err) => {
+        process.stderr.write(unexpected(err));
+        process.exit(ExitCode.Error);
+    });
+    void run(process.argv.slice(2), { stdout: pipeWriter(process.stdout), stderr: pipeWriter(process.stderr) }).then((code) => {
         process.exitCode = code;
     });
 }

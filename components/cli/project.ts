@@ -1,7 +1,10 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseStackFile, stackFilePath, StackConfig } from "../config/stackFile";
+import { FLEETS_KEY } from "../config/validate";
+import { describeFsError } from "./atomicWrite";
 import { CliError } from "./io";
+import { isSecureValue, withOpaqueSecrets } from "./secrets";
 
 /** The Pulumi project and stack a command works on. */
 export interface StackProject {
@@ -64,21 +67,39 @@ export function locateProject(options: ProjectOptions, cwd: string): StackProjec
     return { dir, program, stack, stackFile, stackFileName: path.basename(stackFile) };
 }
 
-/** The text of the stack file in the work tree. */
+/**
+ * The text of the stack file in the work tree.
+ *
+ * @throws CliError with one line when it cannot be read
+ */
 export function readStackText(project: StackProject): string {
-    return fs.readFileSync(project.stackFile, "utf8");
+    try {
+        return fs.readFileSync(project.stackFile, "utf8");
+    } catch (err) {
+        throw new CliError(`cannot read ${project.stackFileName} (stack "${project.stack}"): ${describeFsError(err)}`);
+    }
 }
 
 /**
- * The `config:` map of a stack file's text.
+ * The `config:` map of a stack file's text, each encrypted value (`{ secure: … }`, which herd
+ * cannot decrypt) replaced by an opaque marker (see {@link withOpaqueSecrets}).
  *
  * @param where how messages name the text, e.g. `Pulumi.prod.yaml` or `Pulumi.prod.yaml at HEAD`
- * @throws CliError when the text is not valid YAML or not a stack file
+ * @throws CliError when the text is not valid YAML or not a stack file, or `herd:fleets` is
+ * encrypted as a whole
  */
 export function stackConfigOf(text: string, where: string): StackConfig {
+    let config: StackConfig;
     try {
-        return parseStackFile(text, where);
+        config = parseStackFile(text, where);
     } catch (err) {
         throw new CliError((err as Error).message);
     }
+    if (isSecureValue(config[FLEETS_KEY])) {
+        throw new CliError(
+            `${FLEETS_KEY} in ${where} is encrypted as a whole, and herd cannot decrypt it to plan the fleets: ` +
+                `store it in plain text and encrypt only the secret values, e.g. pulumi config set --secret --path '${FLEETS_KEY}.api.release.env.TOKEN'`,
+        );
+    }
+    return withOpaqueSecrets(config) as StackConfig;
 }

@@ -1,10 +1,12 @@
-import * as fs from "node:fs";
 import { Command } from "commander";
 import { FLEETS_KEY, parseFleets } from "../config";
 import { checkGate } from "../monitoring/gate";
+import { canonicalJson } from "../release";
+import { writeFileAtomic } from "./atomicWrite";
 import { RolloutEdit } from "./edit";
-import { hasUncommittedChanges, lastCommitTime } from "./git";
+import { hasUncommittedChanges, wentLiveAt } from "./git";
 import { CliError, CliIo, ExitCode } from "./io";
+import { withFileLock } from "./lock";
 import { locateProject, ProjectOptions, readStackText, StackProject, stackConfigOf } from "./project";
 import { planStack } from "./stackPlan";
 import { formatPlan, Plan } from "./report";
@@ -38,13 +40,31 @@ function describe(step: RolloutEdit, project: StackProject): string {
 }
 
 /**
+ * What makes up a fleet's current wave in a stack file's text: its size, release, previous
+ * release and members on the release. A change to any of them starts a new wave, and its bake
+ * time anew; `undefined` when the text has no such fleet or cannot be read.
+ */
+function waveState(text: string, where: string, fleet: string): string | undefined {
+    try {
+        const raw = (stackConfigOf(text, where)[FLEETS_KEY] as Record<string, Record<string, unknown> | undefined> | undefined)?.[fleet];
+        const rollout = raw?.rollout as Record<string, unknown> | undefined;
+        return raw && canonicalJson({ size: raw.size, release: raw.release, previous: rollout?.previous, members: rollout?.members });
+    } catch {
+        return undefined;
+    }
+}
+
+/**
  * Checks the fleet's promotion gate, if it has one: its query must hold on the canary (the
- * release's generation) and the current wave must have baked long enough since the stack file's
- * last commit. Returns the line to print when it passes.
+ * release's generation) and the current wave must have baked long enough since it went live,
+ * which is when the commit that set it reached the branch (see {@link wentLiveAt}). Returns
+ * the line to print when it passes.
  *
+ * @param current the stack file's text before this step: its wave is the one that must have baked
+ * @param text the stack file's text after this step, whose gate applies
  * @throws CliError when the gate is closed, with the reason
  */
-async function passGate(project: StackProject, text: string, fleet: string, plan: Plan): Promise<string | undefined> {
+async function passGate(project: StackProject, current: string, text: string, fleet: string, plan: Plan): Promise<string | undefined> {
     const gate = parseFleets(stackConfigOf(text, project.stackFileName)[FLEETS_KEY], project.stack)[fleet]?.gate;
     if (!gate) {
         return undefined;
@@ -53,12 +73,9 @@ async function passGate(project: StackProject, text: string, fleet: string, plan
     if (!generation) {
         throw new CliError(`the gate of fleet ${fleet} needs a canary, and no slot runs the release yet`);
     }
-    const result = await checkGate(gate, {
-        stack: project.stack,
-        fleet,
-        generation,
-        wentLiveAt: lastCommitTime(project.dir, project.stackFileName),
-    });
+    const state = waveState(current, project.stackFileName, fleet);
+    const live = state === undefined ? undefined : wentLiveAt(project.dir, project.stackFileName, state, (old) => waveState(old, project.stackFileName, fleet));
+    const result = await checkGate(gate, { stack: project.stack, fleet, generation, wentLiveAt: live?.at });
     if (!result.passed) {
         throw new CliError(`not promoting fleet ${fleet}: its gate is closed: ${result.reason}\n  query: ${result.query}`);
     }
@@ -67,7 +84,9 @@ async function passGate(project: StackProject, text: string, fleet: string, plan
 
 /**
  * Rewrites the stack file one rollout step further (or back), then prints the plan of that step:
- * the new file against `HEAD`. The file is written only once the new config has been evaluated.
+ * the new file against `HEAD`. The file is written only once the new config has been evaluated,
+ * all at once (see {@link writeFileAtomic}), and under a lock, so that two commands on one stack
+ * cannot both write and lose one's step.
  *
  * @param edit computes the new text; throws when there is nothing to do
  */
@@ -78,24 +97,33 @@ export async function applyRolloutStep(
     edit: (text: string, fileName: string, stack: string, fleet: string) => RolloutEdit,
 ): Promise<number> {
     const project = locateProject(flags, io.cwd);
-    const step = edit(readStackText(project), project.stackFileName, project.stack, fleet);
-    if (!flags.force && hasUncommittedChanges(project.dir, project.stackFileName)) {
-        throw new CliError(
-            `${project.stackFileName} has uncommitted changes: commit or stash them first, so that this step is a commit of its own that git revert can undo (or pass --force)`,
-        );
-    }
-    const plan = await planStack(project, step.text, "HEAD");
-    const gate = step.to > step.from ? await passGate(project, step.text, fleet, plan) : undefined;
-    fs.writeFileSync(project.stackFile, step.text);
-    if (flags.json) {
-        const { text, ...summary } = step;
-        void text;
-        io.stdout(`${JSON.stringify({ ...summary, plan }, null, 2)}\n`);
-    } else {
-        io.stdout(`${gate ? `${gate}\n` : ""}${describe(step, project)}\n\n${formatPlan(plan, project.stackFileName)}`);
-        io.stdout(`\nNext: commit ${project.stackFileName}, merge, then \`pulumi up --stack ${project.stack}\`.\n`);
-    }
-    return ExitCode.Ok;
+    const name = `${project.stackFileName} (stack "${project.stack}")`;
+    return withFileLock(
+        project.stackFile,
+        name,
+        async () => {
+            const current = readStackText(project);
+            const step = edit(current, project.stackFileName, project.stack, fleet);
+            if (!flags.force && hasUncommittedChanges(project.dir, project.stackFileName)) {
+                throw new CliError(
+                    `${project.stackFileName} has uncommitted changes: commit or stash them first, so that this step is a commit of its own that git revert can undo (or pass --force)`,
+                );
+            }
+            const plan = await planStack(project, step.text, "HEAD");
+            const gate = step.to > step.from ? await passGate(project, current, step.text, fleet, plan) : undefined;
+            writeFileAtomic(project.stackFile, step.text, { name, expected: current, fs: io.fs });
+            if (flags.json) {
+                const { text, ...summary } = step;
+                void text;
+                io.stdout(`${JSON.stringify({ ...summary, plan }, null, 2)}\n`);
+            } else {
+                io.stdout(`${gate ? `${gate}\n` : ""}${describe(step, project)}\n\n${formatPlan(plan, project.stackFileName)}`);
+                io.stdout(`\nNext: commit ${project.stackFileName}, merge, then \`pulumi up --stack ${project.stack}\`.\n`);
+            }
+            return ExitCode.Ok;
+        },
+        io.fs,
+    );
 }
 
 /** What distinguishes `herd promote` from `herd rollback`. */

@@ -21,6 +21,15 @@ export async function planStack(project: StackProject, text: string, against: st
     const where = `${project.stackFileName} at ${against}`;
     const previousText = fileAtRevision(project.dir, against, project.stackFileName);
     const previousConfig = previousText === null ? undefined : stackConfigOf(previousText, where);
+    // Validated here, not left to the program (which may be the user's own and validate
+    // nothing): a truncated or hand-mangled revision that still parses is refused, not compared.
+    if (previousConfig !== undefined) {
+        try {
+            parseFleets(previousConfig[FLEETS_KEY], project.stack);
+        } catch (err) {
+            throw invalidRevision(err, where);
+        }
+    }
     const current = await evaluateStack(project, config, project.stackFileName);
     let previous = current;
     // The program is deterministic (same config and files, byte-identical resources), so an
@@ -32,10 +41,7 @@ export async function planStack(project: StackProject, text: string, against: st
         try {
             previous = await evaluateStack({ ...project, dir }, previousConfig, where);
         } catch (err) {
-            if (err instanceof ConfigError) {
-                throw new CliError(`cannot compare with ${where}, whose config is invalid:\n${err.message}`);
-            }
-            throw err;
+            throw invalidRevision(err, where);
         } finally {
             if (dir !== project.dir) {
                 fs.rmSync(dir, { recursive: true, force: true });
@@ -49,6 +55,11 @@ export async function planStack(project: StackProject, text: string, against: st
         current: current.resources,
         previous: previousConfig === undefined ? [] : previous.resources,
     });
+}
+
+/** An error about another revision's config: a ConfigError says which revision it is about. */
+function invalidRevision(err: unknown, where: string): unknown {
+    return err instanceof ConfigError ? new CliError(`cannot compare with ${where}, whose config is invalid:\n${err.message}`) : err;
 }
 
 /** Prints a plan, for people or (`json`) for machines, and returns `plan`'s exit code. */

@@ -12,12 +12,17 @@ export function stackFilePath(projectDir: string, stack: string): string {
 
 /**
  * Parses the text of a stack file and returns its `config:` map. Throws with the file name and
- * the YAML error's line when the text is not valid YAML or not a stack file.
+ * the YAML error's line and column when the text is not valid YAML or not a stack file; the
+ * message never quotes the text, which may hold a secret.
  */
 export function parseStackFile(text: string, fileName: string): StackConfig {
-    const doc = YAML.parseDocument(text, { uniqueKeys: true, prettyErrors: true });
+    const lineCounter = new YAML.LineCounter();
+    // prettyErrors would append the offending line of the file to the message.
+    const doc = YAML.parseDocument(text, { uniqueKeys: true, prettyErrors: false, lineCounter });
     if (doc.errors.length > 0) {
-        throw new Error(`${fileName} is not valid YAML: ${doc.errors[0].message}`);
+        const error = doc.errors[0];
+        const { line, col } = lineCounter.linePos(error.pos[0]);
+        throw new Error(`${fileName} is not valid YAML: ${error.message.split("\n")[0]} at line ${line}, column ${col}`);
     }
     const value: unknown = doc.toJS();
     if (value === null || value === undefined) {

@@ -7,7 +7,9 @@ export interface GateSpec {
     readonly prometheus: string;
     /**
      * PromQL that returns a non-empty result while the canary is healthy, like an alert's
-     * condition turned around. `$generation`, `$fleet` and `$stack` are replaced by the canary's
+     * condition turned around (`max(errors{…}) < 1`): a vector whose samples are all finite
+     * numbers, or a finite non-zero scalar. NaN, ±Inf, an empty result, a string or an error
+     * keep the gate closed. `$generation`, `$fleet` and `$stack` are replaced by the canary's
      * generation, the fleet and the stack.
      */
     readonly query: string;
@@ -25,7 +27,10 @@ export interface GateContext {
     readonly fleet: string;
     /** Generation of the release being rolled out (the canary's). */
     readonly generation: string;
-    /** When the current wave went live; `undefined` when unknown (the bake time then cannot pass). */
+    /**
+     * When the current wave went live; `undefined` when unknown. The bake time then cannot
+     * pass, nor when this is in the future.
+     */
     readonly wentLiveAt?: Date;
     /** @default new Date() */
     readonly now?: Date;
@@ -56,29 +61,65 @@ export function gateQuery(query: string, context: GateContext): string {
 }
 
 interface PrometheusResponse {
-    status: string;
-    error?: string;
-    data?: { resultType: string; result: unknown };
+    status?: unknown;
+    error?: unknown;
+    data?: { resultType?: unknown; result?: unknown };
 }
 
-/** Whether a query result "holds": a non-empty vector, or a non-zero scalar. */
-function holds(data: { resultType: string; result: unknown }): boolean {
-    switch (data.resultType) {
+/** A sample's value as Prometheus's HTTP API writes it: `[<unix time>, "<number>"]`. */
+function sampleValue(sample: unknown): number {
+    return Array.isArray(sample) && sample.length === 2 && typeof sample[1] === "string" ? Number(sample[1]) : Number.NaN;
+}
+
+/** `NaN`, `+Inf`, `-Inf`, or the text of a value that is not a number, as Prometheus writes them. */
+function valueText(sample: unknown): string {
+    return Array.isArray(sample) && typeof sample[1] === "string" ? sample[1] : JSON.stringify(sample) ?? "nothing";
+}
+
+/**
+ * Why a query result does not hold, or `undefined` when it does. It holds only on finite
+ * numbers: a non-empty vector (or matrix) whose every sample is a finite number, the query's
+ * condition having filtered out the unhealthy series; or a finite, non-zero scalar. An empty
+ * result, NaN, ±Inf, a string or anything malformed keeps the gate closed.
+ */
+function whyNot(data: { resultType?: unknown; result?: unknown }): string | undefined {
+    const { resultType, result } = data;
+    switch (resultType) {
         case "vector":
-        case "matrix":
-            return Array.isArray(data.result) && data.result.length > 0;
+        case "matrix": {
+            if (!Array.isArray(result)) {
+                return `Prometheus sent a ${resultType} without a result list`;
+            }
+            if (result.length === 0) {
+                return "the gate query does not hold on the canary (empty result)";
+            }
+            for (const series of result as ({ value?: unknown; values?: unknown } | null)[]) {
+                const values = series?.values;
+                const samples: unknown[] = resultType === "vector" ? [series?.value] : Array.isArray(values) && values.length > 0 ? values : [undefined];
+                const bad = samples.findIndex((sample) => !Number.isFinite(sampleValue(sample)));
+                if (bad >= 0) {
+                    return `the gate query returned ${valueText(samples[bad])}, not a finite number`;
+                }
+            }
+            return undefined;
+        }
         case "scalar": {
-            const [, value] = data.result as [number, string];
-            return Number(value) !== 0 && !Number.isNaN(Number(value));
+            const value = sampleValue(result);
+            if (!Number.isFinite(value)) {
+                return `the gate query returned ${valueText(result)}, not a finite number`;
+            }
+            return value === 0 ? "the gate query does not hold on the canary (scalar 0)" : undefined;
         }
         default:
-            return false;
+            return `the gate query returned ${typeof resultType === "string" ? `a ${resultType}` : "no result type"}, not a number`;
     }
 }
 
 /**
  * Checks a promotion gate: first the bake time, then the query against Prometheus's HTTP API.
- * Never throws for an unreachable or failing Prometheus: that is a closed gate, with the reason.
+ * Fails closed: it passes only when the wave has baked and the query returns finite numbers
+ * that hold (see {@link GateSpec.query}). Never throws for an unreachable or failing
+ * Prometheus, nor for an answer it cannot read: that is a closed gate, with the reason.
  */
 export async function checkGate(spec: GateSpec, context: GateContext): Promise<GateResult> {
     const query = gateQuery(spec.query, context);
@@ -89,6 +130,13 @@ export async function checkGate(spec: GateSpec, context: GateContext): Promise<G
             return { passed: false, query, reason: `bake time ${spec.bake} cannot be checked: the time the current wave went live is unknown` };
         }
         const baked = now.getTime() - context.wentLiveAt.getTime();
+        if (baked < 0) {
+            return {
+                passed: false,
+                query,
+                reason: `the current wave went live at ${context.wentLiveAt.toISOString()}, which is in the future (now ${now.toISOString()}): a commit date or a clock is wrong, so the bake time ${spec.bake} cannot be checked`,
+            };
+        }
         if (baked < bakeMs) {
             const left = Math.ceil((bakeMs - baked) / 60_000);
             return {
@@ -100,19 +148,24 @@ export async function checkGate(spec: GateSpec, context: GateContext): Promise<G
     }
     const url = new URL("api/v1/query", spec.prometheus.endsWith("/") ? spec.prometheus : `${spec.prometheus}/`);
     url.searchParams.set("query", query);
-    let body: PrometheusResponse;
+    let response: Response;
     try {
-        const response = await fetch(url, { signal: AbortSignal.timeout(spec.timeoutMs ?? 5_000) });
-        body = (await response.json()) as PrometheusResponse;
-        if (!response.ok || body.status !== "success" || !body.data) {
-            return { passed: false, query, reason: `Prometheus at ${spec.prometheus} refused the query: ${body.error ?? `HTTP ${response.status}`}` };
-        }
+        response = await fetch(url, { signal: AbortSignal.timeout(spec.timeoutMs ?? 5_000) });
     } catch (err) {
         const detail = (err as { cause?: { code?: string; message?: string } }).cause;
         const cause = detail?.code ?? detail?.message ?? (err as Error).message;
         return { passed: false, query, reason: `Prometheus at ${spec.prometheus} cannot be reached (${cause})` };
     }
-    return holds(body.data)
-        ? { passed: true, query, reason: "the gate query holds on the canary" }
-        : { passed: false, query, reason: "the gate query does not hold on the canary (empty result)" };
+    let body: PrometheusResponse;
+    try {
+        body = (await response.json()) as PrometheusResponse;
+    } catch {
+        return { passed: false, query, reason: `Prometheus at ${spec.prometheus} answered HTTP ${response.status} with something that is not its JSON` };
+    }
+    if (!response.ok || body?.status !== "success" || !body.data) {
+        const error = typeof body?.error === "string" ? body.error : `HTTP ${response.status}`;
+        return { passed: false, query, reason: `Prometheus at ${spec.prometheus} refused the query: ${error}` };
+    }
+    const reason = whyNot(body.data);
+    return reason === undefined ? { passed: true, query, reason: "the gate query holds on the canary" } : { passed: false, query, reason };
 }
