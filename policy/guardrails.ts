@@ -22,6 +22,11 @@ import type {
     StackValidationArgs,
     StackValidationPolicy,
 } from "@pulumi/policy";
+// ipaddr.js (also what Express uses for trusted proxies) parses every notation of an address
+// and prefix a cloud API may accept (`0/0`, `0.0.0.0/00`, `::ffff:0:0/96`); a pattern would not.
+import * as ipaddr from "ipaddr.js";
+import { canonicalJson } from "../components/release/generation";
+import { HERD_LABELS } from "../components/release/container";
 import { DEFAULT_WAVES, waveSchedule } from "../components/rollout/waves";
 
 /** What the policies know about the stack under check. */
@@ -44,6 +49,11 @@ export interface GuardrailConfig {
     monitoringPorts?: number[];
     /** Largest first wave, in percent of the fleet; one member is always allowed (first-wave-small). @default 10 */
     maxFirstWavePercent?: number;
+    /**
+     * Compute hosts the cloud has for a fleet's members (herd-fleet-redundancy): Nova cannot
+     * place more members of a hard `anti-affinity` group than that. @default no limit checked
+     */
+    computeHosts?: number;
 }
 
 /** Ports of remote administration, which no prod security group opens to 0.0.0.0/0 or ::/0. */
@@ -84,7 +94,6 @@ const T = {
 } as const;
 
 const POD_WORKLOADS: readonly string[] = [T.deployment, T.statefulSet, T.daemonSet];
-const WORLD = ["0.0.0.0/0", "::/0"];
 const DIGEST = /@sha256:[0-9a-f]{64}$/;
 const IMAGE_ID = /^sha256:[0-9a-f]{64}$/;
 const HOSTNAME = "kubernetes.io/hostname";
@@ -97,10 +106,13 @@ const configSchema = {
         adminPorts: { type: "array" as const, items: { type: "integer" as const } },
         monitoringPorts: { type: "array" as const, items: { type: "integer" as const }, default: [9100] },
         maxFirstWavePercent: { type: "number" as const, exclusiveMinimum: 0, maximum: 100, default: 10 },
+        computeHosts: { type: "integer" as const, minimum: 1 },
     },
 };
 
-function settings(args: { getConfig<T extends object>(): T }): Required<GuardrailConfig> {
+type Settings = Required<Omit<GuardrailConfig, "computeHosts">> & Pick<GuardrailConfig, "computeHosts">;
+
+function settings(args: { getConfig<T extends object>(): T }): Settings {
     const config = args.getConfig<GuardrailConfig>() ?? {};
     return {
         stacks: config.stacks ?? ["prod"],
@@ -108,11 +120,12 @@ function settings(args: { getConfig<T extends object>(): T }): Required<Guardrai
         adminPorts: config.adminPorts ?? Object.keys(ADMIN_PORTS).map(Number),
         monitoringPorts: config.monitoringPorts ?? [9100],
         maxFirstWavePercent: config.maxFirstWavePercent ?? 10,
+        computeHosts: config.computeHosts,
     };
 }
 
 /** Calls `notApplicable` (which throws) unless the stack is one the policy applies to. */
-function requireStack(env: PolicyEnvironment, args: ResourceValidationArgs | StackValidationArgs): Required<GuardrailConfig> {
+function requireStack(env: PolicyEnvironment, args: ResourceValidationArgs | StackValidationArgs): Settings {
     const config = settings(args);
     const stack = env.stack();
     if (stack !== "" && !config.stacks.includes(stack)) {
@@ -155,7 +168,7 @@ function redundancy(env: PolicyEnvironment): StackValidationPolicy {
         enforcementLevel: "mandatory",
         configSchema,
         validateStack: (args, reportViolation) => {
-            const { minMembers } = requireStack(env, args);
+            const { minMembers, computeHosts } = requireStack(env, args);
             const tooSmall = (fleet: Fleet, members: number) => {
                 if (members < minMembers) {
                     reportViolation(
@@ -172,6 +185,12 @@ function redundancy(env: PolicyEnvironment): StackValidationPolicy {
                 if (!group || !policies.some((policy) => SPREAD_POLICIES.includes(policy))) {
                     reportViolation(
                         `${label(fleet)} is not spread: its Nova server group policy is ${group ? JSON.stringify(policies.join(", ")) : "missing"}; use anti-affinity or soft-anti-affinity`,
+                        fleet.component.urn,
+                    );
+                }
+                if (computeHosts !== undefined && policies.includes("anti-affinity") && instances.length > computeHosts) {
+                    reportViolation(
+                        `${label(fleet)} has ${instances.length} members in a hard anti-affinity server group, and the cloud has ${computeHosts} compute host${computeHosts === 1 ? "" : "s"} (computeHosts): Nova cannot place ${instances.length - computeHosts} of them; use soft-anti-affinity or at most ${computeHosts} members`,
                         fleet.component.urn,
                     );
                 }
@@ -270,30 +289,122 @@ function healthChecked(env: PolicyEnvironment): StackValidationPolicy {
     };
 }
 
-function noAdminPortOpenToWorld(env: PolicyEnvironment): ResourceValidationPolicy {
+/** The addresses a CIDR covers, as a range of one family's address space. */
+interface AddressRange {
+    readonly family: "IPv4" | "IPv6";
+    readonly first: bigint;
+    readonly last: bigint;
+}
+
+const FAMILY_BITS = { IPv4: 32, IPv6: 128 } as const;
+
+/**
+ * The addresses a CIDR covers, or `undefined` when it is not a CIDR. IPv4 addresses written as
+ * IPv6 (`::ffff:0.0.0.0/96`) count as the IPv4 addresses they are.
+ */
+export function cidrRange(cidr: string): AddressRange | undefined {
+    let address: ipaddr.IPv4 | ipaddr.IPv6;
+    let prefix: number;
+    try {
+        [address, prefix] = ipaddr.parseCIDR(cidr);
+    } catch {
+        return undefined;
+    }
+    if (address.kind() === "ipv6" && (address as ipaddr.IPv6).isIPv4MappedAddress() && prefix >= 96) {
+        address = (address as ipaddr.IPv6).toIPv4Address();
+        prefix -= 96;
+    }
+    const family = address.kind() === "ipv4" ? "IPv4" : "IPv6";
+    const value = address.toByteArray().reduce((n, byte) => (n << 8n) | BigInt(byte), 0n);
+    const size = 1n << BigInt(FAMILY_BITS[family] - prefix);
+    const first = (value / size) * size;
+    return { family, first, last: first + size - 1n };
+}
+
+/** The family whose every address the ranges cover together, or `undefined` when none is covered. */
+export function coveredFamily(ranges: readonly AddressRange[]): "IPv4" | "IPv6" | undefined {
+    for (const family of ["IPv4", "IPv6"] as const) {
+        let next = 0n;
+        for (const range of ranges.filter((r) => r.family === family).sort((a, b) => (a.first < b.first ? -1 : a.first > b.first ? 1 : 0))) {
+            if (range.first > next) {
+                break;
+            }
+            next = range.last + 1n > next ? range.last + 1n : next;
+        }
+        if (next === 1n << BigInt(FAMILY_BITS[family])) {
+            return family;
+        }
+    }
+    return undefined;
+}
+
+/** Who a rule lets in: everyone (no source given), a CIDR's addresses, a security group, or a source that is not a CIDR. */
+function sourceOf(rule: Record<string, unknown>): AddressRange | "world" | "group" | "invalid" {
+    const prefix = rule.remoteIpPrefix;
+    if (prefix === undefined || prefix === null || prefix === "") {
+        return rule.remoteGroupId === undefined ? "world" : "group";
+    }
+    return (typeof prefix === "string" && cidrRange(prefix)) || "invalid";
+}
+
+function noAdminPortOpenToWorld(env: PolicyEnvironment): StackValidationPolicy {
+    const fix = "admin ports must only be reachable from a management network or a bastion";
     return {
         name: "no-admin-port-open-to-world",
-        description: "No security group rule opens SSH or another remote administration port to 0.0.0.0/0 or ::/0.",
+        description: "No security group rule, alone or with the others of its group, opens SSH or another remote administration port to every address (0.0.0.0/0, ::/0, or CIDRs that add up to them).",
         enforcementLevel: "mandatory",
         configSchema,
-        validateResource: (args, reportViolation) => {
-            if (args.type !== T.secGroupRule) {
+        validateStack: (args, reportViolation) => {
+            const rules = ofType(args.resources, T.secGroupRule).filter((rule) => rule.props.direction === "ingress");
+            if (rules.length === 0) {
                 return;
             }
             const { adminPorts } = requireStack(env, args);
-            const rule = args.props;
-            const source = rule.remoteIpPrefix as string | undefined;
-            const fromWorld = source === undefined || source === "" ? rule.remoteGroupId === undefined : WORLD.includes(source);
-            if (rule.direction !== "ingress" || !fromWorld) {
-                return;
+            const ports = [...adminPorts].sort((a, b) => a - b);
+            const portNames = (open: number[]) =>
+                `${open.length === 1 ? "port" : "ports"} ${open.map((port) => (ADMIN_PORTS[port] ? `${port} (${ADMIN_PORTS[port]})` : String(port))).join(", ")}`;
+            const opens = (rule: PolicyResource, port: number) => {
+                const range = portsOpened(rule.props);
+                return range === "all" || (port >= range[0] && port <= range[1]);
+            };
+            // Rules that let every address in on their own.
+            for (const rule of rules) {
+                const source = sourceOf(rule.props);
+                const open = ports.filter((port) => opens(rule, port));
+                const prefix = rule.props.remoteIpPrefix as string | undefined;
+                if (open.length === 0 || source === "group") {
+                    continue;
+                }
+                if (source === "invalid") {
+                    reportViolation(`security group rule "${rule.name}" opens ${portNames(open)} to ${JSON.stringify(prefix)}, which is not a CIDR: ${fix}`, rule.urn);
+                } else if (source === "world") {
+                    reportViolation(`security group rule "${rule.name}" opens ${portNames(open)} to any address: ${fix}`, rule.urn);
+                } else if (coveredFamily([source])) {
+                    reportViolation(`security group rule "${rule.name}" opens ${portNames(open)} to ${prefix} (every ${source.family} address): ${fix}`, rule.urn);
+                }
             }
-            const ports = portsOpened(rule);
-            const open = [...adminPorts].sort((a, b) => a - b).filter((port) => ports === "all" || (port >= ports[0] && port <= ports[1]));
-            if (open.length > 0) {
-                const names = open.map((port) => (ADMIN_PORTS[port] ? `${port} (${ADMIN_PORTS[port]})` : String(port)));
-                reportViolation(
-                    `security group rule "${args.name}" opens ${open.length === 1 ? "port" : "ports"} ${names.join(", ")} to ${source || "any address"}: admin ports must only be reachable from a management network or a bastion`,
-                );
+            // Rules of one security group that let every address in together, e.g. 0.0.0.0/1 and 128.0.0.0/1.
+            const groups = new Map<string, PolicyResource[]>();
+            for (const rule of rules) {
+                const id = rule.props.securityGroupId;
+                const key = typeof id === "string" && id !== "" ? `group ${id}` : `parent ${rule.parent?.urn ?? rule.urn}`;
+                groups.set(key, [...(groups.get(key) ?? []), rule]);
+            }
+            for (const group of groups.values()) {
+                for (const port of ports) {
+                    const partial = group
+                        .filter((rule) => opens(rule, port))
+                        .map((rule) => ({ rule, source: sourceOf(rule.props) }))
+                        .filter((r): r is { rule: PolicyResource; source: AddressRange } => typeof r.source === "object" && coveredFamily([r.source]) === undefined);
+                    const family = coveredFamily(partial.map((r) => r.source));
+                    if (family) {
+                        const names = partial.filter((r) => r.source.family === family).map((r) => r.rule);
+                        reportViolation(
+                            `security group rules ${names.map((r) => `"${r.name}"`).join(", ")} together open ${portNames([port])} to every ${family} address (${names.map((r) => r.props.remoteIpPrefix).join(", ")}): ${fix}`,
+                            names[0].urn,
+                        );
+                    }
+                }
             }
         },
     };
@@ -380,10 +491,48 @@ function imagesPinned(env: PolicyEnvironment): ResourceValidationPolicy {
     };
 }
 
+/** A label's value on a resource: in OpenStack metadata, a Kubernetes pod template, or Docker's `{ label, value }` list. */
+function labelOf(resource: PolicyResource, key: string): string | undefined {
+    const props = resource.props;
+    const metadata = props.metadata as Record<string, unknown> | undefined;
+    const template = (props.spec as { template?: { metadata?: { labels?: Record<string, unknown> } } } | undefined)?.template?.metadata?.labels;
+    const docker = Array.isArray(props.labels) ? (props.labels as { label?: unknown; value?: unknown }[]).find((l) => l.label === key)?.value : undefined;
+    const value = metadata?.[key] ?? template?.[key] ?? docker;
+    return typeof value === "string" ? value : undefined;
+}
+
+/**
+ * How many members of a fleet run the new release, counted on what the program registered
+ * rather than taken from `rollout.members`: the release holds the lowest slots, so on
+ * OpenStack and Docker it is the members on slot 0's generation when two generations run; on
+ * Kubernetes, the canary Deployment's replicas. When every member runs one generation, that is
+ * the release unless `members` is 0 (the policy sees the new state only, not the old one).
+ */
+function membersOnNewRelease(fleet: Fleet, members: number): number {
+    const deployments = fleet.children.filter((r) => r.type === T.deployment);
+    if (deployments.length > 0) {
+        const replicas = (d: PolicyResource) => Number((d.props.spec as { replicas?: number } | undefined)?.replicas ?? 1);
+        const canary = deployments.find((d) => labelOf(d, HERD_LABELS.role) === "canary");
+        return canary ? replicas(canary) : members > 0 ? deployments.reduce((sum, d) => sum + replicas(d), 0) : 0;
+    }
+    const slots = fleet.children
+        .filter((r) => r.type === T.instance || r.type === T.container)
+        .map((r) => ({ slot: Number(labelOf(r, "herd-slot") ?? labelOf(r, HERD_LABELS.slot)), generation: labelOf(r, "herd-generation") ?? labelOf(r, HERD_LABELS.generation) }))
+        .sort((a, b) => a.slot - b.slot);
+    if (slots.length === 0) {
+        return 0;
+    }
+    const onSlotZero = slots.filter((s) => s.generation === slots[0].generation).length;
+    return onSlotZero === slots.length && members === 0 ? 0 : onSlotZero;
+}
+
+type RawFleet = { size?: unknown; release?: unknown; rollout?: { waves?: unknown; members?: unknown; previous?: unknown } };
+
 function firstWaveSmall(env: PolicyEnvironment): StackValidationPolicy {
     return {
         name: "first-wave-small",
-        description: "A rollout's first wave is at most 10% of the fleet (one member is always allowed).",
+        description:
+            "A rollout's first wave is at most 10% of the fleet (one member is always allowed), and the members on a new release are one of its waves, counted on the members themselves.",
         enforcementLevel: "mandatory",
         configSchema,
         validateStack: (args, reportViolation) => {
@@ -392,7 +541,8 @@ function firstWaveSmall(env: PolicyEnvironment): StackValidationPolicy {
             if (fleets === undefined || fleets === null || typeof fleets !== "object") {
                 args.notApplicable("the stack config has no herd:fleets");
             }
-            for (const [name, fleet] of Object.entries(fleets as Record<string, { size?: unknown; rollout?: { waves?: unknown } }>)) {
+            const components = new Map(Object.values(FLEET_TYPES).flatMap((type) => fleetsOf(args.resources, type)).map((f) => [f.component.name, f]));
+            for (const [name, fleet] of Object.entries(fleets as Record<string, RawFleet | null>)) {
                 const size = fleet?.size;
                 const waves = fleet?.rollout?.waves ?? DEFAULT_WAVES;
                 let schedule: number[];
@@ -401,11 +551,29 @@ function firstWaveSmall(env: PolicyEnvironment): StackValidationPolicy {
                 } catch {
                     continue; // an invalid size or waves fails the program's own validation, with its own message
                 }
-                const allowed = Math.max(1, Math.floor(((size as number) * maxFirstWavePercent) / 100));
+                const total = size as number;
+                const allowed = Math.max(1, Math.floor((total * maxFirstWavePercent) / 100));
                 const first = schedule[0];
+                const percent = (count: number) => Math.round((count * 100) / total);
                 if (first !== undefined && first > allowed) {
                     reportViolation(
-                        `fleet "${name}": the first rollout wave moves ${first} of ${size} members (${Math.round((first * 100) / (size as number))}%): it must be at most ${maxFirstWavePercent}% of the fleet (${allowed} member${allowed === 1 ? "" : "s"}); start herd:fleets.${name}.rollout.waves with ${allowed}`,
+                        `fleet "${name}": the first rollout wave moves ${first} of ${size} members (${percent(first)}%): it must be at most ${maxFirstWavePercent}% of the fleet (${allowed} member${allowed === 1 ? "" : "s"}); start herd:fleets.${name}.rollout.waves with ${allowed}`,
+                    );
+                }
+                const rollout = fleet?.rollout;
+                const component = components.get(name);
+                // A rollout is under way while a previous release, other than the release, is kept.
+                if (!component || rollout?.previous === undefined || canonicalJson(rollout.previous) === canonicalJson(fleet?.release)) {
+                    continue;
+                }
+                const members = typeof rollout.members === "number" ? rollout.members : 0;
+                const moved = membersOnNewRelease(component, members);
+                // herd promote drops rollout.previous when the last wave is reached, so all
+                // members on the new release with a previous one still kept is a jump, not a wave.
+                const waveStops = schedule.slice(0, -1);
+                if (moved > allowed && !waveStops.includes(moved)) {
+                    reportViolation(
+                        `fleet "${name}": ${moved} of ${size} members (${percent(moved)}%) run the new release (herd:fleets.${name}.rollout.members is ${JSON.stringify(rollout.members)}), which is not a wave of its rollout (${[0, ...schedule].join(" → ")}): the first wave is at most ${allowed} member${allowed === 1 ? "" : "s"}, the next ones come with herd promote`,
                     );
                 }
             }

@@ -2,7 +2,7 @@ import { expect } from "chai";
 import type { PolicyResource, ResourceValidationArgs, ResourceValidationPolicy, StackValidationArgs, StackValidationPolicy } from "@pulumi/policy";
 import { KubernetesWorkload, ServerGroup, type KubernetesWorkloadArgs, type ServerGroupArgs } from "../components";
 import { ProgramRun, runProgram } from "../components/testing";
-import { guardrails, type GuardrailConfig, type PolicyEnvironment } from "../policy/guardrails";
+import { cidrRange, coveredFamily, guardrails, type GuardrailConfig, type PolicyEnvironment } from "../policy/guardrails";
 import { runStack, stackConfig } from "./helpers/project";
 
 /** What `args.notApplicable` throws, as the policy SDK's own does. */
@@ -133,6 +133,16 @@ describe("guardrails (policy/)", () => {
             ]);
         });
 
+        it("refuses more members in a hard anti-affinity group than the cloud has compute hosts, when it says how many", async () => {
+            const run = await serverGroup({});
+            expect((await check(run, { config: { computeHosts: 4 } })).violations["herd-fleet-redundancy"]).to.equal(undefined);
+            expect((await check(run, { config: { computeHosts: 3 } })).violations["herd-fleet-redundancy"]).to.deep.equal([
+                'fleet "web" (herd:openstack:ServerGroup) has 4 members in a hard anti-affinity server group, and the cloud has 3 compute hosts (computeHosts): Nova cannot place 1 of them; use soft-anti-affinity or at most 3 members',
+            ]);
+            const soft = await serverGroup({ spread: "soft-anti-affinity" });
+            expect((await check(soft, { config: { computeHosts: 3 } })).violations["herd-fleet-redundancy"]).to.equal(undefined);
+        });
+
         it("refuses pods that are not spread over nodes", async () => {
             const run = await kubernetes({});
             // herd spreads by default; a policy must still catch a Deployment that is not spread
@@ -176,9 +186,72 @@ describe("guardrails (policy/)", () => {
         it("refuses SSH and the kubelet from anywhere", async () => {
             const run = await serverGroup({ ingress: [{ port: 80, cidr: "0.0.0.0/0" }, { port: 22, cidr: "0.0.0.0/0" }, { port: 10250, cidr: "0.0.0.0/0" }] });
             expect((await check(run)).violations["no-admin-port-open-to-world"]).to.deep.equal([
-                'security group rule "web-ingress-tcp-10250-0-0-0-0-0" opens port 10250 (kubelet) to 0.0.0.0/0: admin ports must only be reachable from a management network or a bastion',
-                'security group rule "web-ingress-tcp-22-0-0-0-0-0" opens port 22 (SSH) to 0.0.0.0/0: admin ports must only be reachable from a management network or a bastion',
+                'security group rule "web-ingress-tcp-10250-0-0-0-0-0" opens port 10250 (kubelet) to 0.0.0.0/0 (every IPv4 address): admin ports must only be reachable from a management network or a bastion',
+                'security group rule "web-ingress-tcp-22-0-0-0-0-0" opens port 22 (SSH) to 0.0.0.0/0 (every IPv4 address): admin ports must only be reachable from a management network or a bastion',
             ]);
+        });
+
+        it("parses CIDRs: every notation of the whole address space is the world", () => {
+            const world: [cidr: string, family: string][] = [
+                ["0.0.0.0/0", "IPv4"],
+                ["10.0.0.0/0", "IPv4"],
+                ["0.0.0.0/00", "IPv4"],
+                ["0/0", "IPv4"],
+                ["::/0", "IPv6"],
+                ["2001:db8::/0", "IPv6"],
+                ["::ffff:0.0.0.0/96", "IPv4"],
+            ];
+            for (const [cidr, family] of world) {
+                expect(coveredFamily([cidrRange(cidr)!]), cidr).to.equal(family);
+            }
+            for (const cidr of ["10.0.0.0/8", "0.0.0.0/1", "::/1", "::ffff:0.0.0.0/97"]) {
+                expect(coveredFamily([cidrRange(cidr)!]), cidr).to.equal(undefined);
+            }
+            for (const cidr of ["1.2.3.4/33", "0.0.0.0/-1", "::/129", "10.0.0.0", "any", ""]) {
+                expect(cidrRange(cidr), cidr).to.equal(undefined);
+            }
+            const ranges = (...cidrs: string[]) => cidrs.map((cidr) => cidrRange(cidr)!);
+            expect(coveredFamily(ranges("0.0.0.0/1", "128.0.0.0/1"))).to.equal("IPv4");
+            expect(coveredFamily(ranges("128.0.0.0/1", "0.0.0.0/2", "64.0.0.0/2"))).to.equal("IPv4");
+            expect(coveredFamily(ranges("::/1", "8000::/1"))).to.equal("IPv6");
+            expect(coveredFamily(ranges("0.0.0.0/1", "128.0.0.0/2"))).to.equal(undefined);
+            expect(coveredFamily(ranges("0.0.0.0/1", "::/1", "8000::/2"))).to.equal(undefined);
+        });
+
+        /** A fleet whose rules open SSH to each of `sources`, as its security group rules give them. */
+        async function sshFrom(...sources: string[]) {
+            const run = await serverGroup({ ingress: sources.map((_, i) => ({ port: 22, cidr: `10.${i}.0.0/16` })) });
+            const rules = run.ofType("openstack:networking/secGroupRule:SecGroupRule");
+            sources.forEach((source, i) => (rules[i].inputs.remoteIpPrefix = source));
+            return { run, names: rules.map((rule) => rule.name) };
+        }
+        const fix = "admin ports must only be reachable from a management network or a bastion";
+
+        for (const [source, family] of [
+            ["10.0.0.0/0", "IPv4"],
+            ["0.0.0.0/00", "IPv4"],
+            ["::/0", "IPv6"],
+            ["::ffff:0.0.0.0/96", "IPv4"],
+        ]) {
+            it(`refuses SSH from ${source}`, async () => {
+                const { run, names } = await sshFrom(source);
+                expect((await check(run)).violations["no-admin-port-open-to-world"]).to.deep.equal([
+                    `security group rule "${names[0]}" opens port 22 (SSH) to ${source} (every ${family} address): ${fix}`,
+                ]);
+            });
+        }
+
+        it("refuses SSH from two halves that add up to the world, and from a source that is not a CIDR", async () => {
+            const halves = await sshFrom("0.0.0.0/1", "128.0.0.0/1");
+            expect((await check(halves.run)).violations["no-admin-port-open-to-world"]).to.deep.equal([
+                `security group rules "${halves.names[0]}", "${halves.names[1]}" together open port 22 (SSH) to every IPv4 address (0.0.0.0/1, 128.0.0.0/1): ${fix}`,
+            ]);
+            const invalid = await sshFrom("10.0.0.0/33");
+            expect((await check(invalid.run)).violations["no-admin-port-open-to-world"]).to.deep.equal([
+                `security group rule "${invalid.names[0]}" opens port 22 (SSH) to "10.0.0.0/33", which is not a CIDR: ${fix}`,
+            ]);
+            const half = await sshFrom("0.0.0.0/1", "10.0.0.0/8");
+            expect((await check(half.run)).violations["no-admin-port-open-to-world"]).to.equal(undefined);
         });
     });
 
@@ -236,6 +309,41 @@ describe("guardrails (policy/)", () => {
             expect(verdict.violations["first-wave-small"]).to.deep.equal([
                 'fleet "web": the first rollout wave moves 5 of 40 members (13%): it must be at most 10% of the fleet (4 members); start herd:fleets.web.rollout.waves with 4',
             ]);
+        });
+
+        describe("counts the members actually on the new release", () => {
+            const previous = { ...release, image: "0b5e7a3c-9d1f-4c2e-8a6b-3f4d5e6a7b8c" };
+            const config = (members: number) => ({ web: { size: 12, release, rollout: { previous, members } } });
+            const rollout = (members: number) => serverGroup({ size: 12, rollout: { members, previous } });
+
+            for (const members of [0, 1, 10]) {
+                it(`accepts ${members} of 12, a wave of the rollout`, async () => {
+                    expect((await check(await rollout(members), { fleets: config(members) })).violations["first-wave-small"]).to.equal(undefined);
+                });
+            }
+
+            it("refuses 6 of 12, not a wave, and all 12 while the previous release is kept", async () => {
+                expect((await check(await rollout(6), { fleets: config(6) })).violations["first-wave-small"]).to.deep.equal([
+                    'fleet "web": 6 of 12 members (50%) run the new release (herd:fleets.web.rollout.members is 6), which is not a wave of its rollout (0 → 1 → 10 → 12): the first wave is at most 1 member, the next ones come with herd promote',
+                ]);
+                expect((await check(await rollout(12), { fleets: config(12) })).violations["first-wave-small"]).to.deep.equal([
+                    'fleet "web": 12 of 12 members (100%) run the new release (herd:fleets.web.rollout.members is 12), which is not a wave of its rollout (0 → 1 → 10 → 12): the first wave is at most 1 member, the next ones come with herd promote',
+                ]);
+            });
+
+            it("counts the members, whatever rollout.members says", async () => {
+                expect((await check(await rollout(6), { fleets: config(1) })).violations["first-wave-small"]).to.deep.equal([
+                    'fleet "web": 6 of 12 members (50%) run the new release (herd:fleets.web.rollout.members is 1), which is not a wave of its rollout (0 → 1 → 10 → 12): the first wave is at most 1 member, the next ones come with herd promote',
+                ]);
+            });
+
+            it("counts the canary's replicas on Kubernetes", async () => {
+                const run = await kubernetes({ size: 12, rollout: { members: 6, previous: { ...api.release, image: DIGEST.replace("5b0e", "6c1f") } } });
+                const fleets = { api: { size: 12, release: api.release, rollout: { previous: { image: "other" }, members: 1 } } };
+                expect((await check(run, { fleets })).violations["first-wave-small"]).to.deep.equal([
+                    'fleet "api": 6 of 12 members (50%) run the new release (herd:fleets.api.rollout.members is 1), which is not a wave of its rollout (0 → 1 → 10 → 12): the first wave is at most 1 member, the next ones come with herd promote',
+                ]);
+            });
         });
 
         it("does not apply to a stack without herd:fleets", async () => {
