@@ -24,12 +24,31 @@ const kubernetesBackend = () => require("./components/kubernetes") as typeof Kub
 const dockerBackend = () => require("./components/docker/workload") as typeof DockerBackend;
 
 let kubernetesProvider: k8s.Provider | undefined;
-function kubernetesOptions(): pulumi.ComponentResourceOptions {
+function kubernetesProviderOptions(): pulumi.ComponentResourceOptions {
     if (!kubernetes) {
         return {};
     }
-    kubernetesProvider ??= new (require("@pulumi/kubernetes") as typeof k8s).Provider("kubernetes", kubernetes);
+    const { createNamespaces: _, ...settings } = kubernetes;
+    kubernetesProvider ??= new (require("@pulumi/kubernetes") as typeof k8s).Provider("kubernetes", settings);
     return { providers: [kubernetesProvider] };
+}
+
+// The namespaces the Kubernetes fleets name are created first (unless the stack says they exist),
+// and every object of a fleet waits for its namespace.
+const namespaces = new Map<string, k8s.core.v1.Namespace>();
+if (kubernetes?.createNamespaces !== false) {
+    const kubernetesFleets = resolved.flatMap((fleet) => (fleet.backend === "kubernetes" ? [fleet.args.namespace ?? "default"] : []));
+    if (kubernetesFleets.length > 0) {
+        const { buildNamespace, namespaceResourceName, namespacesToCreate } = kubernetesBackend();
+        const { core } = require("@pulumi/kubernetes") as typeof k8s;
+        for (const namespace of namespacesToCreate(kubernetesFleets)) {
+            namespaces.set(namespace, new core.v1.Namespace(namespaceResourceName(namespace), buildNamespace(namespace), kubernetesProviderOptions()));
+        }
+    }
+}
+function kubernetesOptions(namespace: string | undefined): pulumi.ComponentResourceOptions {
+    const created = namespaces.get(namespace ?? "default");
+    return { ...kubernetesProviderOptions(), ...(created ? { dependsOn: [created] } : {}) };
 }
 
 /** The fleet's probes, run where the fleet runs (see `Probe`). */
@@ -56,14 +75,36 @@ function build(fleet: ResolvedFleet) {
             };
         }
         case "kubernetes": {
-            const { KubernetesMonitoring, KubernetesWorkload } = kubernetesBackend();
-            const workload = new KubernetesWorkload(fleet.name, fleet.args, kubernetesOptions());
+            const { KubernetesMonitoring, KubernetesWorkload, kubernetesMembersUp, scrapePort } = kubernetesBackend();
+            const { namespace, nodeSelector, tolerations } = fleet.args;
+            const workload = new KubernetesWorkload(fleet.name, fleet.args, kubernetesOptions(namespace));
+            // A fleet whose pods serve no metrics is counted by kube-state-metrics, not by scrapes that never come.
+            const metricsPort = scrapePort(workload.workload);
+            const metrics = workload.workload.metrics;
             new KubernetesMonitoring(
                 `${fleet.name}-monitoring`,
-                { stack, fleet: fleet.name, namespace: fleet.args.namespace, rules: defaultAlerts(fleet.alerts) },
-                kubernetesOptions(),
+                {
+                    stack,
+                    fleet: fleet.name,
+                    namespace,
+                    metricsPort: metricsPort ?? false,
+                    ...(metrics ? { metricsPath: metrics.path } : {}),
+                    rules: defaultAlerts(metricsPort === undefined ? { ...fleet.alerts, membersUp: kubernetesMembersUp({ fleet: fleet.name, namespace }) } : fleet.alerts),
+                },
+                kubernetesOptions(namespace),
             );
-            probes(fleet, { backend: "kubernetes", namespace: fleet.args.namespace, pushgateway, ...probeImage }, kubernetesOptions());
+            probes(
+                fleet,
+                {
+                    backend: "kubernetes",
+                    namespace,
+                    pushgateway,
+                    ...probeImage,
+                    ...(nodeSelector ? { nodeSelector } : {}),
+                    ...(tolerations ? { tolerations } : {}),
+                },
+                kubernetesOptions(namespace),
+            );
             return {
                 backend: fleet.backend,
                 generations: workload.generations,

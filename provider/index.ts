@@ -184,6 +184,20 @@ export interface Probe {
     alert?: ProbeAlert;
 }
 
+/** A node taint the members of a Kubernetes fleet tolerate. */
+export interface Toleration {
+    /** Taint key. Defaults to every key (with `operator: Exists`). */
+    key?: string;
+    /** `Equal` or `Exists`. Defaults to `Equal`. */
+    operator?: "Equal" | "Exists";
+    /** Taint value, with `Equal`. Defaults to empty. */
+    value?: string;
+    /** `NoSchedule`, `PreferNoSchedule` or `NoExecute`. Defaults to every effect. */
+    effect?: "NoSchedule" | "PreferNoSchedule" | "NoExecute";
+    /** With `NoExecute`: seconds a member stays after the taint appears. Defaults to forever. */
+    tolerationSeconds?: number;
+}
+
 /** Where Prometheus scrapes each member. */
 export interface MetricsEndpoint {
     /** `false` for no scraping at all. Defaults to `true`. */
@@ -298,6 +312,10 @@ export interface KubernetesWorkloadComponentArgs {
     update?: UpdatePolicy;
     /** Topology spread over nodes. Defaults to `soft-anti-affinity`. */
     spread?: Spread;
+    /** Node labels a node must carry for members to run on it. Defaults to any node. */
+    nodeSelector?: Record<string, string>;
+    /** Node taints members tolerate. Defaults to none. */
+    tolerations?: Toleration[];
     /** The HTTP check behind the readiness, liveness and startup probes. Defaults to none. */
     health?: HealthCheck;
     /** Defaults to requests 100m / 128Mi, limits 500m / 256Mi. */
@@ -387,6 +405,8 @@ export function kubernetesWorkloadArgs(args: KubernetesWorkloadComponentArgs): K
         namespace: args.namespace,
         update: args.update && defined({ ...args.update }),
         spread: args.spread,
+        nodeSelector: args.nodeSelector,
+        tolerations: args.tolerations?.map((toleration) => defined({ ...toleration })),
         health: args.health,
         resources: args.resources && defined({ ...args.resources }),
         security: args.security && defined({ ...args.security }),

@@ -276,6 +276,12 @@ describe("kubernetes: pod spec", () => {
                     topologyKey: "kubernetes.io/hostname",
                     whenUnsatisfiable,
                     labelSelector: { matchLabels: { "herd.dev/fleet": "api" } },
+                    // Only the pods of one template count: the old ReplicaSet's pods, which a
+                    // rollout is removing, would otherwise pile the new ones on few nodes.
+                    matchLabelKeys: ["pod-template-hash"],
+                    // A cordoned (tainted) node being drained does not count, or a hard spread
+                    // strands the evicted pod Pending.
+                    nodeTaintsPolicy: "Honor",
                 },
             ]);
         });

@@ -174,7 +174,8 @@ describe("probes of container fleets", () => {
     it("run on Kubernetes as a locked-down CronJob that pushes to the Pushgateway, and validate against the Kubernetes schema", async () => {
         const run = await runStack("test", { "herd:fleets": { api }, "herd:monitoring": monitoring });
         const probe = run.named("api-probe-stuck_jobs", "herd:monitoring:Probe");
-        const cronJob = run.named("api-probe-stuck_jobs", "kubernetes:batch/v1:CronJob");
+        // Kubernetes names objects after these: a DNS label, so `stuck_jobs` becomes `stuck-jobs`.
+        const cronJob = run.named("api-probe-stuck-jobs", "kubernetes:batch/v1:CronJob");
         expect(cronJob.options.parent).to.equal(probe.urn);
         const spec = cronJob.inputs.spec as ReturnType<typeof buildProbeCronJobSpec>;
         expect(spec.schedule).to.equal("*/5 * * * *");
@@ -188,7 +189,7 @@ describe("probes of container fleets", () => {
             "api",
         ]);
         expect(container.securityContext).to.deep.equal({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } });
-        const configMap = run.named("api-probe-stuck_jobs-scripts", "kubernetes:core/v1:ConfigMap");
+        const configMap = run.named("api-probe-stuck-jobs-scripts", "kubernetes:core/v1:ConfigMap");
         expect(Object.keys(configMap.inputs.data as object).sort()).to.deep.equal(["push-probe", "stuck_jobs"]);
         const mounted = spec.jobTemplate.spec.template.spec.volumes[0].configMap;
         expect(mounted).to.deep.include({ defaultMode: 0o555 });

@@ -144,11 +144,31 @@ export const openstackFleetSchema = strict({
     }).optional(),
 });
 
+const labelKey = z
+    .string(expect("a label key such as example.org/pool"))
+    .regex(
+        /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/,
+        expect("a label key such as example.org/pool (name at most 63 characters)"),
+    );
+const labelValue = z
+    .string(expect("a label value (quote numbers and booleans)"))
+    .regex(/^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/, expect("a label value: at most 63 letters, digits, '-', '_' or '.'"));
+
+const toleration = strict({
+    key: labelKey.optional(),
+    operator: z.enum(["Equal", "Exists"], expect("Equal | Exists")).optional(),
+    value: labelValue.optional(),
+    effect: z.enum(["NoSchedule", "PreferNoSchedule", "NoExecute"], expect("NoSchedule | PreferNoSchedule | NoExecute")).optional(),
+    tolerationSeconds: wholeNumber(0).optional(),
+});
+
 /** A Kubernetes fleet in the stack config (`backend: kubernetes`): what {@link resolveFleets} turns into {@link KubernetesWorkloadArgs}. */
 export const kubernetesFleetSchema = strict({
     backend: z.literal("kubernetes"),
     ...common,
     namespace: z.string(expect("a Kubernetes namespace name")).regex(FLEET_NAME, expect("a Kubernetes namespace name")).optional(),
+    nodeSelector: z.record(labelKey, labelValue, expect("a map of node label → value")).optional(),
+    tolerations: z.array(toleration, expect("a list of { key, operator, value, effect, tolerationSeconds }")).optional(),
     release: containerReleaseSchema,
     rollout: strict({ previous: containerReleaseSchema.optional(), ...rolloutFields }).optional(),
 });
@@ -197,9 +217,11 @@ export type Backend = FleetConfig["backend"];
  * (`KUBECONFIG`, current context) is used.
  */
 export const kubernetesSettingsSchema = strict({
+    kubeconfig: text("a path to a kubeconfig file, relative to the project").optional(),
     context: text("a kubeconfig context name").optional(),
     namespace: z.string(expect("a Kubernetes namespace name")).regex(FLEET_NAME, expect("a Kubernetes namespace name")).optional(),
     renderYamlToDirectory: text("a directory to write manifests to instead of applying them to a cluster").optional(),
+    createNamespaces: z.boolean(expect("true (herd creates the namespaces its fleets name) or false (they exist already)")).optional(),
 });
 
 /** `herd:kubernetes` as the stack config gives it, validated. */

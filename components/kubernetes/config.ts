@@ -24,6 +24,8 @@ export function kubernetesArgsFromConfig(name: string, fleet: KubernetesFleetCon
         ...(fleet.namespace === undefined ? {} : { namespace: fleet.namespace }),
         ...(fleet.update ? { update: { ...fleet.update } } : {}),
         ...(fleet.spread === undefined ? {} : { spread: fleet.spread }),
+        ...(fleet.nodeSelector === undefined ? {} : { nodeSelector: { ...fleet.nodeSelector } }),
+        ...(fleet.tolerations === undefined ? {} : { tolerations: fleet.tolerations.map((t) => ({ ...t })) }),
         ...(fleet.health ? { health: { path: fleet.health.path, port: fleet.health.port } } : {}),
     };
 }

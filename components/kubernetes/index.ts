@@ -2,3 +2,4 @@ export * from "./config";
 export * from "./spec";
 export * from "./workload";
 export * from "./monitoring";
+export * from "./namespaces";

@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
+import { childDependsOn } from "../core/dependencies";
 import { DEFAULT_METRICS_PATH, HERD_LABELS } from "../release/container";
 import { AlertRule, RuleGroup } from "../monitoring/rules";
 import { DEFAULT_NAMESPACE, fleetSelector, PORT_NAME } from "./spec";
@@ -14,8 +15,15 @@ export interface KubernetesMonitoringArgs {
     readonly namespace?: string;
     /** The fleet's alert rules (default alerts and probes); herd adds the canary alerts. */
     readonly rules: RuleGroup;
-    /** Path the pods serve metrics on, on their `http` port. @default "/metrics" */
+    /** Path the pods serve metrics on. @default "/metrics" */
     readonly metricsPath?: string;
+    /**
+     * The pods' port Prometheus scrapes: a named container port, or a port number the pods
+     * declare (see {@link scrapePort}); `false` when the pods serve no metrics: then there is no
+     * PodMonitor, and the rules should count members with {@link kubernetesMembersUp} instead of
+     * `up`, which would stay absent. @default "http"
+     */
+    readonly metricsPort?: string | number | false;
     /** Labels the Prometheus Operator selects PodMonitors and PrometheusRules by. @default {} */
     readonly selectorLabels?: Readonly<Record<string, string>>;
 }
@@ -27,11 +35,12 @@ function podLabelMeta(label: string): string {
 
 /** The PodMonitor spec: scrape the fleet's pods and label series like every herd target. */
 export function buildPodMonitorSpec(args: KubernetesMonitoringArgs) {
+    const port = args.metricsPort ?? PORT_NAME;
     return {
         selector: { matchLabels: fleetSelector(args.fleet) },
         podMetricsEndpoints: [
             {
-                port: PORT_NAME,
+                ...(typeof port === "number" ? { portNumber: port } : { port }),
                 path: args.metricsPath ?? DEFAULT_METRICS_PATH,
                 relabelings: [
                     { targetLabel: "herd_stack", replacement: args.stack, action: "replace" },
@@ -43,6 +52,22 @@ export function buildPodMonitorSpec(args: KubernetesMonitoringArgs) {
             },
         ],
     };
+}
+
+/**
+ * One series per pod of the fleet, 1 while it is ready and 0 while it is not, from
+ * kube-state-metrics (`kube_pod_status_ready`, and `kube_pod_labels` with the `herd.dev/*` labels
+ * allowed by its `--metric-labels-allowlist`), labelled like a scrape target (`herd_slot` the pod,
+ * `herd_generation`): the member count of a fleet whose pods serve no metrics.
+ */
+export function kubernetesMembersUp(args: { readonly fleet: string; readonly namespace?: string }): string {
+    const namespace = args.namespace ?? DEFAULT_NAMESPACE;
+    const fleetLabel = `label_${HERD_LABELS.fleet.replace(/[^a-zA-Z0-9_]/g, "_")}`;
+    const generationLabel = `label_${HERD_LABELS.generation.replace(/[^a-zA-Z0-9_]/g, "_")}`;
+    const ready = `max by (namespace, pod) (kube_pod_status_ready{namespace="${namespace}",condition="true"})`;
+    const members = `max by (namespace, pod, ${generationLabel}) (kube_pod_labels{namespace="${namespace}",${fleetLabel}="${args.fleet}"})`;
+    const joined = `${ready} * on (namespace, pod) group_left (${generationLabel}) ${members}`;
+    return `label_replace(label_replace(${joined}, "herd_slot", "$1", "pod", "(.+)"), "herd_generation", "$1", "${generationLabel}", "(.+)")`;
 }
 
 /**
@@ -89,8 +114,8 @@ export function kubernetesRuleGroup(args: KubernetesMonitoringArgs): RuleGroup {
  * with the fleet's alerts plus the canary alerts. Needs the Operator's CRDs in the cluster.
  */
 export class KubernetesMonitoring extends pulumi.ComponentResource {
-    /** The PodMonitor that has Prometheus scrape every pod of the fleet. */
-    readonly podMonitor: k8s.apiextensions.CustomResource;
+    /** The PodMonitor that has Prometheus scrape every pod of the fleet; absent with `metricsPort: false`. */
+    readonly podMonitor?: k8s.apiextensions.CustomResource;
     /** The PrometheusRule holding the fleet's alerts. */
     readonly prometheusRule: k8s.apiextensions.CustomResource;
     /** The rule group the PrometheusRule carries. */
@@ -100,15 +125,17 @@ export class KubernetesMonitoring extends pulumi.ComponentResource {
         super("herd:kubernetes:Monitoring", name, {}, opts);
         const metadata = { namespace: args.namespace ?? DEFAULT_NAMESPACE, labels: { ...fleetSelector(args.fleet), ...args.selectorLabels } };
         this.ruleGroup = kubernetesRuleGroup(args);
-        this.podMonitor = new k8s.apiextensions.CustomResource(
-            `${name}-pods`,
-            { apiVersion: "monitoring.coreos.com/v1", kind: "PodMonitor", metadata, spec: buildPodMonitorSpec(args) },
-            { parent: this },
-        );
+        if (args.metricsPort !== false) {
+            this.podMonitor = new k8s.apiextensions.CustomResource(
+                `${name}-pods`,
+                { apiVersion: "monitoring.coreos.com/v1", kind: "PodMonitor", metadata, spec: buildPodMonitorSpec(args) },
+                { parent: this, dependsOn: childDependsOn(opts) },
+            );
+        }
         this.prometheusRule = new k8s.apiextensions.CustomResource(
             `${name}-rules`,
             { apiVersion: "monitoring.coreos.com/v1", kind: "PrometheusRule", metadata, spec: { groups: [this.ruleGroup] } },
-            { parent: this },
+            { parent: this, dependsOn: childDependsOn(opts) },
         );
         this.registerOutputs({ ruleGroup: this.ruleGroup });
     }

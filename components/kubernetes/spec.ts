@@ -68,6 +68,28 @@ export interface WorkloadUpdate {
     readonly order?: "create-before-delete" | "delete-before-create";
 }
 
+/** A toleration of a node taint, as Kubernetes takes it: lets members run on nodes with that taint. */
+export interface Toleration {
+    /** Taint key; unset with `operator: Exists` tolerates every taint. @default every key */
+    readonly key?: string;
+    /** `Equal` matches `value`; `Exists` matches any value. @default "Equal" */
+    readonly operator?: "Equal" | "Exists";
+    /** Taint value, with `operator: Equal`. @default "" */
+    readonly value?: string;
+    /** Taint effect tolerated. @default every effect */
+    readonly effect?: "NoSchedule" | "PreferNoSchedule" | "NoExecute";
+    /** With `effect: NoExecute`: how long a member stays on a node after the taint appears. @default forever */
+    readonly tolerationSeconds?: number;
+}
+
+/** Which nodes members may run on. */
+export interface WorkloadPlacement {
+    /** Node labels a node must carry, e.g. `{ "node-role.example.org/web": "true" }`. @default any node */
+    readonly nodeSelector?: Readonly<Record<string, string>>;
+    /** Taints members tolerate, e.g. nodes dedicated to the fleet. @default none */
+    readonly tolerations?: readonly Toleration[];
+}
+
 /** What the workload's settings come to once defaults are applied. */
 export interface ResolvedWorkload {
     /** The fleet's name: the `herd.dev/fleet` label and the prefix of every child's name. */
@@ -91,6 +113,13 @@ export interface ResolvedWorkload {
     };
     /** The pod's and container's security context. */
     readonly security: ResolvedSecurity;
+    /** Node selector (sorted by key) and tolerations, as given; empty when unset. */
+    readonly placement: {
+        /** Node labels a node must carry. */
+        readonly nodeSelector: Readonly<Record<string, string>>;
+        /** Taints members tolerate. */
+        readonly tolerations: readonly Toleration[];
+    };
     /** `false` when metrics are not scraped; `port` unset means each role's release port. */
     readonly metrics:
         | {
@@ -150,10 +179,81 @@ export const DEFAULT_LIMITS = { cpu: "500m", memory: "256Mi" } as const;
 export const CONTAINER_NAME = "app";
 /** Name of the container's serving port, which the Service targets. */
 export const PORT_NAME = "http";
+/** Name of the container's metrics port, when metrics are served on a port of their own. */
+export const METRICS_PORT_NAME = "metrics";
 /** Members are spread over nodes. */
 export const TOPOLOGY_KEY = "kubernetes.io/hostname";
 
 const NAMESPACE = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+/** A label (or taint) key: an optional DNS-subdomain prefix and `/`, then a name of at most 63 characters. */
+const LABEL_KEY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+/** A label value: empty, or at most 63 characters of letters, digits, `-`, `_` and `.`, starting and ending alphanumeric. */
+const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
+const TAINT_EFFECTS = ["NoSchedule", "PreferNoSchedule", "NoExecute"] as const;
+
+/** `true` for a Kubernetes label key (`example.org/role`, `role`): prefix at most 253 characters, name at most 63. */
+export function isLabelKey(key: string): boolean {
+    const slash = key.lastIndexOf("/");
+    return LABEL_KEY.test(key) && (slash < 0 || slash <= 253);
+}
+
+/** `true` for a Kubernetes label value: empty, or at most 63 characters of `[A-Za-z0-9-_.]`, alphanumeric at both ends. */
+export function isLabelValue(value: string): boolean {
+    return LABEL_VALUE.test(value);
+}
+
+/** Problems of a node selector and tolerations, one line each, keys prefixed with `key`. */
+export function placementProblems(placement: WorkloadPlacement, key = ""): string[] {
+    const problems: string[] = [];
+    for (const [label, value] of Object.entries(placement.nodeSelector ?? {})) {
+        if (!isLabelKey(label)) {
+            problems.push(`${key}nodeSelector has key ${JSON.stringify(label)}: expected a label key such as example.org/pool (name at most 63 characters)`);
+        }
+        if (typeof value !== "string" || !isLabelValue(value)) {
+            problems.push(`${key}nodeSelector.${label} = ${JSON.stringify(value)}: expected a label value: at most 63 letters, digits, '-', '_' or '.'`);
+        }
+    }
+    (placement.tolerations ?? []).forEach((toleration, i) => {
+        const at = `${key}tolerations[${i}]`;
+        const operator = toleration.operator ?? "Equal";
+        if (operator !== "Equal" && operator !== "Exists") {
+            problems.push(`${at}.operator = ${JSON.stringify(toleration.operator)}: expected Equal | Exists`);
+        }
+        if (toleration.key !== undefined && !isLabelKey(toleration.key)) {
+            problems.push(`${at}.key = ${JSON.stringify(toleration.key)}: expected a taint key such as example.org/dedicated`);
+        }
+        if (toleration.key === undefined && operator !== "Exists") {
+            problems.push(`${at}: a toleration without a key needs operator: Exists (it then tolerates every taint)`);
+        }
+        if (toleration.value !== undefined && (operator === "Exists" ? toleration.value !== "" : !isLabelValue(toleration.value))) {
+            problems.push(
+                `${at}.value = ${JSON.stringify(toleration.value)}: ${operator === "Exists" ? "operator Exists takes no value" : "expected a taint value: at most 63 letters, digits, '-', '_' or '.'"}`,
+            );
+        }
+        if (toleration.effect !== undefined && !(TAINT_EFFECTS as readonly string[]).includes(toleration.effect)) {
+            problems.push(`${at}.effect = ${JSON.stringify(toleration.effect)}: expected ${TAINT_EFFECTS.join(" | ")}`);
+        }
+        if (toleration.tolerationSeconds !== undefined) {
+            if (!Number.isSafeInteger(toleration.tolerationSeconds) || toleration.tolerationSeconds < 0) {
+                problems.push(`${at}.tolerationSeconds = ${JSON.stringify(toleration.tolerationSeconds)}: expected a whole number of seconds ≥ 0`);
+            } else if (toleration.effect !== "NoExecute") {
+                problems.push(`${at}.tolerationSeconds: only a NoExecute toleration has a time limit; set effect: NoExecute or drop it`);
+            }
+        }
+    });
+    return problems;
+}
+
+/** A toleration in the form the API server returns it: fields in a fixed order, unset ones absent. */
+function canonicalToleration(toleration: Toleration): Toleration {
+    return {
+        ...(toleration.key === undefined ? {} : { key: toleration.key }),
+        operator: toleration.operator ?? "Equal",
+        ...(toleration.value === undefined ? {} : { value: toleration.value }),
+        ...(toleration.effect === undefined ? {} : { effect: toleration.effect }),
+        ...(toleration.tolerationSeconds === undefined ? {} : { tolerationSeconds: toleration.tolerationSeconds }),
+    };
+}
 const CAPABILITY = /^[A-Z_]+$/;
 const HTTP_PATH = /^\/\S*$/;
 
@@ -205,6 +305,7 @@ function argumentProblems(input: KubernetesWorkloadArgs): string[] {
     if (input.metrics && input.metrics.path !== undefined && !HTTP_PATH.test(input.metrics.path)) {
         problems.push(`metrics.path = ${JSON.stringify(input.metrics.path)}: expected an HTTP path starting with /`);
     }
+    problems.push(...placementProblems(input));
     for (const capability of input.security?.addCapabilities ?? []) {
         if (!CAPABILITY.test(capability)) {
             problems.push(`security.addCapabilities has ${JSON.stringify(capability)}: expected a capability name such as NET_BIND_SERVICE`);
@@ -248,6 +349,10 @@ export function resolveWorkload(name: string, input: KubernetesWorkloadArgs): Re
             ...(security.runAsUser === undefined ? {} : { runAsUser: security.runAsUser }),
             ...(security.runAsGroup === undefined ? {} : { runAsGroup: security.runAsGroup }),
             ...(security.fsGroup === undefined ? {} : { fsGroup: security.fsGroup }),
+        },
+        placement: {
+            nodeSelector: Object.fromEntries(Object.entries(input.nodeSelector ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
+            tolerations: (input.tolerations ?? []).map(canonicalToleration),
         },
         metrics:
             input.metrics === false
@@ -369,6 +474,36 @@ function httpProbe(health: HealthCheck) {
     return { httpGet: { path: health.path, port: health.port, scheme: "HTTP" }, timeoutSeconds: 2 };
 }
 
+/**
+ * The container's ports: the release's serving port (`http`), and the metrics port (`metrics`)
+ * when metrics are served on a port of their own, which Prometheus can only scrape once the pod
+ * declares it.
+ */
+function containerPorts(workload: ResolvedWorkload, plan: RolePlan) {
+    const port = plan.release.port;
+    const metrics = workload.metrics === false ? undefined : workload.metrics.port;
+    return [
+        ...(port === undefined ? [] : [{ name: PORT_NAME, containerPort: port, protocol: "TCP" }]),
+        ...(metrics === undefined || metrics === port ? [] : [{ name: METRICS_PORT_NAME, containerPort: metrics, protocol: "TCP" }]),
+    ];
+}
+
+/**
+ * Where Prometheus scrapes the fleet's pods: the metrics port by number when one is set, else the
+ * serving port by name when every role has one; `undefined` when there is nothing to scrape
+ * (metrics off, or a fleet that serves no port), so that no scrape target is promised that would
+ * never come up.
+ */
+export function scrapePort(workload: ResolvedWorkload): string | number | undefined {
+    if (workload.metrics === false) {
+        return undefined;
+    }
+    if (workload.metrics.port !== undefined) {
+        return workload.metrics.port;
+    }
+    return workload.roles.every((plan) => plan.release.port !== undefined) ? PORT_NAME : undefined;
+}
+
 function container<N>(workload: ResolvedWorkload, plan: RolePlan, configMaps: ConfigMapRefs<N>) {
     const { release } = plan;
     const files = Object.keys(release.files ?? {});
@@ -377,7 +512,7 @@ function container<N>(workload: ResolvedWorkload, plan: RolePlan, configMaps: Co
         image: release.image,
         ...(release.command ? { command: [...release.command] } : {}),
         ...(release.args ? { args: [...release.args] } : {}),
-        ...(release.port === undefined ? {} : { ports: [{ name: PORT_NAME, containerPort: release.port, protocol: "TCP" }] }),
+        ...(containerPorts(workload, plan).length > 0 ? { ports: containerPorts(workload, plan) } : {}),
         ...(configMaps.env === undefined ? {} : { envFrom: [{ configMapRef: { name: configMaps.env } }] }),
         resources: {
             requests: { ...workload.resources.requests },
@@ -449,15 +584,28 @@ export function buildPodSpec<N>(workload: ResolvedWorkload, plan: RolePlan, conf
                       },
                   ]),
         ],
-        topologySpreadConstraints: [
-            {
-                maxSkew: 1,
-                topologyKey: TOPOLOGY_KEY,
-                whenUnsatisfiable: workload.spread === "anti-affinity" ? "DoNotSchedule" : "ScheduleAnyway",
-                // The whole fleet, stable and canary together, is spread.
-                labelSelector: { matchLabels: { [HERD_LABELS.fleet]: workload.name } },
-            },
-        ],
+        ...(Object.keys(workload.placement.nodeSelector).length > 0 ? { nodeSelector: { ...workload.placement.nodeSelector } } : {}),
+        ...(workload.placement.tolerations.length > 0 ? { tolerations: workload.placement.tolerations.map((t) => ({ ...t })) } : {}),
+        topologySpreadConstraints: [spreadConstraint(workload)],
+    };
+}
+
+/**
+ * How a role's pods are spread over nodes. The skew is counted among the pods of one pod
+ * template (`matchLabelKeys: [pod-template-hash]`): counting the fleet's other pods too would
+ * count the old ReplicaSet's pods during a rollout, which are about to go, and pile the new
+ * ones onto whatever nodes those left emptiest. Tainted nodes (a cordoned node being drained)
+ * are left out of the count (`nodeTaintsPolicy: Honor`); otherwise the drained node's empty slot
+ * keeps the skew at its limit and a hard spread strands the evicted pod Pending.
+ */
+export function spreadConstraint(workload: ResolvedWorkload) {
+    return {
+        maxSkew: 1,
+        topologyKey: TOPOLOGY_KEY,
+        whenUnsatisfiable: workload.spread === "anti-affinity" ? "DoNotSchedule" : "ScheduleAnyway",
+        labelSelector: { matchLabels: { [HERD_LABELS.fleet]: workload.name } },
+        matchLabelKeys: ["pod-template-hash"],
+        nodeTaintsPolicy: "Honor",
     };
 }
 

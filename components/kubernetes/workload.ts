@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
+import { childDependsOn } from "../core/dependencies";
 import type { HealthCheck } from "../openstack/serverGroup";
 import { Rollout } from "../rollout";
 import { ContainerRelease, MetricsEndpoint } from "../release/container";
@@ -20,6 +21,7 @@ import {
     Role,
     roleLabels,
     RolePlan,
+    Toleration,
     WorkloadSecurity,
     WorkloadUpdate,
 } from "./spec";
@@ -51,6 +53,13 @@ export interface KubernetesWorkloadArgs {
      * @default no probes: a pod receives traffic as soon as it runs
      */
     readonly health?: HealthCheck;
+    /**
+     * Node labels a node must carry for members to run on it (`spec.nodeSelector`), e.g.
+     * `{ "example.org/pool": "web" }`. @default any node
+     */
+    readonly nodeSelector?: Readonly<Record<string, string>>;
+    /** Node taints members tolerate (`spec.tolerations`), e.g. nodes dedicated to the fleet. @default none */
+    readonly tolerations?: readonly Toleration[];
     /** CPU and memory requests and limits of the container. @default requests 100m / 128Mi, limits 500m / 256Mi */
     readonly resources?: ContainerResources;
     /** The security context. @default non-root, read-only root filesystem, no privilege escalation, all capabilities dropped, RuntimeDefault seccomp */
@@ -131,7 +140,7 @@ export class KubernetesWorkload extends pulumi.ComponentResource {
                         immutable: true,
                         data: content,
                     },
-                    { parent: this, replaceOnChanges: ["data"] },
+                    { parent: this, replaceOnChanges: ["data"], dependsOn: childDependsOn(opts) },
                 );
                 configMaps.push(configMap);
                 refs[kind] = configMap.metadata.name;
@@ -143,7 +152,7 @@ export class KubernetesWorkload extends pulumi.ComponentResource {
                     metadata: objectMeta(workload, resourceName, roleLabels(name, plan.role)),
                     spec: buildDeploymentSpec(workload, plan, refs),
                 },
-                { parent: this, dependsOn: updatedBefore ? [updatedBefore] : [] },
+                { parent: this, dependsOn: childDependsOn(opts, updatedBefore ? [updatedBefore] : []) },
             );
             deployments[plan.role] = deployment;
             updatedBefore = deployment;
@@ -155,14 +164,14 @@ export class KubernetesWorkload extends pulumi.ComponentResource {
             this.service = new k8s.core.v1.Service(
                 name,
                 { metadata: objectMeta(workload, name, fleetLabels(name)), spec: buildServiceSpec(workload, workload.servicePort) },
-                { parent: this },
+                { parent: this, dependsOn: childDependsOn(opts) },
             );
         }
         const budgetName = disruptionBudgetName(name);
         this.disruptionBudget = new k8s.policy.v1.PodDisruptionBudget(
             budgetName,
             { metadata: objectMeta(workload, budgetName, fleetLabels(name)), spec: buildDisruptionBudgetSpec(workload) },
-            { parent: this },
+            { parent: this, dependsOn: childDependsOn(opts) },
         );
 
         const stable = workload.roles.find((plan) => plan.role === "stable") as RolePlan;

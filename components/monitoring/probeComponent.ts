@@ -12,6 +12,8 @@ import {
     PUSH_PROBE_NAME,
     PUSH_PROBE_SCRIPT,
 } from "./probe";
+import { childDependsOn } from "../core/dependencies";
+import type { Toleration } from "../kubernetes/spec";
 import { AlertRule } from "./rules";
 
 /** The image probe containers run in: a POSIX shell and busybox's `wget` are all the wrapper needs. */
@@ -32,6 +34,10 @@ export type ProbeTarget =
           readonly pushgateway: string;
           /** @default {@link DEFAULT_PROBE_IMAGE} */
           readonly image?: string;
+          /** Node labels the probe's pods need, as the fleet's (`nodeSelector`). @default any node */
+          readonly nodeSelector?: Readonly<Record<string, string>>;
+          /** Taints the probe's pods tolerate, as the fleet's. @default none */
+          readonly tolerations?: readonly Toleration[];
       }
     | {
           /** As a container on the fleet's Docker engine. */
@@ -56,9 +62,36 @@ export interface ProbeArgs {
     readonly target: ProbeTarget;
 }
 
-/** Labels of a probe's objects. */
+/** Labels of a probe's objects (CronJob, ConfigMap, container), so `-l herd.dev/fleet=web` lists them with the fleet's. */
 export function probeLabels(fleet: string, probe: string): Record<string, string> {
     return { "app.kubernetes.io/name": fleet, "herd.dev/fleet": fleet, "herd.dev/probe": probe };
+}
+
+/**
+ * Labels of a probe's pods. Not the fleet's labels: the fleet's Service, PodDisruptionBudget and
+ * spread select pods by `app.kubernetes.io/name` and `herd.dev/fleet`, and a probe pod they
+ * selected would receive traffic, count against the spread, and, being a finished Job pod, hold
+ * the budget at zero disruptions (a node drain would then hang).
+ */
+export function probePodLabels(fleet: string, probe: string): Record<string, string> {
+    return { "app.kubernetes.io/component": "probe", "herd.dev/probe": probe, "herd.dev/probe-of": fleet };
+}
+
+/** Longest Pulumi name of a CronJob: Pulumi adds `-` and 8 characters, and Kubernetes allows 52 (it appends the Job's time). */
+const CRONJOB_NAME_MAX = 52 - 9;
+
+/**
+ * The Pulumi name (and so the prefix of the Kubernetes name) of a probe's CronJob: a DNS label
+ * (`stuck_jobs` → `stuck-jobs`), at most 43 characters, a hash of the whole keeping long names
+ * apart once cut: `web-probe-stuck-jobs`.
+ */
+export function probeObjectName(fleet: string, probe: string): string {
+    const full = `${fleet}-probe-${probe.replace(/_/g, "-")}`.replace(/-+$/, "");
+    if (full.length <= CRONJOB_NAME_MAX) {
+        return full;
+    }
+    const hash = createHash("sha256").update(`${fleet}\0${probe}`).digest("hex").slice(0, 8);
+    return `${full.slice(0, CRONJOB_NAME_MAX - hash.length - 1).replace(/-+$/, "")}-${hash}`;
 }
 
 /** The command a probe container runs once: the wrapper, with where to push. */
@@ -67,7 +100,14 @@ export function pushCommand(args: ProbeArgs, pushgateway: string): string[] {
 }
 
 /** The CronJob spec of a probe on Kubernetes: locked down like herd's pods, one run at a time. */
-export function buildProbeCronJobSpec(args: ProbeArgs, pushgateway: string, image: string, configMapName: pulumi.Input<string>) {
+export function buildProbeCronJobSpec(
+    args: ProbeArgs,
+    pushgateway: string,
+    image: string,
+    configMapName: pulumi.Input<string>,
+    placement: { readonly nodeSelector?: Readonly<Record<string, string>>; readonly tolerations?: readonly Toleration[] } = {},
+) {
+    const nodeSelector = placement.nodeSelector ?? {};
     return {
         schedule: cronSchedule(args.probe.every),
         concurrencyPolicy: "Forbid",
@@ -78,10 +118,13 @@ export function buildProbeCronJobSpec(args: ProbeArgs, pushgateway: string, imag
                 backoffLimit: 0,
                 activeDeadlineSeconds: 300,
                 template: {
-                    metadata: { labels: probeLabels(args.fleet, args.probe.name) },
+                    metadata: { labels: probePodLabels(args.fleet, args.probe.name) },
                     spec: {
                         restartPolicy: "Never",
                         automountServiceAccountToken: false,
+                        // Where the fleet runs, the probe can run: the same nodes, the same taints.
+                        ...(Object.keys(nodeSelector).length > 0 ? { nodeSelector: { ...nodeSelector } } : {}),
+                        ...(placement.tolerations?.length ? { tolerations: placement.tolerations.map((t) => ({ ...t })) } : {}),
                         securityContext: { runAsNonRoot: true, runAsUser: 65534, runAsGroup: 65534, seccompProfile: { type: "RuntimeDefault" } },
                         containers: [
                             {
@@ -136,14 +179,18 @@ export class Probe extends pulumi.ComponentResource {
             // Loaded here: a stack without Kubernetes probes does not pay for the SDK.
             const kubernetes = require("@pulumi/kubernetes") as typeof k8s;
             const metadata = { namespace: target.namespace ?? "default", labels: probeLabels(args.fleet, args.probe.name) };
+            // Kubernetes names the objects after these (plus Pulumi's suffix), so they must be
+            // DNS labels; a name that had to change keeps its resource through an alias.
+            const objectName = probeObjectName(args.fleet, args.probe.name);
+            const renamed = (from: string, to: string) => (from === to ? {} : { aliases: [{ name: from }] });
             // Auto-named, so a new script gets a new ConfigMap and the CronJob follows it.
             this.configMap = new kubernetes.core.v1.ConfigMap(
-                `${name}-scripts`,
+                `${objectName}-scripts`,
                 { metadata, data: { [args.probe.name]: args.probe.script, [PUSH_PROBE_NAME]: PUSH_PROBE_SCRIPT } },
-                { parent: this, replaceOnChanges: ["data"] },
+                { parent: this, replaceOnChanges: ["data"], dependsOn: childDependsOn(opts), ...renamed(`${name}-scripts`, `${objectName}-scripts`) },
             );
-            const spec = buildProbeCronJobSpec(args, target.pushgateway, target.image ?? DEFAULT_PROBE_IMAGE, this.configMap.metadata.name);
-            this.cronJob = new kubernetes.batch.v1.CronJob(name, { metadata, spec }, { parent: this });
+            const spec = buildProbeCronJobSpec(args, target.pushgateway, target.image ?? DEFAULT_PROBE_IMAGE, this.configMap.metadata.name, target);
+            this.cronJob = new kubernetes.batch.v1.CronJob(objectName, { metadata, spec }, { parent: this, dependsOn: childDependsOn(opts), ...renamed(name, objectName) });
         } else if (target.backend === "docker") {
             const dockerSdk = require("@pulumi/docker") as typeof docker;
             const seconds = durationSeconds(args.probe.every);

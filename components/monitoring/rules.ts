@@ -35,6 +35,12 @@ export interface FleetAlertInput {
     readonly minHealthy: number;
     /** How long a member may be down before it alerts. @default "5m" */
     readonly memberDownFor?: string;
+    /**
+     * PromQL giving one series per member, 1 while it is up and 0 while it is down, labelled
+     * `herd_slot` and `herd_generation`. @default `up{herd_stack="…",herd_fleet="…"}`: a scrape
+     * target per member
+     */
+    readonly membersUp?: string;
     /** The fleet's probes, each with its own alert. @default [] */
     readonly probes?: readonly ProbeSpec[];
 }
@@ -60,7 +66,7 @@ function selector(stack: string, fleet: string): string {
  * keeps the series' slot and generation, so it says which release the dead member ran.
  */
 export function defaultAlerts(input: FleetAlertInput): RuleGroup {
-    const sel = selector(input.stack, input.fleet);
+    const up = input.membersUp ?? `up{${selector(input.stack, input.fleet)}}`;
     const labels = { herd_stack: input.stack, herd_fleet: input.fleet };
     return {
         name: `herd-${input.stack}-${input.fleet}`,
@@ -68,7 +74,7 @@ export function defaultAlerts(input: FleetAlertInput): RuleGroup {
             {
                 alert: "HerdFleetBelowMinHealthy",
                 // `or vector(0)`: when every target is gone the sum is empty, which must still alert.
-                expr: `(sum(up{${sel}}) or vector(0)) < ${input.minHealthy}`,
+                expr: `(sum(${up}) or vector(0)) < ${input.minHealthy}`,
                 for: "2m",
                 labels: { ...labels, severity: "critical" },
                 annotations: {
@@ -78,7 +84,7 @@ export function defaultAlerts(input: FleetAlertInput): RuleGroup {
             },
             {
                 alert: "HerdMemberDown",
-                expr: `up{${sel}} == 0`,
+                expr: `${up} == 0`,
                 for: input.memberDownFor ?? "5m",
                 labels: { ...labels, severity: "warning" },
                 annotations: {
