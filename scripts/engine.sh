@@ -164,7 +164,7 @@ out=$(download "$NODEJS_MODULE" "$cli_version")
 if printf '%s' "$out" | json_field Dir >/dev/null 2>&1; then
     nodejs_version=$cli_version
 else
-    warn "the proxy does not serve $NODEJS_MODULE@$cli_version ($(printf '%s' "$out" | json_field Error 2>/dev/null | tail -n 1 | sed 's/.*server response: //')): no pulumi-language-nodejs; the engine test serves the program with @pulumi/pulumi's own language runtime (test/engine/pulumi.ts)"
+    warn "the proxy does not serve $NODEJS_MODULE@$cli_version ($(printf '%s' "$out" | json_field Error 2>/dev/null | tail -n 1 | sed 's/.*server response: //')): no pulumi-language-nodejs; the engine test serves the program with @pulumi/pulumi's own language runtime (scripts/pulumi.ts)"
 fi
 
 # --- Wrapper modules --------------------------------------------------------------------------

@@ -2,7 +2,7 @@
  * Runs the real `pulumi` CLI on the Pulumi project in the current directory, with this process
  * as the program's Node.js language runtime.
  *
- *     node --import tsx test/engine/pulumi.ts preview --stack engine --diff --json
+ *     node --import tsx scripts/pulumi.ts preview --stack engine --diff --json
  *
  * The CLI normally starts `pulumi-language-nodejs`, which starts Node.js on the project's `main`.
  * Here the runtime is the one `@pulumi/pulumi` ships for Automation API inline programs

@@ -11,89 +11,19 @@
  */
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { expect } from "chai";
 import { isScalar, parse, parseDocument, stringify } from "yaml";
+import { changes, EngineProject, engineDir, opsByUrn, Plan, summary } from "../helpers/engine";
 
-const REPO = path.resolve(__dirname, "..", "..");
 const STACK = "engine";
 const STACK_FILE = `Pulumi.${STACK}.yaml`;
 /** The fleet whose release the test changes; the others must be left alone. */
 const CHANGED_FLEET = "api";
 
-/** One step of the engine's plan, as `pulumi preview --json` prints it. */
-interface Step {
-    op: string;
-    urn: string;
-    diffReasons?: string[];
-    replaceReasons?: string[];
-    detailedDiff?: Record<string, { kind: string; inputDiff?: boolean }> | null;
-    newState?: { type: string; inputs?: Record<string, unknown> };
-    oldState?: { type: string; inputs?: Record<string, unknown> };
-}
-interface Plan {
-    steps?: Step[];
-    changeSummary?: Record<string, number>;
-    diagnostics?: { message: string; severity: string }[];
-}
-
-interface Run {
-    status: number | null;
-    stdout: string;
-    stderr: string;
-}
-
-/** The engine's folder (scripts/engine.sh), built here if the caller did not say. */
-function engineDir(): string {
-    if (process.env.HERD_ENGINE_DIR) {
-        return process.env.HERD_ENGINE_DIR;
-    }
-    const built = spawnSync("bash", [path.join(REPO, "scripts", "engine.sh")], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
-    if (built.status !== 0) {
-        throw new Error("scripts/engine.sh failed");
-    }
-    return built.stdout.trim().split("\n").pop() as string;
-}
-
-/** The files a checkout of the project has (not what is installed, built or ignored), with the installed node_modules linked in. */
-function copyProject(to: string): void {
-    const topLevel = new Set(["dist", ".herd"]);
-    fs.cpSync(REPO, to, {
-        recursive: true,
-        filter: (source) => {
-            const name = path.basename(source);
-            return name !== "node_modules" && name !== ".git" && !(topLevel.has(name) && path.dirname(source) === REPO);
-        },
-    });
-    fs.symlinkSync(path.join(REPO, "node_modules"), path.join(to, "node_modules"));
-}
-
 const key = (urn: string) => urn.split("::").slice(2).join("::");
 const nameOf = (urn: string) => urn.split("::").pop() as string;
 const typeOf = (urn: string) => (urn.split("::")[2] ?? "").split("$").pop() as string;
-
-/** URN → the engine's operations on it (a replacement is several steps: create-replacement, replace, delete-replaced). */
-function opsByUrn(plan: Plan): Map<string, string[]> {
-    const ops = new Map<string, string[]>();
-    for (const step of plan.steps ?? []) {
-        ops.set(step.urn, [...(ops.get(step.urn) ?? []), step.op]);
-    }
-    return ops;
-}
-
-/** The plan, one line per resource; for a change, what differs (the engine's detailed diff) and what forces a replacement. */
-function summary(plan: Plan): string {
-    const details = new Map<string, string>();
-    for (const step of plan.steps ?? []) {
-        if (step.op !== "same") {
-            const diff = Object.entries(step.detailedDiff ?? {}).map(([property, d]) => `${property} (${d.kind})`);
-            const replace = step.replaceReasons?.length ? `; replaced for ${step.replaceReasons.join(", ")}` : "";
-            details.set(step.urn, `: ${diff.join(", ") || (step.diffReasons ?? []).join(", ")}${replace}`);
-        }
-    }
-    return [...opsByUrn(plan)].map(([urn, ops]) => `  ${ops.join("+")} ${key(urn)}${details.get(urn) ?? ""}`).join("\n");
-}
 
 /** A rendered Kubernetes object. */
 interface Manifest {
@@ -121,52 +51,14 @@ function manifests(dir: string): Map<string, Manifest> {
 describe(`the program through the real Pulumi engine (stack ${STACK}, Kubernetes rendered to YAML)`, function () {
     this.timeout(10 * 60 * 1000);
 
-    let work: string;
+    let copy: EngineProject;
     let project: string;
-    let env: NodeJS.ProcessEnv;
     let renderDir: string;
     let released: Map<string, Manifest>;
 
-    function git(...args: string[]): string {
-        const result = spawnSync("git", args, { cwd: project, encoding: "utf8", env });
-        if (result.status !== 0) {
-            throw new Error(`git ${args.join(" ")}: ${result.stderr}`);
-        }
-        return result.stdout;
-    }
-
-    /** The real CLI on the copy, with the program served by test/engine/pulumi.ts. */
-    function pulumi(...args: string[]): Run {
-        const result = spawnSync(process.execPath, ["--import", "tsx", path.join(REPO, "test", "engine", "pulumi.ts"), ...args], {
-            cwd: project,
-            env,
-            encoding: "utf8",
-            maxBuffer: 256 * 1024 * 1024,
-        });
-        return { status: result.status, stdout: result.stdout, stderr: result.stderr };
-    }
-
-    /** The real CLI alone, for commands that do not run the program. */
-    function cli(...args: string[]): Run {
-        const result = spawnSync("pulumi", args, { cwd: project, env, encoding: "utf8" });
-        return { status: result.status, stdout: result.stdout, stderr: result.stderr };
-    }
-
-    function ok(run: Run, what: string): Run {
-        if (run.status !== 0) {
-            throw new Error(`${what} exited ${run.status}\n--- stdout\n${run.stdout.slice(-20000)}\n--- stderr\n${run.stderr.slice(-20000)}`);
-        }
-        return run;
-    }
-
-    function preview(...args: string[]): Plan {
-        const run = ok(pulumi("preview", "--stack", STACK, "--json", "--show-sames", ...args), `pulumi preview ${args.join(" ")}`);
-        return JSON.parse(run.stdout) as Plan;
-    }
-
-    function up(): void {
-        ok(pulumi("up", "--stack", STACK, "--yes", "--skip-preview"), "pulumi up");
-    }
+    const git = (...args: string[]) => copy.git(...args);
+    const preview = (...args: string[]): Plan => copy.preview(STACK, ...args);
+    const up = () => copy.up(STACK);
 
     /** The stack file's config, as the program reads it. */
     function stackConfig(): { fleets: Record<string, { backend: string; release: { image: string; env?: Record<string, string> }; rollout?: unknown }> } {
@@ -175,55 +67,21 @@ describe(`the program through the real Pulumi engine (stack ${STACK}, Kubernetes
     }
 
     before(function () {
-        const engine = engineDir();
-        work = fs.mkdtempSync(path.join(os.tmpdir(), "herd-engine-"));
-        project = path.join(work, "project");
-        fs.mkdirSync(path.join(work, "state"));
-        copyProject(project);
-        env = { ...process.env };
-        delete env.KUBECONFIG;
-        delete env.PULUMI_ACCESS_TOKEN;
-        Object.assign(env, {
-            PATH: `${path.join(engine, "bin")}${path.delimiter}${process.env.PATH}`,
-            PULUMI_HOME: path.join(engine, "home"),
-            PULUMI_BACKEND_URL: `file://${path.join(work, "state")}`,
-            PULUMI_CONFIG_PASSPHRASE: "herd engine test",
-            PULUMI_SKIP_UPDATE_CHECK: "true",
-            PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
-            PULUMI_SKIP_CONFIRMATIONS: "true",
-            // No cluster, and no kubeconfig to find one by accident (KUBECONFIG is cleared, ~ is empty).
-            HOME: work,
-            GIT_AUTHOR_NAME: "herd",
-            GIT_AUTHOR_EMAIL: "herd@example.org",
-            GIT_COMMITTER_NAME: "herd",
-            GIT_COMMITTER_EMAIL: "herd@example.org",
-            GIT_CONFIG_NOSYSTEM: "1",
-        });
+        // No cluster: the provider renders manifests to a folder.
+        copy = new EngineProject(engineDir());
+        project = copy.project;
         const settings = parse(fs.readFileSync(path.join(project, STACK_FILE), "utf8")).config["herd:kubernetes"];
         renderDir = path.resolve(project, settings.renderYamlToDirectory);
-        // `stack init` adds the passphrase's salt to the stack file and reformats it: keep the
-        // file as written, plus the salt, so that the commits below change only what they say.
-        const stackFile = path.join(project, STACK_FILE);
-        const written = fs.readFileSync(stackFile, "utf8");
-        ok(cli("stack", "init", STACK, "--secrets-provider", "passphrase"), "pulumi stack init");
-        const salt = parse(fs.readFileSync(stackFile, "utf8")).encryptionsalt as string | undefined;
-        fs.writeFileSync(stackFile, salt ? `${written}encryptionsalt: ${salt}\n` : written);
-        git("init", "--quiet", "--initial-branch=main");
-        git("add", "--all");
-        git("commit", "--quiet", "-m", "the project, with the engine stack");
+        copy.initStack(STACK);
     });
 
     after(function () {
-        if (work && !process.env.HERD_ENGINE_KEEP) {
-            fs.rmSync(work, { recursive: true, force: true });
-        } else if (work) {
-            console.log(`kept ${work}`);
-        }
+        copy?.remove();
     });
 
     /** `promtool check rules` on a PrometheusRule's spec. */
     function checkRules(file: string, spec: unknown): void {
-        const rules = path.join(work, "rules.yaml");
+        const rules = path.join(copy.work, "rules.yaml");
         fs.writeFileSync(rules, stringify(spec));
         const result = spawnSync("promtool", ["check", "rules", rules], { encoding: "utf8" });
         if (result.error) {
@@ -270,8 +128,7 @@ describe(`the program through the real Pulumi engine (stack ${STACK}, Kubernetes
 
     it("a second pulumi preview reports no changes", function () {
         const plan = preview();
-        const changed = (plan.steps ?? []).filter((step) => step.op !== "same");
-        expect(changed, `expected no changes:\n${summary(plan)}`).to.deep.equal([]);
+        expect(changes(plan), `expected no changes:\n${summary(plan)}`).to.deep.equal([]);
         expect(Object.keys(plan.changeSummary ?? {})).to.deep.equal(["same"]);
     });
 
