@@ -42,7 +42,8 @@ if (kubernetes?.createNamespaces !== false) {
         const { buildNamespace, namespaceResourceName, namespacesToCreate } = kubernetesBackend();
         const { core } = require("@pulumi/kubernetes") as typeof k8s;
         for (const namespace of namespacesToCreate(kubernetesFleets)) {
-            namespaces.set(namespace, new core.v1.Namespace(namespaceResourceName(namespace), buildNamespace(namespace), kubernetesProviderOptions()));
+            const provider = kubernetesProviderOptions().providers as k8s.Provider[] | undefined;
+            namespaces.set(namespace, new core.v1.Namespace(namespaceResourceName(namespace), buildNamespace(namespace), provider ? { provider: provider[0] } : {}));
         }
     }
 }

@@ -273,3 +273,19 @@ describe("what a cluster with dedicated nodes needs: node selectors and tolerati
         expect(args.tolerations).to.deep.equal(placed.tolerations);
     });
 });
+
+describe("the local stack (the playground and the cluster test)", () => {
+    it("builds its fleets under mocks with the cluster's kubeconfig and no other", async () => {
+        const run = await runStack("local");
+        const provider = run.resources.find((r) => r.type === "pulumi:providers:kubernetes") as RecordedResource;
+        expect(provider.inputs.kubeconfig).to.equal(".herd/playground/kubeconfig");
+        const namespaces = run.resources.filter((r) => r.type === "kubernetes:core/v1:Namespace");
+        expect(namespaces.map((r) => r.name)).to.deep.equal(["namespace-jobs", "namespace-web"]);
+        // Created through the stack's provider, as every object in them.
+        for (const namespace of namespaces) {
+            expect(namespace.options.provider).to.contain(provider.urn);
+        }
+        expect(run.named("web-stable", "kubernetes:apps/v1:Deployment").inputs.spec).to.deep.include({ replicas: 12 });
+        expect(run.named("worker-probe-stuck-jobs", "kubernetes:batch/v1:CronJob").options.parent).to.contain("worker-probe-stuck_jobs");
+    });
+});
