@@ -20,6 +20,7 @@ import {
     type MetricsEndpoint as HerdMetricsEndpoint,
     type ProbeSpec,
     type ServerGroupArgs,
+    type Toleration as HerdToleration,
 } from "../components";
 
 /** How strictly members are spread: over hypervisors (OpenStack) or nodes (Kubernetes). */
@@ -188,12 +189,12 @@ export interface Probe {
 export interface Toleration {
     /** Taint key. Defaults to every key (with `operator: Exists`). */
     key?: string;
-    /** `Equal` or `Exists`. Defaults to `Equal`. */
-    operator?: "Equal" | "Exists";
+    /** `Equal` or `Exists` (checked when the workload is built). Defaults to `Equal`. */
+    operator?: string;
     /** Taint value, with `Equal`. Defaults to empty. */
     value?: string;
-    /** `NoSchedule`, `PreferNoSchedule` or `NoExecute`. Defaults to every effect. */
-    effect?: "NoSchedule" | "PreferNoSchedule" | "NoExecute";
+    /** `NoSchedule`, `PreferNoSchedule` or `NoExecute` (checked when the workload is built). Defaults to every effect. */
+    effect?: string;
     /** With `NoExecute`: seconds a member stays after the taint appears. Defaults to forever. */
     tolerationSeconds?: number;
 }
@@ -406,7 +407,8 @@ export function kubernetesWorkloadArgs(args: KubernetesWorkloadComponentArgs): K
         update: args.update && defined({ ...args.update }),
         spread: args.spread,
         nodeSelector: args.nodeSelector,
-        tolerations: args.tolerations?.map((toleration) => defined({ ...toleration })),
+        // The schema has no string unions: resolveWorkload checks operator and effect.
+        tolerations: args.tolerations?.map((toleration) => defined({ ...toleration }) as HerdToleration),
         health: args.health,
         resources: args.resources && defined({ ...args.resources }),
         security: args.security && defined({ ...args.security }),

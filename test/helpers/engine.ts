@@ -212,7 +212,9 @@ export class EngineProject {
         const written = fs.readFileSync(file, "utf8");
         ok(this.cli("stack", "init", stack, "--secrets-provider", "passphrase"), "pulumi stack init");
         const salt = parse(fs.readFileSync(file, "utf8")).encryptionsalt as string | undefined;
-        fs.writeFileSync(file, salt ? `${written}encryptionsalt: ${salt}\n` : written);
+        // A stack file that carries its salt already (the playground's) is left as it is.
+        const carried = parse(written)?.encryptionsalt !== undefined;
+        fs.writeFileSync(file, salt && !carried ? `${written}encryptionsalt: ${salt}\n` : written);
         this.git("init", "--quiet", "--initial-branch=main");
         this.git("add", "--all");
         this.git("commit", "--quiet", "-m", `the project, with the ${stack} stack`);
