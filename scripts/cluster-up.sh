@@ -17,7 +17,9 @@
 # loopback (127.0.1.x), so that even a stray `kubectl logs` stays on this machine.
 #
 # Environment:
-#   HERD_CLUSTER_PORT      first of 5 consecutive ports on 127.0.0.1 (default 36443): API server,
+#   HERD_CLUSTER_PORT      first of 5 consecutive ports on 127.0.0.1 (default 26443, below the
+#                          kernel's ephemeral range, where an outgoing connection of the API
+#                          server could take a port before the controllers bind it): API server,
 #                          etcd client, etcd peer, controller-manager, scheduler
 #   HERD_CLUSTER_NODES     number of fake nodes kwok-node-0..N-1 (default 3)
 #   HERD_CLUSTER_ZONES     zones zone-a, zone-b… the nodes are spread over (default 3)
@@ -288,12 +290,19 @@ in_range() { [[ $1 =~ ^[0-9]+$ ]] && [ "$1" -ge "$2" ] && [ "$1" -le "$3" ]; }
 
 start() {
     t0=$EPOCHREALTIME
-    base=${HERD_CLUSTER_PORT:-36443}
+    base=${HERD_CLUSTER_PORT:-26443}
     nodes=${HERD_CLUSTER_NODES:-3}
     zones=${HERD_CLUSTER_ZONES:-3}
     timeout=${HERD_CLUSTER_TIMEOUT:-60}
     local pod_stages=${HERD_CLUSTER_POD_STAGES:-fast}
     in_range "$base" 1024 65530 || die "HERD_CLUSTER_PORT must be a port from 1024 to 65530, not '$base'"
+    # A port in the ephemeral range can be taken, between the checks below and the bind, by the
+    # client side of any connection (the API server's to etcd, say): refuse such a base.
+    local ephemeral_low ephemeral_high
+    read -r ephemeral_low ephemeral_high </proc/sys/net/ipv4/ip_local_port_range
+    if [ "$((base + 4))" -ge "$ephemeral_low" ] && [ "$base" -le "$ephemeral_high" ]; then
+        die "HERD_CLUSTER_PORT=$base: ports $base..$((base + 4)) overlap the kernel's ephemeral range $ephemeral_low-$ephemeral_high (net.ipv4.ip_local_port_range), where outgoing connections could take them; choose a first port below $((ephemeral_low - 4))"
+    fi
     in_range "$nodes" 1 250 || die "HERD_CLUSTER_NODES must be from 1 to 250, not '$nodes'"
     in_range "$zones" 1 26 || die "HERD_CLUSTER_ZONES must be from 1 to 26, not '$zones'"
     [[ $timeout =~ ^[0-9]+$ ]] || die "HERD_CLUSTER_TIMEOUT must be a number of seconds, not '$timeout'"
