@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import type * as k8s from "@pulumi/kubernetes";
-import { parseKubernetesSettings, parseMonitoringSettings, ResolvedFleet, resolveFleets } from "./components/config";
+import { isPulumiSecretKey, ResolvedFleet, resolveStack, storedStackConfig } from "./components/config";
 import type * as DockerBackend from "./components/docker/workload";
 import type * as KubernetesBackend from "./components/kubernetes";
 import { defaultAlerts, Probe, ProbeTarget, ruleFile } from "./components/monitoring";
@@ -11,11 +11,18 @@ const stack = pulumi.getStack();
 const projectDir = process.env.HERD_PROJECT_DIR ?? __dirname;
 
 // Everything is validated (and every referenced file read) before the first resource exists,
-// so a wrong config registers nothing.
+// so a wrong config registers nothing. Secret values are found from the stack file's `secure:`
+// entries and keep their secret marking to the members (see components/release/secrets.ts).
 const config = new pulumi.Config("herd");
-const monitoring = parseMonitoringSettings(config.getObject("monitoring"), stack);
-const kubernetes = parseKubernetesSettings(config.getObject("kubernetes"), stack);
-const resolved = resolveFleets(config.getObject("fleets"), { stack, projectDir, pushgateway: monitoring?.pushgateway });
+const herdKeys = ["herd:fleets", "herd:monitoring", "herd:kubernetes"];
+const {
+    fleets: resolved,
+    monitoring,
+    kubernetes,
+} = resolveStack(
+    { fleets: config.getObject("fleets"), monitoring: config.getObject("monitoring"), kubernetes: config.getObject("kubernetes") },
+    { stack, projectDir, stored: storedStackConfig(projectDir, stack), secretKeys: herdKeys.filter(isPulumiSecretKey) },
+);
 const dockerHost = new pulumi.Config("docker").get("host");
 
 // Each backend's provider SDK takes a second or more to load: load only those the stack uses.
@@ -125,8 +132,17 @@ function build(fleet: ResolvedFleet) {
     }
 }
 
+/** Under `pulumi up`, a herd error prints as one message (a `RunError`), not a stack trace. */
+function oneMessage<T>(fleet: string, make: () => T): T {
+    try {
+        return make();
+    } catch (err) {
+        throw pulumi.RunError.isInstance(err) ? err : new pulumi.RunError(`herd: fleet ${fleet}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+}
+
 /** Per fleet: its backend, the generation each slot (or role) runs, and how to reach it. */
-export const fleets = Object.fromEntries(resolved.map((fleet) => [fleet.name, build(fleet)]));
+export const fleets = Object.fromEntries(resolved.map((fleet) => [fleet.name, oneMessage(fleet.name, () => build(fleet))]));
 
 /**
  * The stack's Prometheus rule file for the fleets outside Kubernetes (OpenStack, Docker), whose

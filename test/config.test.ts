@@ -134,7 +134,7 @@ describe("stack config validation", () => {
         const readFile = () => "#!/bin/sh\necho hi\n";
         expect(() => resolveFleets(fleets, { stack: "dev", projectDir: "/p", readFile })).to.throw(
             ConfigError,
-            'herd:fleets.web.release.userData = "web.sh": expected a #cloud-config file; this one must start with a "#cloud-config" line, found "#!/bin/sh"',
+            'herd:fleets.web.release.userData = "web.sh": expected a #cloud-config file; this one must start with a "#cloud-config" line; its first line is something else (9 characters)',
         );
     });
 

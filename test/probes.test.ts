@@ -205,10 +205,18 @@ describe("probes of container fleets", () => {
         const run = await runStack("test", { "herd:fleets": { cache }, "herd:monitoring": monitoring });
         const container = run.named("cache-probe-evictions", "docker:index/container:Container");
         expect(container.inputs.name).to.match(/^cache-probe-evictions-[0-9a-f]{8}$/);
+        // The wrapper and its arguments follow the loop as data ("$@"), never inside the shell text.
         expect(container.inputs.command).to.deep.equal([
             "sh",
             "-c",
-            "while true; do '/herd/probes/push-probe' 'evictions' 'herd_probe_evictions' 'http://pushgateway.monitoring:9091' 'test' 'cache' || true; sleep 30; done",
+            'while true; do "$@" || true; sleep 30; done',
+            "sh",
+            "/herd/probes/push-probe",
+            "evictions",
+            "herd_probe_evictions",
+            "http://pushgateway.monitoring:9091",
+            "test",
+            "cache",
         ]);
         expect((container.inputs.uploads as { file: string; executable: boolean }[]).map((u) => [u.file, u.executable])).to.deep.equal([
             ["/herd/probes/evictions", true],

@@ -15,16 +15,48 @@ export interface ConfigProblem {
 /** `herd:fleets.web.rollout.members`, `herd:fleets.web.release.networks[0]`. */
 export function formatKeyPath(path: readonly (string | number)[]): string {
     return path
-        .map((part, i) => (typeof part === "number" ? `[${part}]` : i === 0 ? part : `.${part}`))
+        .map((part, i) => {
+            if (typeof part === "number") {
+                return `[${part}]`;
+            }
+            // A key with spaces, quotes or control characters is quoted, so the path stays one line.
+            if (!/^[^\s"'\\\u0000-\u001f\u007f]+$/.test(part)) {
+                return `[${JSON.stringify(part.length > 60 ? `${part.slice(0, 57)}...` : part)}]`;
+            }
+            return i === 0 ? part : `.${part}`;
+        })
         .join("");
 }
 
-function formatValue(value: unknown): string {
+/** Longest value a message quotes whole. */
+const QUOTED_LENGTH = 80;
+
+/**
+ * A value as a message shows it: short values as JSON; a text of several lines or a long one
+ * (a file's content, a script) by its size only, and a large list or map by its shape, so a
+ * message never carries a file's content. Secrets reach here as their markers (`[secret …]`).
+ */
+export function formatValue(value: unknown): string {
     if (value === undefined) {
         return "(missing)";
     }
+    if (typeof value === "string" && (value.includes("\n") || value.length > QUOTED_LENGTH)) {
+        const lines = value.split("\n").length;
+        return `(a text of ${value.length} characters${lines > 1 ? ` on ${lines} lines` : ""})`;
+    }
     const json = JSON.stringify(value) ?? String(value);
-    return json.length > 80 ? `${json.slice(0, 77)}...` : json;
+    if (json.length <= QUOTED_LENGTH && !json.includes("\\n")) {
+        return json;
+    }
+    if (Array.isArray(value)) {
+        return `(a list of ${value.length} item${value.length === 1 ? "" : "s"})`;
+    }
+    if (value !== null && typeof value === "object") {
+        const keys = Object.keys(value);
+        const shown = keys.slice(0, 5).map((key) => JSON.stringify(key.length > 40 ? `${key.slice(0, 37)}...` : key));
+        return `(a map of ${keys.length} key${keys.length === 1 ? "" : "s"}: ${shown.join(", ")}${keys.length > 5 ? ", …" : ""})`;
+    }
+    return `(${json.length} characters)`;
 }
 
 /** One line per problem: where, what was received, what is allowed. */

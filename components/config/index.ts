@@ -3,3 +3,4 @@ export * from "./schema";
 export * from "./validate";
 export * from "./stackFile";
 export * from "./resolve";
+export * from "./secrets";

@@ -1,4 +1,13 @@
 import { z } from "zod";
+import {
+    BASE_URL_ALLOWED,
+    containerFilePathProblem,
+    HTTP_PATH_ALLOWED,
+    isBaseUrl,
+    isHttpPath,
+    parseIpv4Cidr,
+    promqlProblem,
+} from "./grammar";
 
 /**
  * The schema of `herd:fleets` in a stack file. Every object is strict, so a typo such as `szie`
@@ -25,6 +34,45 @@ const text = (what: string) => z.string(expect(what)).min(1, expect(what));
 
 const names = (what: string) => z.array(text(what), expect(`a list of ${what}s`));
 
+/**
+ * The most members one fleet may have, per backend. A larger fleet is refused by the schema,
+ * before anything is planned, so a typo of a few zeros fails in milliseconds:
+ * - `openstack`: 5000, the largest fleet the benchmark (`bench/`) measures: every member is a
+ *   few resources that `pulumi up` registers one by one, and 5,000 already take about a minute
+ *   and 3 GB to evaluate;
+ * - `kubernetes`: 10000. The members are replicas of one or two Deployments, which stay two
+ *   resources; Kubernetes is tested up to 150,000 pods per cluster, and one fleet of 10,000 is
+ *   already a large share of it;
+ * - `docker`: 100. One Docker engine on one host runs them all, each with its own limits
+ *   (256 MB by default: 100 members already want 25 GB).
+ */
+export const MAX_FLEET_SIZE = { openstack: 5000, kubernetes: 10000, docker: 100 } as const;
+
+const fleetSize = (backend: keyof typeof MAX_FLEET_SIZE) =>
+    wholeNumber(0).max(MAX_FLEET_SIZE[backend], expect(`at most ${MAX_FLEET_SIZE[backend]} members: the most one ${backend} fleet may have`));
+
+/** What a project file path allows: relative, inside the project, no control character. */
+function projectPath(what: string) {
+    const allowed = `${what}: a path relative to the project directory, without '..'`;
+    return z
+        .string(expect(allowed))
+        .min(1, expect(allowed))
+        .max(1024, expect(`${allowed}, at most 1024 characters`))
+        .refine(
+            (value) => !value.startsWith("/") && !/^[A-Za-z]:[\\/]/.test(value) && !value.split(/[\\/]/).includes("..") && !/[\u0000-\u001f\u007f]/.test(value),
+            expect(allowed),
+        );
+}
+
+/** Longest probe schedule: a probe runs at least once a day. */
+const MAX_EVERY_SECONDS = 24 * 3600;
+
+/** Seconds of a duration such as `30s`, `5m` or `1h`; `NaN` for anything else. */
+export function durationOf(value: string): number {
+    const match = /^(\d{1,9})(s|m|h)$/.exec(value);
+    return match ? Number(match[1]) * { s: 1, m: 60, h: 3600 }[match[2] as "s" | "m" | "h"] : NaN;
+}
+
 /** Names that end up in cloud-side names, DNS labels and Kubernetes labels. */
 export const FLEET_NAME = /^[a-z]([a-z0-9-]{0,28}[a-z0-9])?$/;
 
@@ -36,7 +84,7 @@ export const serverReleaseSchema = strict({
     networks: names("network name or ID").min(1, expect("at least one network")).optional(),
     keyPair: text("a key pair name").optional(),
     securityGroups: names("security group name").optional(),
-    userData: text("a path, relative to the project, to a #cloud-config file").optional(),
+    userData: projectPath("a #cloud-config file").optional(),
 });
 
 const envName = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -56,7 +104,7 @@ export const containerReleaseSchema = strict({
         .optional(),
     files: z
         .record(
-            z.string().regex(/^\/[^\0]*[^/]$/, expect("an absolute file path")),
+            z.string().refine((file) => containerFilePathProblem(file) === undefined, { error: (issue) => containerFilePathProblem(issue.input) ?? "an absolute file path" }),
             z.string(expect("the file's content")),
             expect("a map of /absolute/path: content"),
         )
@@ -72,20 +120,56 @@ const rolloutFields = {
 };
 
 const duration = (what: string) =>
-    z.string(expect(`${what}: a duration such as 30s, 5m or 1h`)).regex(/^\d+(s|m|h)$/, expect(`${what}: a duration such as 30s, 5m or 1h`));
+    z.string(expect(`${what}: a duration such as 30s, 5m or 1h`)).regex(/^\d{1,9}(s|m|h)$/, expect(`${what}: a duration such as 30s, 5m or 1h`));
+
+/** A probe's schedule: a duration of 1 second to 24 hours, whatever backend runs it. */
+const every = z.string(expect("how often it runs: a duration such as 30s, 5m or 1h")).check((ctx) => {
+    const seconds = durationOf(ctx.value);
+    if (Number.isNaN(seconds) || seconds < 1 || seconds > MAX_EVERY_SECONDS) {
+        ctx.issues.push({
+            code: "custom",
+            input: ctx.value,
+            message: Number.isNaN(seconds)
+                ? "how often it runs: a duration such as 30s, 5m or 1h"
+                : "how often it runs: a duration from 1s to 24h, such as 30s, 5m or 1h",
+        });
+    }
+});
+
+/** PromQL, parsed: `transform` puts the placeholders a query may hold into parseable form first. */
+const promql = (what: string, transform: (expr: string) => string = (expr) => expr) =>
+    z.string(expect(what)).check((ctx) => {
+        const problem = promqlProblem(transform(ctx.value));
+        if (problem !== undefined) {
+            ctx.issues.push({ code: "custom", input: ctx.value, message: `${what}; this one has ${problem}` });
+        }
+    });
+
+/** A Prometheus label value herd sets itself (a severity), kept to a plain word. */
+const SEVERITY = /^[A-Za-z][A-Za-z0-9_-]{0,31}$/;
+
+/** A one-line annotation: no template braces (Prometheus would read them as a template). */
+const summary = z
+    .string(expect("a one-line summary"))
+    .min(1, expect("a one-line summary"))
+    .max(512, expect("a one-line summary of at most 512 characters"))
+    .refine((value) => !/[\u0000-\u001f\u007f]|\{\{|\}\}/.test(value), expect("a one-line summary without control characters or {{ }}"));
 
 const probeSchema = strict({
-    script: text("a path, relative to the project, to the probe script (shell or Python, with a shebang)"),
-    every: duration("how often it runs"),
+    script: projectPath("the probe script (shell or Python, with a shebang)"),
+    every,
     metric: z
         .string(expect("a Prometheus metric name"))
         .regex(/^[a-zA-Z_:][a-zA-Z0-9_:]*$/, expect("a Prometheus metric name"))
         .optional(),
     alert: strict({
-        expr: text("a PromQL expression").optional(),
+        expr: promql("a PromQL expression").optional(),
         for: duration("how long it must hold").optional(),
-        severity: text("a severity label such as warning or critical").optional(),
-        summary: text("a one-line summary").optional(),
+        severity: z
+            .string(expect("a severity label such as warning or critical"))
+            .regex(SEVERITY, expect("a severity label such as warning or critical: a letter, then letters, digits, '-' or '_'"))
+            .optional(),
+        summary: summary.optional(),
     }).optional(),
 });
 
@@ -100,13 +184,18 @@ const common = {
     }).optional(),
     spread: z.enum(["anti-affinity", "soft-anti-affinity"], expect("anti-affinity | soft-anti-affinity")).optional(),
     health: strict({
-        path: z.string(expect("an HTTP path starting with /")).startsWith("/", expect("an HTTP path starting with /")),
+        path: z.string(expect(HTTP_PATH_ALLOWED)).refine(isHttpPath, expect(HTTP_PATH_ALLOWED)),
         port,
     }).optional(),
     alerts: strict({ minHealthy: wholeNumber(0).optional() }).optional(),
     gate: strict({
-        prometheus: z.url(expect("the base URL of a Prometheus server, e.g. http://prometheus:9090")),
-        query: text("PromQL that returns a non-empty result while the canary is healthy ($generation, $fleet, $stack are substituted)"),
+        prometheus: z
+            .string(expect("the base URL of a Prometheus server, e.g. http://prometheus:9090"))
+            .refine(isBaseUrl, expect(`the base URL of a Prometheus server, e.g. http://prometheus:9090: ${BASE_URL_ALLOWED}`)),
+        query: promql(
+            "PromQL that returns a non-empty result while the canary is healthy ($generation, $fleet, $stack are substituted)",
+            (query) => query.replace(/\$(generation|fleet|stack)\b/g, "x"),
+        ),
         bake: duration("the minimum time a wave runs before the next").optional(),
     }).optional(),
     probes: z
@@ -121,15 +210,19 @@ const common = {
 const ingressRule = strict({
     port,
     protocol: z.enum(["tcp", "udp"], expect("tcp | udp")).optional(),
-    cidr: z
-        .string(expect("an IPv4 CIDR such as 10.0.0.0/8"))
-        .regex(/^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$/, expect("an IPv4 CIDR such as 10.0.0.0/8")),
+    cidr: z.string(expect("an IPv4 CIDR such as 10.0.0.0/8")).check((ctx) => {
+        const parsed = parseIpv4Cidr(ctx.value);
+        if (typeof parsed === "string") {
+            ctx.issues.push({ code: "custom", input: ctx.value, message: `an IPv4 CIDR such as 10.0.0.0/8; this one: ${parsed}` });
+        }
+    }),
 });
 
 /** An OpenStack fleet in the stack config (`backend: openstack`): what {@link resolveFleets} turns into {@link ServerGroupArgs}. */
 export const openstackFleetSchema = strict({
     backend: z.literal("openstack"),
     ...common,
+    size: fleetSize("openstack"),
     release: serverReleaseSchema,
     rollout: strict({ previous: serverReleaseSchema.optional(), ...rolloutFields }).optional(),
     loadBalancer: strict({
@@ -166,6 +259,7 @@ const toleration = strict({
 export const kubernetesFleetSchema = strict({
     backend: z.literal("kubernetes"),
     ...common,
+    size: fleetSize("kubernetes"),
     namespace: z.string(expect("a Kubernetes namespace name")).regex(FLEET_NAME, expect("a Kubernetes namespace name")).optional(),
     nodeSelector: z.record(labelKey, labelValue, expect("a map of node label → value")).optional(),
     tolerations: z.array(toleration, expect("a list of { key, operator, value, effect, tolerationSeconds }")).optional(),
@@ -177,6 +271,7 @@ export const kubernetesFleetSchema = strict({
 export const dockerFleetSchema = strict({
     backend: z.literal("docker"),
     ...common,
+    size: fleetSize("docker"),
     release: containerReleaseSchema,
     rollout: strict({ previous: containerReleaseSchema.optional(), ...rolloutFields }).optional(),
     hostPort: port.optional(),
@@ -217,10 +312,10 @@ export type Backend = FleetConfig["backend"];
  * (`KUBECONFIG`, current context) is used.
  */
 export const kubernetesSettingsSchema = strict({
-    kubeconfig: text("a path to a kubeconfig file, relative to the project").optional(),
+    kubeconfig: projectPath("a kubeconfig file").optional(),
     context: text("a kubeconfig context name").optional(),
     namespace: z.string(expect("a Kubernetes namespace name")).regex(FLEET_NAME, expect("a Kubernetes namespace name")).optional(),
-    renderYamlToDirectory: text("a directory to write manifests to instead of applying them to a cluster").optional(),
+    renderYamlToDirectory: projectPath("a directory to write manifests to instead of applying them to a cluster").optional(),
     createNamespaces: z.boolean(expect("true (herd creates the namespaces its fleets name) or false (they exist already)")).optional(),
 });
 
@@ -229,7 +324,10 @@ export type KubernetesSettings = z.infer<typeof kubernetesSettingsSchema>;
 
 /** `herd:monitoring`: where probes of Kubernetes and Docker fleets push their counts. */
 export const monitoringSettingsSchema = strict({
-    pushgateway: z.url(expect("the base URL of a Prometheus Pushgateway, e.g. http://pushgateway.monitoring:9091")).optional(),
+    pushgateway: z
+        .string(expect("the base URL of a Prometheus Pushgateway, e.g. http://pushgateway.monitoring:9091"))
+        .refine(isBaseUrl, expect(`the base URL of a Prometheus Pushgateway, e.g. http://pushgateway.monitoring:9091: ${BASE_URL_ALLOWED}`))
+        .optional(),
     probeImage: text("an image with a POSIX shell and wget (busybox), pinned by digest where possible").optional(),
 });
 

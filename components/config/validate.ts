@@ -1,5 +1,7 @@
 import { z } from "zod";
 import { ConfigError, ConfigProblem } from "./errors";
+import { parseIpv4Cidr } from "./grammar";
+import { misplacedSecrets } from "./secrets";
 import {
     FLEET_NAME,
     FleetConfig,
@@ -56,6 +58,11 @@ function problemsOf(error: z.ZodError, prefix: (string | number)[], input: unkno
                 unknownKey: true,
             }));
         }
+        if (issue.code === "invalid_key") {
+            // The value under a wrong key is content (a file's, an env value): name the key instead.
+            const key = path[path.length - 1];
+            return [{ path: [...prefix, ...path], value: key, allowed: issue.issues[0]?.message ?? issue.message }];
+        }
         return [{ path: [...prefix, ...path], value: valueAt(input, path), allowed: issue.message }];
     });
 }
@@ -104,6 +111,10 @@ function crossChecks(fleet: FleetConfig, prefix: (string | number)[]): ConfigPro
             });
         }
     }
+    if (fleet.backend === "openstack") {
+        problems.push(...duplicateIngress(fleet.ingress ?? [], [...prefix, "ingress"]));
+    }
+    problems.push(...misplacedSecrets(fleet, prefix, (path) => fleet.backend !== "openstack" && isSecretPlace(path), SECRET_PLACES));
     if (fleet.alerts?.minHealthy !== undefined && fleet.alerts.minHealthy > fleet.size) {
         problems.push({
             path: [...prefix, "alerts", "minHealthy"],
@@ -114,17 +125,81 @@ function crossChecks(fleet: FleetConfig, prefix: (string | number)[]): ConfigPro
     return problems;
 }
 
+/** Where in a fleet a secret may be, in words. */
+const SECRET_PLACES =
+    "only a container release's env values and file contents can be secret (they reach the members as secrets); herd shows every other value in names, plans and messages";
+
+/** `release.env.X`, `release.files./p` and the same under `rollout.previous`. */
+function isSecretPlace(path: readonly (string | number)[]): boolean {
+    const release = path[0] === "release" ? path.slice(1) : path[0] === "rollout" && path[1] === "previous" ? path.slice(2) : undefined;
+    return release !== undefined && release.length === 2 && (release[0] === "env" || release[0] === "files");
+}
+
+/** Ingress rules that open what an earlier rule opens already (they would be one security group rule, twice). */
+function duplicateIngress(rules: readonly { port: number; protocol?: string; cidr: string }[], prefix: (string | number)[]): ConfigProblem[] {
+    const seen = new Map<string, number>();
+    const problems: ConfigProblem[] = [];
+    rules.forEach((rule, i) => {
+        const parsed = parseIpv4Cidr(rule.cidr);
+        const range = typeof parsed === "string" ? rule.cidr : `${parsed.address}/${parsed.prefix}`;
+        const key = `${rule.protocol ?? "tcp"} ${rule.port} ${range}`;
+        const first = seen.get(key);
+        if (first === undefined) {
+            seen.set(key, i);
+        } else {
+            problems.push({
+                path: [...prefix, i],
+                value: rule,
+                allowed: `a rule that ingress[${first}] does not give already (${rule.protocol ?? "tcp"} port ${rule.port} from ${range})`,
+            });
+        }
+    });
+    return problems;
+}
+
 /**
- * Validates the raw value of `herd:fleets` (as `pulumi.Config.getObject` returns it) and returns
- * the typed fleets, in the file's key order. Throws one {@link ConfigError} listing every problem.
- *
- * @param raw the value of `herd:fleets`; `undefined` when the key is absent
- * @param stack the stack name, for the message
+ * Host ports that two Docker fleets would both publish: slot `i` of a fleet publishes
+ * `hostPort + i`, and every Docker fleet of a stack runs on the same engine.
  */
-export function parseFleets(raw: unknown, stack: string): Record<string, FleetConfig> {
+function hostPortOverlaps(fleets: Record<string, FleetConfig>, root: string[]): ConfigProblem[] {
+    const problems: ConfigProblem[] = [];
+    const taken: { name: string; first: number; last: number }[] = [];
+    for (const [name, fleet] of Object.entries(fleets)) {
+        if (fleet.backend !== "docker" || fleet.hostPort === undefined || fleet.size === 0) {
+            continue;
+        }
+        const first = fleet.hostPort;
+        const last = fleet.hostPort + fleet.size - 1;
+        const other = taken.find((range) => first <= range.last && range.first <= last);
+        if (other) {
+            problems.push({
+                path: [...root, name, "hostPort"],
+                value: fleet.hostPort,
+                allowed: `host ports no other fleet publishes: its ${fleet.size} slots would publish ${first}–${last}, and fleet ${other.name} publishes ${other.first}–${other.last}`,
+            });
+        }
+        taken.push({ name, first, last });
+    }
+    return problems;
+}
+
+/** The fleets of `herd:fleets` that are valid, and the problems of the others. */
+export interface CheckedFleets {
+    /** The valid fleets, typed, in the file's key order. */
+    readonly fleets: Record<string, FleetConfig>;
+    /** Every problem found, in key order. */
+    readonly problems: readonly ConfigProblem[];
+}
+
+/**
+ * Checks the raw value of `herd:fleets` without throwing: every fleet against the schema, the
+ * rules that span several of its keys, and those that span fleets (Docker host ports). A fleet
+ * with a problem is left out of `fleets`.
+ */
+export function checkFleets(raw: unknown): CheckedFleets {
     const root = [FLEETS_KEY];
     if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
-        throw new ConfigError(stack, [{ path: root, value: raw, allowed: "a map of fleet name → fleet ({ backend, size, release, … })" }]);
+        return { fleets: {}, problems: [{ path: root, value: raw, allowed: "a map of fleet name → fleet ({ backend, size, release, … })" }] };
     }
     const problems: ConfigProblem[] = [];
     const fleets: Record<string, FleetConfig> = {};
@@ -147,24 +222,58 @@ export function parseFleets(raw: unknown, stack: string): Record<string, FleetCo
             problems.push(...problemsOf(result.error, prefix, value));
             continue;
         }
-        problems.push(...crossChecks(result.data, prefix));
-        fleets[name] = result.data;
+        const fleetProblems = crossChecks(result.data, prefix);
+        problems.push(...fleetProblems);
+        if (fleetProblems.length === 0) {
+            fleets[name] = result.data;
+        }
     }
+    problems.push(...hostPortOverlaps(fleets, root));
+    return { fleets, problems };
+}
+
+/**
+ * Validates the raw value of `herd:fleets` (as `pulumi.Config.getObject` returns it) and returns
+ * the typed fleets, in the file's key order. Throws one {@link ConfigError} listing every problem.
+ *
+ * @param raw the value of `herd:fleets`; `undefined` when the key is absent
+ * @param stack the stack name, for the message
+ */
+export function parseFleets(raw: unknown, stack: string): Record<string, FleetConfig> {
+    const { fleets, problems } = checkFleets(raw);
     if (problems.length > 0) {
         throw new ConfigError(stack, problems);
     }
     return fleets;
 }
 
-function parseSettings<T>(schema: z.ZodType<T>, key: string, raw: unknown, stack: string): T | undefined {
+/** What {@link checkSettings} found. */
+export interface SettingsCheck<T> {
+    /** The validated settings; absent when not given or invalid. */
+    value?: T;
+    /** Every problem found; empty when the settings are valid or absent. */
+    problems: ConfigProblem[];
+}
+
+/** Checks a settings key (`herd:kubernetes`, `herd:monitoring`) without throwing. */
+export function checkSettings<T>(schema: z.ZodType<T>, key: string, raw: unknown): SettingsCheck<T> {
     if (raw === undefined) {
-        return undefined;
+        return { problems: [] };
     }
     const result = schema.safeParse(raw);
     if (!result.success) {
-        throw new ConfigError(stack, problemsOf(result.error, [key], raw));
+        return { problems: problemsOf(result.error, [key], raw) };
     }
-    return result.data;
+    const secrets = misplacedSecrets(result.data, [key], () => false, `${key} holds no secret: herd shows its values in plans and messages, or reads them as paths`);
+    return secrets.length > 0 ? { problems: secrets } : { value: result.data, problems: [] };
+}
+
+function parseSettings<T>(schema: z.ZodType<T>, key: string, raw: unknown, stack: string): T | undefined {
+    const { value, problems } = checkSettings(schema, key, raw);
+    if (problems.length > 0) {
+        throw new ConfigError(stack, problems);
+    }
+    return value;
 }
 
 /**

@@ -1,4 +1,6 @@
-import { FLEET_NAME } from "../config/schema";
+import * as net from "node:net";
+import { HTTP_PATH_ALLOWED, isHttpPath } from "../config/grammar";
+import { FLEET_NAME, MAX_FLEET_SIZE } from "../config/schema";
 import {
     canonicalContainerRelease,
     containerGeneration,
@@ -10,7 +12,7 @@ import {
     isPort,
 } from "../release/container";
 import type { HealthCheck } from "../openstack/serverGroup";
-import { generationOf } from "../release";
+import { generationOf, reveal, SecretValues } from "../release";
 import { assignSlots, batchesOf, defaultBatch } from "../rollout";
 import type { DockerWorkloadArgs } from "./workload";
 
@@ -38,7 +40,12 @@ export interface DockerMemberPlan {
     readonly slot: number;
     /** Pulumi resource name, stable for the slot: `${fleet}-${slot}`. */
     readonly resourceName: string;
-    /** Docker container name, which changes with the release: `${fleet}-${slot}-${generation}`. */
+    /**
+     * Docker container name: `${fleet}-${slot}-${generation}-${settings}`, where `settings` hashes
+     * every input of the container (see {@link containerSettingsHash}). Whatever replaces the
+     * container gives the new one a name the old one does not hold, so create-before-delete
+     * never collides on it.
+     */
     readonly containerName: string;
     /** Generation of the release the slot runs. */
     readonly generation: string;
@@ -126,14 +133,14 @@ function argumentProblems(name: string, args: DockerWorkloadArgs): string[] {
     if (!FLEET_NAME.test(name)) {
         problems.push(`name = ${JSON.stringify(name)}: expected a fleet name: lowercase letters, digits and '-', starting with a letter, at most 30 characters`);
     }
-    problems.push(...fleetShapeProblems({ size: args.size, rollout: args.rollout, batch: args.update?.batch }));
+    problems.push(...fleetShapeProblems({ size: args.size, rollout: args.rollout, batch: args.update?.batch, maxSize: MAX_FLEET_SIZE.docker }));
     problems.push(...containerReleaseProblems(args.release, "release"));
     if (args.rollout?.previous) {
         problems.push(...containerReleaseProblems(args.rollout.previous, "rollout.previous"));
     }
     if (args.health) {
-        if (!/^\/\S*$/.test(args.health.path)) {
-            problems.push(`health.path = ${JSON.stringify(args.health.path)}: expected an HTTP path starting with /`);
+        if (!isHttpPath(args.health.path)) {
+            problems.push(`health.path = ${JSON.stringify(args.health.path)}: expected ${HTTP_PATH_ALLOWED}`);
         }
         if (!isPort(args.health.port)) {
             problems.push(`health.port = ${JSON.stringify(args.health.port)}: expected a port, 1–65535`);
@@ -164,6 +171,12 @@ function argumentProblems(name: string, args: DockerWorkloadArgs): string[] {
     }
     if (args.metrics && args.metrics.port !== undefined && !isPort(args.metrics.port)) {
         problems.push(`metrics.port = ${JSON.stringify(args.metrics.port)}: expected a port, 1–65535`);
+    }
+    if (args.metrics && args.metrics.path !== undefined && !isHttpPath(args.metrics.path)) {
+        problems.push(`metrics.path = ${JSON.stringify(args.metrics.path)}: expected ${HTTP_PATH_ALLOWED}`);
+    }
+    if (args.hostIp !== undefined && net.isIP(args.hostIp) === 0) {
+        problems.push(`hostIp = ${JSON.stringify(args.hostIp)}: expected an IP address of the Docker host, such as 127.0.0.1`);
     }
     return problems;
 }
@@ -197,7 +210,7 @@ export function resolveDockerWorkload(name: string, args: DockerWorkloadArgs): R
         return {
             slot,
             resourceName: `${name}-${slot}`,
-            containerName: `${name}-${slot}-${generation}`,
+            containerName: "",
             generation,
             current,
             batch: batchOf.get(slot) as number,
@@ -207,7 +220,7 @@ export function resolveDockerWorkload(name: string, args: DockerWorkloadArgs): R
             deleteBeforeReplace: hostPort !== undefined || order === "delete-before-create",
         };
     });
-    return {
+    const workload: ResolvedDockerWorkload = {
         name,
         batch,
         order,
@@ -225,6 +238,24 @@ export function resolveDockerWorkload(name: string, args: DockerWorkloadArgs): R
         keepImages: args.keepImages ?? true,
         members,
     };
+    return {
+        ...workload,
+        members: members.map((member) => ({
+            ...member,
+            containerName: `${name}-${member.slot}-${member.generation}-${containerSettingsHash(workload, member)}`,
+        })),
+    };
+}
+
+/**
+ * A hash of every input of a member's container but its name and the IDs it gets from other
+ * resources: the release and the fleet's settings (health check, host port and address, limits,
+ * metrics labels…). It is part of the container's name, so any change that recreates the
+ * container names the new one differently from the old one; secrets count by their markers.
+ */
+export function containerSettingsHash(workload: ResolvedDockerWorkload, member: DockerMemberPlan): string {
+    const { name: _, ...inputs } = containerInputs(workload, member, { image: "", network: "" });
+    return generationOf(inputs);
 }
 
 /** The distinct images of a fleet, in slot order of first use, with their resource names. */
@@ -283,18 +314,20 @@ export interface ContainerRefs<N> {
  * sorted by name, files sorted by path, published port), then the fleet's settings. Everything is
  * in a fixed order, so two evaluations give identical inputs.
  */
-export function containerInputs<N>(workload: ResolvedDockerWorkload, member: DockerMemberPlan, refs: ContainerRefs<N>) {
+export function containerInputs<N>(workload: ResolvedDockerWorkload, member: DockerMemberPlan, refs: ContainerRefs<N>, secrets?: SecretValues) {
     const { release } = member;
     const env = release.env ?? {};
     const files = release.files ?? {};
+    // A value that holds a secret's marker reaches the container as a Pulumi secret, with its plaintext.
+    const value = (text: string) => (secrets === undefined ? text : reveal(text, secrets));
     return {
         name: member.containerName,
         image: refs.image,
-        ...(release.command ? { entrypoints: [...release.command] } : {}),
-        ...(release.args ? { command: [...release.args] } : {}),
-        ...(release.env ? { envs: Object.keys(env).sort().map((key) => `${key}=${env[key]}`) } : {}),
+        ...(release.command ? { entrypoints: release.command.map(value) } : {}),
+        ...(release.args ? { command: release.args.map(value) } : {}),
+        ...(release.env ? { envs: Object.keys(env).sort().map((key) => value(`${key}=${env[key]}`)) } : {}),
         // Config files, not programs: readable by the container's user, writable by no one.
-        ...(release.files ? { uploads: Object.keys(files).sort().map((file) => ({ file, content: files[file], permissions: "0444" })) } : {}),
+        ...(release.files ? { uploads: Object.keys(files).sort().map((file) => ({ file, content: value(files[file]), permissions: "0444" })) } : {}),
         ...(member.hostPort === undefined
             ? {}
             : { ports: [{ internal: release.port as number, external: member.hostPort, ip: workload.hostIp, protocol: "tcp" }] }),

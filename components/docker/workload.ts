@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import { ContainerRelease, HERD_LABELS, MetricsEndpoint } from "../release/container";
+import type { SecretValues } from "../release/secrets";
 import type { HealthCheck } from "../openstack/serverGroup";
 import { Rollout } from "../rollout";
 import {
@@ -64,19 +65,26 @@ export interface DockerWorkloadArgs {
      * @default true
      */
     readonly keepImages?: boolean;
+    /**
+     * Plaintext of the secrets the releases hold, by marker (`[secret 1a2b3c4d]`, see
+     * `secretMarker`): an env value or file content holding a marker reaches the container as a
+     * Pulumi secret, its plaintext in place of the marker. The generation and names see only
+     * the marker. @default none: markers stay as they are, still marked secret
+     */
+    readonly secrets?: SecretValues;
 }
 
 /**
  * A fleet of interchangeable containers on one Docker engine: one container per slot
- * (`${name}-${slot}`, named `${name}-${slot}-${generation}` on the host) on the fleet's own
+ * (`${name}-${slot}`, named `${name}-${slot}-${generation}-${settings}` on the host) on the fleet's own
  * network, replaced (never updated) whenever its release changes, in batches that wait for each
  * other, labelled for `docker ps` and Prometheus discovery. The local counterpart of a
  * Kubernetes or OpenStack fleet, for development stacks.
  *
- * The container name carries the generation, so a new release never collides with the container
- * it replaces. A change that replaces containers without changing the release (`health`,
- * `metrics`, `hostIp`) keeps the name, so make it together with a release change, or with
- * `update.order: delete-before-create`.
+ * The container name carries the generation and a hash of every other input of the container
+ * (health check, metrics labels, host address, limits…), so whatever replaces a container, a
+ * new release or a changed setting, the new one never collides with the name of the one it
+ * replaces.
  */
 export class DockerWorkload extends pulumi.ComponentResource {
     /** The settings and per-slot plan every container was built from. */
@@ -130,7 +138,12 @@ export class DockerWorkload extends pulumi.ComponentResource {
             }
             const container = new docker.Container(
                 member.resourceName,
-                containerInputs(workload, member, { image: imageIds.get(member.release.image) as pulumi.Output<string>, network: this.network.name }),
+                containerInputs(
+                    workload,
+                    member,
+                    { image: imageIds.get(member.release.image) as pulumi.Output<string>, network: this.network.name },
+                    args.secrets ?? new Map(),
+                ),
                 {
                     ...childOpts,
                     dependsOn: previousBatch,

@@ -12,6 +12,7 @@ import {
     HERD_LABELS,
     isPort,
 } from "../release/container";
+import { holdsSecret } from "../release/secrets";
 import type { KubernetesWorkloadArgs } from "./workload";
 
 /** Which Deployment a pod belongs to: `stable` runs the fleet's settled release, `canary` the one being rolled out. */
@@ -389,6 +390,11 @@ export function configMapName(name: string, role: Role, kind: "env" | "files"): 
     return `${name}-${role}-${kind}`;
 }
 
+/** Pulumi resource name of a role's Secret, holding the env values and files that are secrets: `${name}-stable-secret-env`. */
+export function secretName(name: string, role: Role, kind: "env" | "files"): string {
+    return `${name}-${role}-secret-${kind}`;
+}
+
 /** Pulumi resource name of the PodDisruptionBudget. */
 export function disruptionBudgetName(name: string): string {
     return `${name}-pdb`;
@@ -443,14 +449,41 @@ export function buildConfigMapData(release: ContainerRelease): {
     /** Config files: {@link fileKey} of the path → content. */
     files?: Record<string, string>;
 } {
+    return roleData(release, false);
+}
+
+/**
+ * The data of a role's Secrets: the env values and file contents that hold a secret's marker
+ * (`[secret 1a2b3c4d]`), keyed as in {@link buildConfigMapData}, which leaves them out. The
+ * component puts each secret's plaintext in place of its marker; absent when there is none.
+ */
+export function buildSecretData(release: ContainerRelease): {
+    /** Environment: variable name → value, markers and all. */
+    env?: Record<string, string>;
+    /** Config files: {@link fileKey} of the path → content, markers and all. */
+    files?: Record<string, string>;
+} {
+    return roleData(release, true);
+}
+
+function roleData(release: ContainerRelease, secret: boolean): { env?: Record<string, string>; files?: Record<string, string> } {
     const canonical = canonicalContainerRelease(release);
+    const env = Object.entries(canonical.env ?? {}).filter(([, value]) => holdsSecret(value) === secret);
     const files = Object.entries(canonical.files ?? {})
+        .filter(([, content]) => holdsSecret(content) === secret)
         .map(([path, content]) => [fileKey(path), content] as const)
         .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     return {
-        ...(canonical.env ? { env: { ...canonical.env } } : {}),
+        ...(env.length > 0 ? { env: Object.fromEntries(env) } : {}),
         ...(files.length > 0 ? { files: Object.fromEntries(files) } : {}),
     };
+}
+
+/** The paths of a release's files whose content is (or is not) a secret, in canonical order. */
+function filePaths(release: ContainerRelease, secret: boolean): string[] {
+    return Object.entries(release.files ?? {})
+        .filter(([, content]) => holdsSecret(content) === secret)
+        .map(([path]) => path);
 }
 
 /** Metadata of a child object. `name` is set only with `fixedNames`; otherwise Pulumi names it (`web-stable-1a2b3c4d`). */
@@ -468,6 +501,10 @@ export interface ConfigMapRefs<N> {
     readonly env?: N;
     /** Name of the ConfigMap holding the config files, when the release has `files`. */
     readonly files?: N;
+    /** Name of the Secret holding the env values that are secrets, when the release has some. */
+    readonly secretEnv?: N;
+    /** Name of the Secret holding the files whose content is a secret, when the release has some. */
+    readonly secretFiles?: N;
 }
 
 function httpProbe(health: HealthCheck) {
@@ -506,14 +543,19 @@ export function scrapePort(workload: ResolvedWorkload): string | number | undefi
 
 function container<N>(workload: ResolvedWorkload, plan: RolePlan, configMaps: ConfigMapRefs<N>) {
     const { release } = plan;
-    const files = Object.keys(release.files ?? {});
+    const files = filePaths(release, false);
+    const secretFiles = filePaths(release, true);
+    const envFrom = [
+        ...(configMaps.env === undefined ? [] : [{ configMapRef: { name: configMaps.env } }]),
+        ...(configMaps.secretEnv === undefined ? [] : [{ secretRef: { name: configMaps.secretEnv } }]),
+    ];
     return {
         name: CONTAINER_NAME,
         image: release.image,
         ...(release.command ? { command: [...release.command] } : {}),
         ...(release.args ? { args: [...release.args] } : {}),
         ...(containerPorts(workload, plan).length > 0 ? { ports: containerPorts(workload, plan) } : {}),
-        ...(configMaps.env === undefined ? {} : { envFrom: [{ configMapRef: { name: configMaps.env } }] }),
+        ...(envFrom.length === 0 ? {} : { envFrom }),
         resources: {
             requests: { ...workload.resources.requests },
             limits: { ...workload.resources.limits },
@@ -539,6 +581,7 @@ function container<N>(workload: ResolvedWorkload, plan: RolePlan, configMaps: Co
         volumeMounts: [
             { name: "tmp", mountPath: "/tmp" },
             ...files.map((path) => ({ name: "files", mountPath: path, subPath: fileKey(path), readOnly: true })),
+            ...secretFiles.map((path) => ({ name: "secret-files", mountPath: path, subPath: fileKey(path), readOnly: true })),
         ],
     };
 }
@@ -551,9 +594,13 @@ function container<N>(workload: ResolvedWorkload, plan: RolePlan, configMaps: Co
  */
 export function buildPodSpec<N>(workload: ResolvedWorkload, plan: RolePlan, configMaps: ConfigMapRefs<N>) {
     const { security } = workload;
-    const files = Object.keys(plan.release.files ?? {});
+    const files = filePaths(plan.release, false);
+    const secretFiles = filePaths(plan.release, true);
     if ((files.length > 0) !== (configMaps.files !== undefined)) {
         throw new Error(`KubernetesWorkload "${workload.name}": the ${plan.role} pods need a files ConfigMap exactly when the release has files`);
+    }
+    if ((secretFiles.length > 0) !== (configMaps.secretFiles !== undefined)) {
+        throw new Error(`KubernetesWorkload "${workload.name}": the ${plan.role} pods need a files Secret exactly when the release has secret files`);
     }
     return {
         // Members talk to nothing in the API server; a token would only be something to steal.
@@ -579,6 +626,18 @@ export function buildPodSpec<N>(workload: ResolvedWorkload, plan: RolePlan, conf
                               name: configMaps.files,
                               items: files.map((path) => ({ key: fileKey(path), path: fileKey(path) })).sort((a, b) => (a.key < b.key ? -1 : 1)),
                               // Files are config, not programs: readable by the container's user, writable by no one.
+                              defaultMode: 0o444,
+                          },
+                      },
+                  ]),
+            ...(configMaps.secretFiles === undefined
+                ? []
+                : [
+                      {
+                          name: "secret-files",
+                          secret: {
+                              secretName: configMaps.secretFiles,
+                              items: secretFiles.map((path) => ({ key: fileKey(path), path: fileKey(path) })).sort((a, b) => (a.key < b.key ? -1 : 1)),
                               defaultMode: 0o444,
                           },
                       },

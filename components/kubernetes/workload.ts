@@ -4,9 +4,11 @@ import { childDependsOn } from "../core/dependencies";
 import type { HealthCheck } from "../openstack/serverGroup";
 import { Rollout } from "../rollout";
 import { ContainerRelease, MetricsEndpoint } from "../release/container";
+import { reveal, SecretValues } from "../release/secrets";
 import {
     buildConfigMapData,
     buildDeploymentSpec,
+    buildSecretData,
     buildDisruptionBudgetSpec,
     buildServiceSpec,
     configMapName,
@@ -21,6 +23,7 @@ import {
     Role,
     roleLabels,
     RolePlan,
+    secretName,
     Toleration,
     WorkloadSecurity,
     WorkloadUpdate,
@@ -78,6 +81,13 @@ export interface KubernetesWorkloadArgs {
      * @default false
      */
     readonly fixedNames?: boolean;
+    /**
+     * Plaintext of the secrets the releases hold, by marker (`[secret 1a2b3c4d]`, see
+     * `secretMarker`). Env values and files holding a marker go into a `Secret` rather than a
+     * ConfigMap, with the plaintext in place of the marker, as Pulumi secrets; the generation,
+     * names and labels see only the marker. @default none: markers stay as they are, in the Secret
+     */
+    readonly secrets?: SecretValues;
 }
 
 /**
@@ -106,6 +116,8 @@ export class KubernetesWorkload extends pulumi.ComponentResource {
     };
     /** The generated-name ConfigMaps holding each role's env and files; a new content gets a new ConfigMap, which rolls the pods. */
     readonly configMaps: readonly k8s.core.v1.ConfigMap[];
+    /** The generated-name Secrets holding each role's secret env values and files, named and rolled like the ConfigMaps. */
+    readonly secrets: readonly k8s.core.v1.Secret[];
     /** The Service in front of both Deployments; absent when no release serves a port. */
     readonly service?: k8s.core.v1.Service;
     /** The PodDisruptionBudget over every pod of the fleet: at most `update.batch` pods down at a time. */
@@ -119,11 +131,12 @@ export class KubernetesWorkload extends pulumi.ComponentResource {
         this.workload = workload;
 
         const configMaps: k8s.core.v1.ConfigMap[] = [];
+        const secrets: k8s.core.v1.Secret[] = [];
         const deployments: Partial<Record<Role, k8s.apps.v1.Deployment>> = {};
         let updatedBefore: k8s.apps.v1.Deployment | undefined;
         for (const plan of deploymentOrder(workload)) {
             const data = buildConfigMapData(plan.release);
-            const refs: { env?: pulumi.Output<string>; files?: pulumi.Output<string> } = {};
+            const refs: { env?: pulumi.Output<string>; files?: pulumi.Output<string>; secretEnv?: pulumi.Output<string>; secretFiles?: pulumi.Output<string> } = {};
             for (const kind of ["env", "files"] as const) {
                 const content = data[kind];
                 if (content === undefined) {
@@ -145,6 +158,26 @@ export class KubernetesWorkload extends pulumi.ComponentResource {
                 configMaps.push(configMap);
                 refs[kind] = configMap.metadata.name;
             }
+            const secretData = buildSecretData(plan.release);
+            for (const kind of ["env", "files"] as const) {
+                const content = secretData[kind];
+                if (content === undefined) {
+                    continue;
+                }
+                // Named and rolled like the ConfigMaps; the plaintext goes in as Pulumi secrets.
+                const secret = new k8s.core.v1.Secret(
+                    secretName(name, plan.role, kind),
+                    {
+                        metadata: { namespace: workload.namespace, labels: roleLabels(name, plan.role) },
+                        type: "Opaque",
+                        immutable: true,
+                        stringData: Object.fromEntries(Object.entries(content).map(([key, value]) => [key, reveal(value, args.secrets ?? new Map())])),
+                    },
+                    { parent: this, replaceOnChanges: ["stringData"], dependsOn: childDependsOn(opts) },
+                );
+                secrets.push(secret);
+                refs[kind === "env" ? "secretEnv" : "secretFiles"] = secret.metadata.name;
+            }
             const resourceName = deploymentName(name, plan.role);
             const deployment = new k8s.apps.v1.Deployment(
                 resourceName,
@@ -158,6 +191,7 @@ export class KubernetesWorkload extends pulumi.ComponentResource {
             updatedBefore = deployment;
         }
         this.configMaps = configMaps;
+        this.secrets = secrets;
         this.deployments = deployments as KubernetesWorkload["deployments"];
 
         if (workload.servicePort !== undefined) {

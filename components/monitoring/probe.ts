@@ -1,4 +1,6 @@
 import { AlertRule } from "./rules";
+import { durationOf, PROBE_NAME } from "../config/schema";
+import { isBaseUrl, promqlProblem } from "../config/grammar";
 
 /**
  * A probe: a small script that counts one failure mode ("this bug happened N times"), run on a
@@ -24,6 +26,56 @@ export interface ProbeSpec {
         /** @default "Probe <name> counts failures on fleet <fleet>" */
         readonly summary?: string;
     };
+}
+
+/** The largest probe script herd installs: a probe is a small script, and every member's user data carries it. */
+export const PROBE_SCRIPT_MAX_BYTES = 64 * 1024;
+
+const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+
+/**
+ * Checks a probe given in code (the stack config is checked by its schema already): its name,
+ * metric and schedule go into file names, systemd units and shell arguments, so each must match
+ * its strict grammar. One line per problem.
+ */
+export function probeSpecProblems(probe: ProbeSpec): string[] {
+    const problems: string[] = [];
+    const at = `probe ${JSON.stringify(probe.name)}`;
+    if (typeof probe.name !== "string" || !PROBE_NAME.test(probe.name)) {
+        problems.push(`${at}: name: expected lowercase letters, digits and '_', starting with a letter, at most 40 characters`);
+    }
+    if (probe.metric !== undefined && !(typeof probe.metric === "string" && METRIC_NAME.test(probe.metric) && probe.metric.length <= 200)) {
+        problems.push(`${at}: metric = ${JSON.stringify(probe.metric)}: expected a Prometheus metric name`);
+    }
+    const seconds = typeof probe.every === "string" ? durationOf(probe.every) : NaN;
+    if (!(seconds >= 1 && seconds <= 24 * 3600)) {
+        problems.push(`${at}: every = ${JSON.stringify(probe.every)}: expected a duration from 1s to 24h, such as 30s, 5m or 1h`);
+    }
+    if (typeof probe.script !== "string" || !probe.script.startsWith("#!")) {
+        problems.push(`${at}: script: expected a script that starts with a shebang line such as #!/bin/sh`);
+    } else if (Buffer.byteLength(probe.script, "utf8") > PROBE_SCRIPT_MAX_BYTES) {
+        problems.push(`${at}: script: expected at most ${PROBE_SCRIPT_MAX_BYTES} bytes, got ${Buffer.byteLength(probe.script, "utf8")}`);
+    }
+    const expr = probe.alert?.expr;
+    const exprProblem = expr === undefined ? undefined : promqlProblem(expr);
+    if (exprProblem !== undefined) {
+        problems.push(`${at}: alert.expr: expected a PromQL expression; this one has ${exprProblem}`);
+    }
+    return problems;
+}
+
+/** Checks a Pushgateway URL given in code: it goes into the URL probes push to, so it must be a plain base URL. */
+export function pushgatewayProblems(url: unknown): string[] {
+    return isBaseUrl(url)
+        ? []
+        : [`pushgateway = ${JSON.stringify(url)}: expected an http:// or https:// URL of a host (name or IP), an optional port and path, without user, query, fragment or trailing '/'`];
+}
+
+function requireValidProbes(probes: readonly ProbeSpec[]): void {
+    const problems = probes.flatMap(probeSpecProblems);
+    if (problems.length > 0) {
+        throw new Error(`invalid probes:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    }
 }
 
 /** Where probe scripts live on a VM. */
@@ -103,6 +155,7 @@ export function probeCloudConfig(
     if (probes.length === 0) {
         return { writeFiles: [], runcmd: [] };
     }
+    requireValidProbes(probes);
     const writeFiles: object[] = [{ path: RUN_PROBE_PATH, permissions: "0755", content: RUN_PROBE_SCRIPT }];
     const runcmd: string[][] = [["systemctl", "daemon-reload"]];
     for (const probe of probes) {

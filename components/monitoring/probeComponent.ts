@@ -9,8 +9,10 @@ import {
     probeAlert,
     probeMetric,
     ProbeSpec,
+    probeSpecProblems,
     PUSH_PROBE_NAME,
     PUSH_PROBE_SCRIPT,
+    pushgatewayProblems,
 } from "./probe";
 import { childDependsOn } from "../core/dependencies";
 import type { Toleration } from "../kubernetes/spec";
@@ -172,6 +174,10 @@ export class Probe extends pulumi.ComponentResource {
 
     constructor(name: string, args: ProbeArgs, opts?: pulumi.ComponentResourceOptions) {
         super("herd:monitoring:Probe", name, {}, opts);
+        const problems = [...probeSpecProblems(args.probe), ...(args.target.backend === "openstack" ? [] : pushgatewayProblems(args.target.pushgateway))];
+        if (problems.length > 0) {
+            throw new Error(`Probe "${name}": invalid arguments:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+        }
         this.metric = probeMetric(args.probe);
         this.alert = probeAlert(args.probe, args.stack, args.fleet);
         const target = args.target;
@@ -194,15 +200,20 @@ export class Probe extends pulumi.ComponentResource {
         } else if (target.backend === "docker") {
             const dockerSdk = require("@pulumi/docker") as typeof docker;
             const seconds = durationSeconds(args.probe.every);
-            const version = createHash("sha256").update(args.probe.script).update(PUSH_PROBE_SCRIPT).digest("hex").slice(0, 8);
-            const loop = `while true; do ${pushCommand(args, target.pushgateway).map((part) => `'${part}'`).join(" ")} || true; sleep ${seconds}; done`;
+            // The wrapper's arguments follow the loop as data ("$@"), never pasted into the shell text.
+            const command = ["sh", "-c", `while true; do "$@" || true; sleep ${seconds}; done`, "sh", ...pushCommand(args, target.pushgateway)];
+            // Everything that recreates the container is in its name, so the new one never takes the old one's.
+            const version = createHash("sha256")
+                .update(JSON.stringify([args.probe.script, PUSH_PROBE_SCRIPT, command, target.image ?? DEFAULT_PROBE_IMAGE]))
+                .digest("hex")
+                .slice(0, 8);
             this.container = new dockerSdk.Container(
                 name,
                 {
                     // The scripts' hash in the name: a new script is a new container, created before the old one goes.
                     name: `${args.fleet}-probe-${args.probe.name.replace(/_/g, "-")}-${version}`,
                     image: target.image ?? DEFAULT_PROBE_IMAGE,
-                    command: ["sh", "-c", loop],
+                    command,
                     user: "65534:65534",
                     envs: ["TMPDIR=/tmp"],
                     uploads: [

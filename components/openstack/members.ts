@@ -1,6 +1,7 @@
 import type { ProbeSpec } from "../monitoring/probe";
 import { generationOf } from "../release";
 import { assignSlots, batchesOf, defaultBatch, Rollout } from "../rollout";
+import { MAX_FLEET_SIZE } from "../config/schema";
 import { parseCloudConfig, toUserData, withHerdDefaults, withReleaseIdentity } from "./userData";
 
 /** What an OpenStack member runs. Two members with the same release are identical. */
@@ -78,13 +79,28 @@ export function isUuid(value: string): boolean {
     return UUID.test(value);
 }
 
-interface RenderedRelease {
+/** A release rendered as it reaches the cloud: its generation and the user data its members boot with. */
+export interface RenderedRelease {
+    /** The release as it reaches the cloud. */
     readonly resolved: ResolvedServerRelease;
+    /** Its generation. */
     readonly generation: string;
+    /** The user data its members boot with: the release's cloud-config, herd's additions and the release identity. */
     readonly userData: string;
 }
 
-function render(fleet: string, release: ServerRelease, input: PlanInput, label: string): RenderedRelease {
+/**
+ * Renders a release once, as every member that runs it gets it. The stack config checks its
+ * user data with this before anything exists (its size, once rendered, is what Nova limits).
+ *
+ * @param label how messages name the release, e.g. `release` or `rollout.previous`
+ */
+export function renderRelease(
+    fleet: string,
+    release: ServerRelease,
+    input: Pick<PlanInput, "securityGroupName" | "probes">,
+    label: string,
+): RenderedRelease {
     let cloudConfig;
     try {
         cloudConfig = withHerdDefaults(parseCloudConfig(release.userData ?? "#cloud-config\n"), input.probes);
@@ -109,8 +125,11 @@ function render(fleet: string, release: ServerRelease, input: PlanInput, label: 
  * rendered once, however large the fleet.
  */
 export function planMembers(fleet: string, input: PlanInput): MemberPlan[] {
-    const current = render(fleet, input.release, input, "release");
-    const previous = input.rollout?.previous && render(fleet, input.rollout.previous, input, "rollout.previous");
+    if (Number.isSafeInteger(input.size) && input.size > MAX_FLEET_SIZE.openstack) {
+        throw new RangeError(`fleet "${fleet}": size = ${input.size}: expected at most ${MAX_FLEET_SIZE.openstack} members: the most one openstack fleet may have`);
+    }
+    const current = renderRelease(fleet, input.release, input, "release");
+    const previous = input.rollout?.previous && renderRelease(fleet, input.rollout.previous, input, "rollout.previous");
     const slots = assignSlots<RenderedRelease>(
         input.size,
         current,

@@ -8,6 +8,83 @@ export const TEXTFILE_DIR = "/var/lib/prometheus/node-exporter";
 
 const HEADER = "#cloud-config";
 
+/**
+ * The most user data Nova takes: 65,535 bytes once base64-encoded (the API carries it encoded),
+ * so 49,149 bytes of cloud-config text, herd's additions (node_exporter, probes, the release
+ * identity) included.
+ */
+export const USER_DATA_MAX_ENCODED_BYTES = 65535;
+
+/** Size of user data as Nova receives it: base64 of its UTF-8 bytes. */
+export function encodedUserDataSize(userData: string): number {
+    return 4 * Math.ceil(Buffer.byteLength(userData, "utf8") / 3);
+}
+
+/** Files herd writes on every member; a user's `write_files` entry for one of them would fight herd's. */
+export const HERD_FILES = ["/etc/herd/release.json", `${TEXTFILE_DIR}/herd_release.prom`] as const;
+
+const isCommand = (entry: unknown) =>
+    typeof entry === "string" || (Array.isArray(entry) && entry.length > 0 && entry.every((arg) => typeof arg === "string"));
+
+/**
+ * What cloud-init would refuse or misread in the keys herd adds to, and in the common ones it
+ * does not touch: one line per problem, naming the key. Checked before anything is created (the
+ * tests run the same documents through `cloud-init schema`).
+ */
+export function cloudConfigProblems(config: CloudConfig): string[] {
+    const problems: string[] = [];
+    const list = (key: string, item: (entry: unknown, i: number) => string | undefined) => {
+        const value = config[key];
+        if (value === undefined) {
+            return;
+        }
+        if (!Array.isArray(value)) {
+            problems.push(`"${key}" must be a list`);
+            return;
+        }
+        value.forEach((entry, i) => {
+            const problem = item(entry, i);
+            if (problem !== undefined) {
+                problems.push(`"${key}"[${i}] ${problem}`);
+            }
+        });
+    };
+    list("packages", (entry) =>
+        typeof entry === "string" || (Array.isArray(entry) && entry.length === 2 && entry.every((part) => typeof part === "string"))
+            ? undefined
+            : "must be a package name or [name, version]",
+    );
+    for (const key of ["runcmd", "bootcmd"]) {
+        list(key, (entry) => (isCommand(entry) ? undefined : "must be a command: a string, or a list of strings"));
+    }
+    list("write_files", (entry) => {
+        if (entry === null || typeof entry !== "object" || Array.isArray(entry)) {
+            return "must be a mapping with a path";
+        }
+        const file = entry as Record<string, unknown>;
+        if (typeof file.path !== "string" || !file.path.startsWith("/")) {
+            return "must have an absolute path";
+        }
+        if ((HERD_FILES as readonly string[]).includes(file.path) || file.path.startsWith("/usr/local/lib/herd/") || /^\/etc\/systemd\/system\/herd-probe-/.test(file.path)) {
+            return `writes ${file.path}, which herd writes itself`;
+        }
+        if (file.content !== undefined && typeof file.content !== "string") {
+            return "must have a string content";
+        }
+        if (file.permissions !== undefined && !(typeof file.permissions === "string" && /^0?[0-7]{3,4}$/.test(file.permissions))) {
+            return "must have permissions as an octal string such as '0644'";
+        }
+        return undefined;
+    });
+    for (const key of ["package_update", "package_upgrade", "package_reboot_if_required"]) {
+        if (config[key] !== undefined && typeof config[key] !== "boolean") {
+            problems.push(`"${key}" must be true or false`);
+        }
+    }
+    list("ssh_authorized_keys", (entry) => (typeof entry === "string" ? undefined : "must be a public key string"));
+    return problems;
+}
+
 type CloudConfig = Record<string, unknown>;
 
 /**
@@ -15,13 +92,17 @@ type CloudConfig = Record<string, unknown>;
  * which file and key it came from.
  */
 export function parseCloudConfig(source: string): CloudConfig {
+    // Messages say where, never what: the file may hold anything, a secret included.
     const firstLine = source.split("\n", 1)[0].trim();
     if (firstLine !== HEADER) {
-        throw new Error(`must start with a "${HEADER}" line, found ${JSON.stringify(firstLine)}`);
+        throw new Error(`must start with a "${HEADER}" line; its first line is something else (${firstLine.length} characters)`);
     }
-    const doc = YAML.parseDocument(source, { uniqueKeys: true });
+    const lineCounter = new YAML.LineCounter();
+    const doc = YAML.parseDocument(source, { uniqueKeys: true, prettyErrors: false, lineCounter });
     if (doc.errors.length > 0) {
-        throw new Error(`is not valid YAML: ${doc.errors[0].message}`);
+        const error = doc.errors[0];
+        const { line, col } = lineCounter.linePos(error.pos[0]);
+        throw new Error(`is not valid YAML: ${error.code} at line ${line}, column ${col}`);
     }
     const value: unknown = doc.toJS();
     if (value === null || value === undefined) {

@@ -1,4 +1,5 @@
 import type { ContainerReleaseConfig } from "../config/schema";
+import { containerFilePathProblem } from "../config/grammar";
 import { generationOf } from "./generation";
 
 /**
@@ -40,7 +41,6 @@ export const HERD_LABELS = {
 export const DEFAULT_METRICS_PATH = "/metrics";
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const FILE_PATH = /^\/[^\0]*[^/]$/;
 
 /** `true` for a port number Kubernetes and Docker accept: a whole number from 1 to 65535. */
 export function isPort(value: unknown): value is number {
@@ -93,8 +93,9 @@ export function containerReleaseProblems(release: ContainerRelease, key: string)
         }
     }
     for (const path of Object.keys(release.files ?? {}).sort()) {
-        if (!FILE_PATH.test(path)) {
-            problems.push(`${key}.files has ${JSON.stringify(path)}: expected an absolute file path`);
+        const problem = containerFilePathProblem(path);
+        if (problem !== undefined) {
+            problems.push(`${key}.files has ${JSON.stringify(path)}: expected ${problem}`);
         }
     }
     return problems;
@@ -113,6 +114,8 @@ export interface FleetShape<R> {
     };
     /** Members replaced at a time. @default a quarter of the size, at least 1 */
     readonly batch?: number;
+    /** The most members the backend takes (see `MAX_FLEET_SIZE`). @default no limit */
+    readonly maxSize?: number;
 }
 
 /**
@@ -124,6 +127,8 @@ export function fleetShapeProblems<R>(shape: FleetShape<R>): string[] {
     const whole = (value: unknown, min: number) => Number.isSafeInteger(value) && (value as number) >= min;
     if (!whole(shape.size, 0)) {
         problems.push(`size = ${JSON.stringify(shape.size)}: expected a whole number ≥ 0`);
+    } else if (shape.maxSize !== undefined && shape.size > shape.maxSize) {
+        problems.push(`size = ${shape.size}: expected at most ${shape.maxSize} members`);
     }
     if (shape.rollout) {
         const { members, previous } = shape.rollout;

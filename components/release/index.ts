@@ -1,2 +1,3 @@
 export * from "./generation";
 export * from "./container";
+export * from "./secrets";

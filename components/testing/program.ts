@@ -3,8 +3,10 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import * as YAML from "yaml";
+import { STORED_CONFIG_VARIABLE } from "../config/secrets";
 import { readStackConfig, StackConfig } from "../config/stackFile";
-import { RecordedResource, RecordingMonitor } from "./recorder";
+import { isSecureValue } from "../release/secrets";
+import { plainTextPaths, RecordedResource, RecordingMonitor } from "./recorder";
 
 /** How to run a Pulumi program (or a function that builds resources) under mocks. */
 export interface RunOptions {
@@ -24,6 +26,14 @@ export interface RunOptions {
      * `Pulumi.<stack>.yaml` in the project directory, or nothing when there is no such file
      */
     readonly config?: StackConfig;
+    /**
+     * Plaintext of encrypted config values (`{ secure: <ciphertext> }`, as `pulumi config set
+     * --secret` writes them), by ciphertext: the program reads each as `pulumi up` gives it,
+     * decrypted, with its key marked secret, and the stored config (`secure:` values and all) is
+     * where herd finds which values are secret. An encrypted value without a plaintext here stays
+     * `{ secure: … }`, an opaque secret, as `herd plan` sees it. @default none
+     */
+    readonly secrets?: Readonly<Record<string, string>>;
     /** Run as a preview (`pulumi preview`) rather than an update. @default false */
     readonly preview?: boolean;
     /**
@@ -62,6 +72,22 @@ export class ProgramRun {
     /** Direct children of a resource. */
     childrenOf(parent: RecordedResource): RecordedResource[] {
         return this.resources.filter((r) => r.options.parent === parent.urn);
+    }
+
+    /**
+     * Where a text (a secret's plaintext, say) appears in plain sight: in a URN, a name, an
+     * option, an input outside a secret, or a stack output. Empty when it appears nowhere, or
+     * only inside inputs the engine receives as secrets.
+     */
+    plainText(text: string): string[] {
+        return [
+            ...this.resources.flatMap((r) => [
+                ...(r.urn.includes(text) ? [`${r.urn}: urn`] : []),
+                ...plainTextPaths(r.inputs, text).map((at) => `${r.urn}: inputs${at}`),
+                ...plainTextPaths(r.options, text).map((at) => `${r.urn}: options${at}`),
+            ]),
+            ...plainTextPaths(this.outputs, text).map((at) => `outputs${at}`),
+        ];
     }
 }
 
@@ -117,6 +143,25 @@ function projectName(projectDir: string): string {
     }
 }
 
+/** A config value as `pulumi up` gives it to a program: each encrypted value with a known plaintext decrypted. */
+function decrypted(value: unknown, secrets: Readonly<Record<string, string>>): unknown {
+    if (isSecureValue(value)) {
+        return Object.hasOwn(secrets, value.secure) ? secrets[value.secure] : value;
+    }
+    if (Array.isArray(value)) {
+        return value.map((item) => decrypted(item, secrets));
+    }
+    if (value !== null && typeof value === "object") {
+        return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, decrypted(item, secrets)]));
+    }
+    return value;
+}
+
+/** Whether a config value holds an encrypted value anywhere: Pulumi then marks its key secret. */
+function holdsSecure(value: unknown): boolean {
+    return isSecureValue(value) || (value !== null && typeof value === "object" && Object.values(value).some(holdsSecure));
+}
+
 /** Config in the form the runtime keeps it: strings, objects as JSON. */
 function runtimeConfig(config: StackConfig): Record<string, string> {
     return Object.fromEntries(
@@ -166,7 +211,9 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
     if (config === undefined) {
         config = fs.existsSync(path.join(projectDir, `Pulumi.${stack}.yaml`)) ? readStackConfig(projectDir, stack) : {};
     }
-    pulumi.runtime.setAllConfig(runtimeConfig(config));
+    const stored = config;
+    const secretKeys = Object.keys(stored).filter((key) => holdsSecure(stored[key]));
+    pulumi.runtime.setAllConfig(runtimeConfig(decrypted(stored, options.secrets ?? {}) as StackConfig), secretKeys);
 
     const monitor = new RecordingMonitor({
         newResource: (args) => ({
@@ -179,6 +226,9 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
     await settings.awaitFeatureSupport();
 
     let outputs: Record<string, unknown>;
+    // The stored config tells the program which values are secret (see `storedStackConfig`).
+    const savedStored = process.env[STORED_CONFIG_VARIABLE];
+    process.env[STORED_CONFIG_VARIABLE] = JSON.stringify(stored);
     try {
         const result = await loadProgram(options.program);
         outputs = ((options.preview ? result : await resolveDeep(result)) ?? {}) as Record<string, unknown>;
@@ -186,6 +236,12 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
     } catch (err) {
         await settings.waitForRPCs().catch(() => undefined);
         throw new ProgramError(err, sortByUrn(monitor.recorded));
+    } finally {
+        if (savedStored === undefined) {
+            delete process.env[STORED_CONFIG_VARIABLE];
+        } else {
+            process.env[STORED_CONFIG_VARIABLE] = savedStored;
+        }
     }
     return new ProgramRun(sortByUrn(monitor.recorded), outputs);
 }

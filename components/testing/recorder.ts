@@ -1,5 +1,36 @@
 import { MockMonitor } from "@pulumi/pulumi/runtime/mocks";
-import { deserializeProperties } from "@pulumi/pulumi/runtime/rpc";
+import { deserializeProperties, specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
+
+/** A recorded input that is a secret: its value, under the engine's secret marking. */
+export interface SecretInput {
+    /** The value the secret holds. */
+    readonly value: unknown;
+}
+
+/**
+ * Whether a recorded input is a secret: the engine receives it marked, and keeps it encrypted in
+ * the state. Pulumi marks a whole property secret when any part of it is.
+ */
+export function isSecret(value: unknown): value is SecretInput {
+    return value !== null && typeof value === "object" && (value as Record<string, unknown>)[specialSigKey] === specialSecretSig;
+}
+
+/**
+ * Where a text appears in plain sight in a value: every path (`.envs[2]`, `.metadata.name`) whose
+ * string holds it outside a secret. A text that appears only inside secrets gives none.
+ */
+export function plainTextPaths(value: unknown, text: string, at = ""): string[] {
+    if (typeof value === "string") {
+        return value.includes(text) ? [at || "."] : [];
+    }
+    if (value === null || typeof value !== "object" || isSecret(value)) {
+        return [];
+    }
+    return Object.entries(value).flatMap(([key, inner]) => [
+        ...(key.includes(text) ? [`${at}[key ${JSON.stringify(key)}]`] : []),
+        ...plainTextPaths(inner, text, Array.isArray(value) ? `${at}[${key}]` : `${at}.${key}`),
+    ]);
+}
 
 /** The options a resource was registered with, as the engine would receive them. */
 export interface RecordedOptions {
