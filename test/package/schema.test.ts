@@ -138,6 +138,8 @@ describe("herd as a Pulumi component package (provider/)", () => {
             namespace: "string?",
             update: "UpdatePolicy?",
             spread: "Spread?",
+            nodeSelector: "map<string>?",
+            tolerations: "Toleration[]?",
             health: "HealthCheck?",
             resources: "ContainerResources?",
             security: "WorkloadSecurity?",
@@ -157,6 +159,13 @@ describe("herd as a Pulumi component package (provider/)", () => {
         // `metrics: MetricsEndpoint | false` becomes an object with `scrape: false`.
         expect(shapes(schema.types["herd:index:MetricsEndpoint"].properties)).to.deep.equal({ scrape: "boolean?", port: "number?", path: "string?" });
         expect(shape(schema.types["herd:index:WorkloadSecurity"].properties?.seccompProfile as Property)).to.equal("SeccompProfile?");
+        expect(shapes(schema.types["herd:index:Toleration"].properties)).to.deep.equal({
+            key: "string?",
+            operator: "string?",
+            value: "string?",
+            effect: "string?",
+            tolerationSeconds: "number?",
+        });
     });
 
     it("DockerWorkload: inputs, outputs and the types they use", () => {
