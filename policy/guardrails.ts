@@ -28,6 +28,17 @@ import * as ipaddr from "ipaddr.js";
 import { canonicalJson } from "../components/release/generation";
 import { HERD_LABELS } from "../components/release/container";
 import { DEFAULT_WAVES, waveSchedule } from "../components/rollout/waves";
+import { FleetSlots, protectionRefusal } from "../components/cli/protect";
+
+/** The stack config a change is compared with, for the protected-rollout rule. */
+export interface PolicyBase {
+    /** `herd:fleets` there, as written. */
+    readonly fleets: unknown;
+    /** `herd:protected` there. */
+    readonly protected?: unknown;
+    /** Reads a project file (user data) as it was there; `undefined` when it cannot. */
+    readonly readFile?: (file: string) => string | undefined;
+}
 
 /** What the policies know about the stack under check. */
 export interface PolicyEnvironment {
@@ -35,6 +46,12 @@ export interface PolicyEnvironment {
     stack(): string;
     /** `herd:fleets` from the stack config, as written; `undefined` when the stack has none. */
     fleets(): unknown;
+    /** `herd:protected` from the stack config. @default not protected */
+    protected?(): unknown;
+    /** The stack config the change is compared with; `undefined` when unknown. @default unknown */
+    base?(): PolicyBase | undefined;
+    /** Reads a project file (user data) as the change has it; `undefined` when it cannot. @default none */
+    readFile?(file: string): string | undefined;
 }
 
 /** Settings every policy takes (`pulumi preview --policy-pack-config`). */
@@ -526,7 +543,8 @@ function membersOnNewRelease(fleet: Fleet, members: number): number {
     return onSlotZero === slots.length && members === 0 ? 0 : onSlotZero;
 }
 
-type RawFleet = { size?: unknown; release?: unknown; rollout?: { waves?: unknown; members?: unknown; previous?: unknown } };
+/** A fleet of `herd:fleets` as written, not validated. */
+export type RawFleet = { size?: unknown; release?: unknown; rollout?: { waves?: unknown; members?: unknown; previous?: unknown } };
 
 function firstWaveSmall(env: PolicyEnvironment): StackValidationPolicy {
     return {
@@ -581,7 +599,71 @@ function firstWaveSmall(env: PolicyEnvironment): StackValidationPolicy {
     };
 }
 
+/**
+ * A fleet's slots as its config describes them, for the protected-rollout rule: each slot's
+ * release as canonical JSON, with the text of its user data file (an edited file is a new
+ * release). `undefined` for a fleet the config does not describe well enough.
+ */
+export function configSlots(fleet: RawFleet | null | undefined, readFile: (file: string) => string | undefined = () => undefined): FleetSlots | undefined {
+    const size = fleet?.size;
+    let schedule: number[];
+    try {
+        schedule = waveSchedule(size as number, (fleet?.rollout?.waves ?? DEFAULT_WAVES) as number[]);
+    } catch {
+        return undefined;
+    }
+    const identity = (release: unknown): string | null => {
+        if (release === null || typeof release !== "object") {
+            return null;
+        }
+        const userData = (release as { userData?: unknown }).userData;
+        return canonicalJson({ release, userData: typeof userData === "string" ? (readFile(userData) ?? null) : null });
+    };
+    const total = size as number;
+    const rollout = fleet?.rollout;
+    const members = rollout && typeof rollout.members === "number" ? Math.min(rollout.members, total) : total;
+    const release = identity(fleet?.release);
+    const previous = rollout ? identity(rollout.previous) : null;
+    return {
+        size: total,
+        members,
+        waves: schedule,
+        slots: Array.from({ length: total }, (_, slot) => ({ generation: slot < members ? release : previous })),
+        generations: { release: members > 0 ? release : null, previous: members < total ? previous : null },
+    };
+}
+
+function protectedRollout(env: PolicyEnvironment): StackValidationPolicy {
+    return {
+        name: "protected-rollout",
+        description:
+            "In a protected stack (herd:protected: true), a new release reaches at most the first wave at once, and a rollout moves one wave at a time; releases start with herd release.",
+        enforcementLevel: "mandatory",
+        configSchema,
+        validateStack: (args, reportViolation) => {
+            const stack = env.stack();
+            const base = env.base?.();
+            if (env.protected?.() !== true && base?.protected !== true) {
+                args.notApplicable(`stack "${stack}" is not protected (herd:protected: true)`);
+            }
+            if (!base) {
+                args.notApplicable("the stack config the change is compared with is unknown (set HERD_BASE_REVISION to a git revision)");
+            }
+            const fleets = env.fleets();
+            const before = (base?.fleets ?? {}) as Record<string, RawFleet | null>;
+            for (const [name, fleet] of Object.entries((fleets ?? {}) as Record<string, RawFleet | null>)) {
+                const after = configSlots(fleet, (file) => env.readFile?.(file));
+                const old = before[name] === undefined ? undefined : configSlots(before[name], (file) => base?.readFile?.(file));
+                const refusal = after && protectionRefusal(name, stack || "<stack>", old, after);
+                if (refusal) {
+                    reportViolation(refusal.message);
+                }
+            }
+        },
+    };
+}
+
 /** Every guardrail, in the order `pulumi preview` reports them. */
 export function guardrails(env: PolicyEnvironment): (ResourceValidationPolicy | StackValidationPolicy)[] {
-    return [redundancy(env), healthChecked(env), noAdminPortOpenToWorld(env), nonRootWithLimits(env), imagesPinned(env), firstWaveSmall(env)];
+    return [redundancy(env), healthChecked(env), noAdminPortOpenToWorld(env), nonRootWithLimits(env), imagesPinned(env), firstWaveSmall(env), protectedRollout(env)];
 }

@@ -188,11 +188,15 @@ describe("herd promote and rollback: rewriting the stack file (pure)", () => {
         expect(step.text).to.equal(PROD.replace("        members: 1\n", "        members: 10\n"));
     });
 
-    it("finishes the rollout at all: drops previous, keeps waves, comments and layout", () => {
+    it("finishes the rollout at all: the whole rollout block goes, as if the release had always been there; comments and layout stay", () => {
         const step = edit(edit(PROD).text);
-        expect(step).to.include({ from: 10, to: 12, complete: true });
-        const previous = /        previous:\n(          .*\n)+/.exec(PROD)![0];
-        expect(step.text).to.equal(PROD.replace(previous, "").replace("        members: 1\n", "        members: 12\n"));
+        expect(step).to.include({ from: 10, to: 12, complete: true, section: "herd:fleets" });
+        const rollout = /      rollout:\n        previous:\n(          .*\n)+        members: 1\n        waves: \[1, 10\]\n/.exec(PROD)![0];
+        expect(step.text).to.equal(PROD.replace(rollout, ""));
+        // So the fleet can grow: a size above the old members needs no previous release.
+        expect(() => promoteStackFile(step.text.replace("      size: 12\n", "      size: 14\n"), "Pulumi.prod.yaml", "prod", "web")).to.throw(
+            'nothing to promote: all 14 slots of fleet "web" already run its release',
+        );
         expect(step.text).to.include("# debian-12-web-2026.11.20").and.include("# node_exporter, scraped from the monitoring network");
     });
 
@@ -239,7 +243,7 @@ describe("herd promote and rollback: rewriting the stack file (pure)", () => {
         expect(first.text).to.equal(text.replace("members: 0, waves", "members: 2, waves"));
         const done = edit(edit(first.text).text);
         expect(done).to.include({ from: 6, to: 12, complete: true });
-        expect(done.text).to.include("      rollout: { members: 12, waves: [2, 6] }\n");
+        expect(done.text).to.equal(text.replace("      rollout: { previous: { image: old, flavor: b3-8, network: ext-net }, members: 0, waves: [2, 6] }\n", ""));
         expect(edit(text, "api").text).to.equal(text.replace(/      rollout:\n        members: 1   # canary\n        previous: .*\n/, ""));
         expect(rollbackStackFile(text, "Pulumi.prod.yaml", "prod", "api").text).to.include("        members: 0   # canary\n");
     });
@@ -277,17 +281,24 @@ describe("herd command line", function () {
 
     it("plans a clean stack: every slot's generation, release and wave, no change, exit 0; files come from --dir", async () => {
         const dir = repository();
-        const text = await herd(dir, "plan", "--stack", "prod");
+        const text = await herd(dir, "plan", "--stack", "prod", "--against", "HEAD");
         expect(text.stderr).to.equal("");
         expect(text.code).to.equal(0);
         expect(text.stdout).to.match(/^web \(openstack\): 1\/12 slots on release [0-9a-f]{8}, 11 on previous [0-9a-f]{8}; waves 1 → 10 → 12, next 10$/m);
         expect(text.stdout).to.match(/^ {2}1–9 +[0-9a-f]{8} +previous +2$/m);
         expect(text.stdout).to.include("No changes against HEAD.");
 
-        const json = await herd(dir, "plan", "--stack", "prod", "--json");
+        const json = await herd(dir, "plan", "--stack", "prod", "--json", "--against", "HEAD");
         expect(json.code).to.equal(0);
         const plan = JSON.parse(json.stdout);
-        expect(plan).to.deep.include({ stack: "prod", against: { revision: "HEAD", found: true }, changes: [], summary: { create: 0, replace: 0, update: 0, delete: 0 } });
+        expect(plan).to.deep.include({
+            stack: "prod",
+            against: { revision: "HEAD", found: true },
+            changes: [],
+            summary: { create: 0, replace: 0, update: 0, delete: 0 },
+            protected: true,
+            refusals: [],
+        });
         const web = plan.fleets[0];
         expect(web).to.deep.include({ name: "web", size: 12, members: 1, waves: [1, 10, 12], nextWave: 10 });
         expect(web.slots.map((s: { runs: string }) => s.runs)).to.deep.equal(["release", ...Array(11).fill("previous")]);
@@ -296,7 +307,7 @@ describe("herd command line", function () {
 
         // The files the stack names are read from --dir, not from the program's directory.
         fs.appendFileSync(path.join(dir, "cloud-init", "worker.yaml"), "final_message: edited in the copy\n");
-        const edited = JSON.parse((await herd(dir, "plan", "--stack", "prod", "--json")).stdout);
+        const edited = JSON.parse((await herd(dir, "plan", "--stack", "prod", "--json", "--against", "HEAD")).stdout);
         const worker = (p: typeof plan) => p.fleets.find((f: { name: string }) => f.name === "worker").generations.release;
         expect(worker(edited)).to.match(/^[0-9a-f]{8}$/).and.not.equal(worker(plan));
     });
@@ -316,16 +327,20 @@ describe("herd command line", function () {
         expect(plan.changes.filter((c: { fleet: string }) => c.fleet === "worker")).to.have.length(4);
     });
 
-    it("compares with the revision's own files: a user data edit alone replaces the members that use it", async () => {
+    it("compares with the revision's own files: a user data edit alone replaces the members that use it (refused in protected prod)", async () => {
         const dir = repository();
         fs.appendFileSync(path.join(dir, "cloud-init", "worker.yaml"), "timezone: Etc/UTC\n");
         const result = await herd(dir, "plan", "--stack", "prod", "--json");
-        expect(result.code).to.equal(2);
+        // prod is protected: a new release (the user data is part of it) on all 4 workers at once is refused.
+        expect(result.code).to.equal(3);
         const plan = JSON.parse(result.stdout);
         expect(plan.summary).to.deep.equal({ create: 0, replace: 4, update: 0, delete: 0 });
         expect([...new Set(plan.changes.map((c: { fleet: string }) => c.fleet))]).to.deep.equal(["worker"]);
+        expect(plan.refusals.map((r: { fleet: string; slots: number[] }) => [r.fleet, r.slots])).to.deep.equal([["worker", [0, 1, 2, 3]]]);
+        expect(result.stderr).to.equal(`herd: refused in protected stack prod: ${plan.refusals[0].message}\n`);
+        expect(plan.refusals[0].message).to.include("`herd release worker --stack prod`");
         git(dir, "commit", "--quiet", "--all", "-m", "workers in UTC");
-        expect((await herd(dir, "plan", "--stack", "prod")).code).to.equal(0);
+        expect((await herd(dir, "plan", "--stack", "prod", "--against", "HEAD")).code).to.equal(0);
     });
 
     it("promotes 1 → 10 → all and is reversible: after git revert, plan and resource inputs equal those two commits back", async () => {
@@ -342,7 +357,7 @@ describe("herd command line", function () {
         expect(toTen.stdout).to.include("Plan against HEAD: 0 to create, 9 to replace, 0 to delete.");
         expect(stackText(dir)).to.equal(original.replace("        members: 1\n", "        members: 10\n"));
         git(dir, "commit", "--quiet", "-am", "web: promote to 10");
-        const twoCommitsBack = await herd(dir, "plan", "--stack", "prod", "--json");
+        const twoCommitsBack = await herd(dir, "plan", "--stack", "prod", "--json", "--against", "HEAD");
         expect(twoCommitsBack.code).to.equal(0);
         const inputsTwoCommitsBack = await recorded(dir);
         const fileTwoCommitsBack = stackText(dir);
@@ -356,7 +371,7 @@ describe("herd command line", function () {
         expect(await herd(dir, "promote", "--stack", "prod", "web")).to.deep.include({ code: 1 });
 
         git(dir, "revert", "--no-edit", "HEAD");
-        const reverted = await herd(dir, "plan", "--stack", "prod", "--json");
+        const reverted = await herd(dir, "plan", "--stack", "prod", "--json", "--against", "HEAD");
         expect(reverted.code).to.equal(0);
         expect(JSON.parse(reverted.stdout)).to.deep.equal(JSON.parse(twoCommitsBack.stdout));
         expect(reverted.stdout).to.equal(twoCommitsBack.stdout);
@@ -391,13 +406,13 @@ describe("herd command line", function () {
         afterEach(() => expect(stackText(dir)).to.equal(original));
 
         const cases: [what: string, argv: string[], message: string | RegExp][] = [
-            ["an unknown stack", ["plan", "--stack", "staging"], new RegExp(`^herd: unknown stack "staging": .*Pulumi\\.staging\\.yaml does not exist \\(stacks here: ${STACKS}\\)\n$`)],
-            ["an unknown stack (promote)", ["promote", "--stack", "staging", "web"], /^herd: unknown stack "staging"/],
+            ["an unknown stack", ["plan", "--stack", "qa"], new RegExp(`^herd: unknown stack "qa": .*Pulumi\\.qa\\.yaml does not exist \\(stacks here: ${STACKS}\\)\n$`)],
+            ["an unknown stack (promote)", ["promote", "--stack", "qa", "web"], /^herd: unknown stack "qa"/],
             ["an unknown fleet (promote)", ["promote", "--stack", "prod", "db"], `herd: unknown fleet "db" in stack "prod" (Pulumi.prod.yaml): fleets are ${PROD_FLEETS}\n`],
             ["an unknown fleet (rollback)", ["rollback", "--stack", "prod", "db"], `herd: unknown fleet "db" in stack "prod" (Pulumi.prod.yaml): fleets are ${PROD_FLEETS}\n`],
             ["a fleet with nothing to promote", ["promote", "--stack", "prod", "worker"], /^herd: nothing to promote: all 4 slots of fleet "worker" already run its release/],
             ["--against a revision that does not exist", ["plan", "--stack", "prod", "--against", "no-such-branch"], /^herd: no git revision "no-such-branch" in /],
-            ["a missing --stack", ["plan"], "error: required option '-s, --stack <name>' not specified\n"],
+            ["a missing --stack", ["plan"], "error: required option '-s, --stack <name...>' not specified\n"],
             ["an unknown command", ["deploy", "--stack", "prod"], /^error: unknown command 'deploy'/],
         ];
         for (const [what, argv, message] of cases) {

@@ -340,7 +340,7 @@ describe("herd plan validates what it reads, on both sides, whatever the revisio
             stdout: "",
             stderr: `herd: cannot compare with Pulumi.prod.yaml at HEAD~1, whose config is invalid:\n${missingRelease}`,
         });
-        expect((await plan(dir)).code).to.equal(0);
+        expect((await plan(dir, "--against", "HEAD")).code).to.equal(0);
     });
 
     it("refuses a revision whose herd:fleets is gone, or is not a map", async () => {
@@ -385,11 +385,11 @@ describe("encrypted values (secure:) in a stack file", function () {
         const dir = repository();
         fs.writeFileSync(stackPath(dir), withSecret(stackText(dir)));
         git(dir, "commit", "--quiet", "-am", "api: a secret token");
-        const planned = await herd(dir, "plan", "--stack", "prod", "--json");
+        const planned = await herd(dir, "plan", "--stack", "prod", "--json", "--against", "HEAD");
         expect(planned.stderr).to.equal("");
         expect(planned.code).to.equal(0);
         expect(planned.stdout).not.to.contain(CIPHERTEXT);
-        const again = await herd(dir, "plan", "--stack", "prod", "--json");
+        const again = await herd(dir, "plan", "--stack", "prod", "--json", "--against", "HEAD");
         expect(again.stdout).to.equal(planned.stdout);
 
         const before = stackText(dir);
@@ -454,7 +454,7 @@ describe("the CLI behaves like a Unix tool", function () {
 
     it("stops quietly when its reader goes away (herd plan | head): no EPIPE trace, its own exit code", async () => {
         const dir = repository();
-        const { child, result } = herdProcess(dir, "plan", "--stack", "prod");
+        const { child, result } = herdProcess(dir, "plan", "--stack", "prod", "--against", "HEAD");
         // The reader closes before herd writes, as `head` does once it has its lines.
         child.stdout?.destroy();
         const { code, stderr } = await result;

@@ -2,7 +2,7 @@ import { expect } from "chai";
 import type { PolicyResource, ResourceValidationArgs, ResourceValidationPolicy, StackValidationArgs, StackValidationPolicy } from "@pulumi/policy";
 import { KubernetesWorkload, ServerGroup, type KubernetesWorkloadArgs, type ServerGroupArgs } from "../components";
 import { ProgramRun, runProgram } from "../components/testing";
-import { cidrRange, coveredFamily, guardrails, type GuardrailConfig, type PolicyEnvironment } from "../policy/guardrails";
+import { cidrRange, coveredFamily, guardrails, type GuardrailConfig, type PolicyBase, type PolicyEnvironment } from "../policy/guardrails";
 import { runStack, stackConfig } from "./helpers/project";
 
 /** What `args.notApplicable` throws, as the policy SDK's own does. */
@@ -39,8 +39,17 @@ function policyResources(run: ProgramRun): PolicyResource[] {
 }
 
 /** Runs every guardrail the way `pulumi preview --policy-pack` does: each resource policy on each resource, then each stack policy. */
-async function check(run: ProgramRun, options: { stack?: string; fleets?: unknown; config?: GuardrailConfig } = {}): Promise<Verdict> {
-    const env: PolicyEnvironment = { stack: () => options.stack ?? "prod", fleets: () => options.fleets };
+async function check(
+    run: ProgramRun,
+    options: { stack?: string; fleets?: unknown; config?: GuardrailConfig; protected?: unknown; base?: PolicyBase; files?: Record<string, string> } = {},
+): Promise<Verdict> {
+    const env: PolicyEnvironment = {
+        stack: () => options.stack ?? "prod",
+        fleets: () => options.fleets,
+        protected: () => options.protected,
+        base: () => options.base,
+        readFile: (file) => options.files?.[file],
+    };
     const resources = policyResources(run);
     const violations: Record<string, string[]> = {};
     const notApplicable: Record<string, string> = {};
@@ -87,7 +96,10 @@ const kubernetes = (args: Partial<KubernetesWorkloadArgs>) => runProgram({ progr
 describe("guardrails (policy/)", () => {
     it("passes the prod stack as this repository pins it", async () => {
         const run = await runStack("prod");
-        expect(await check(run, { fleets: stackConfig("prod")["herd:fleets"] })).to.deep.equal({ violations: {}, notApplicable: {} });
+        const config = stackConfig("prod");
+        expect(config["herd:protected"]).to.equal(true);
+        const base = { fleets: config["herd:fleets"], protected: true };
+        expect(await check(run, { fleets: config["herd:fleets"], protected: true, base })).to.deep.equal({ violations: {}, notApplicable: {} });
     });
 
     it("applies to prod stacks only, unless configured otherwise", async () => {
@@ -101,11 +113,13 @@ describe("guardrails (policy/)", () => {
             "herd-fleet-redundancy",
             "herd-health-checked",
             "images-pinned",
+            "protected-rollout",
         ]);
         expect(dev.notApplicable["images-pinned"]).to.equal('stack "dev" is not one of prod');
 
         const held = await check(run, { stack: "dev", fleets: stackConfig("dev")["herd:fleets"], config: { stacks: ["dev", "prod"] } });
-        expect(held.notApplicable).to.deep.equal({});
+        // protected-rollout follows the stack's own herd:protected, not the stacks setting.
+        expect(held.notApplicable).to.deep.equal({ "protected-rollout": 'stack "dev" is not protected (herd:protected: true)' });
         expect(held.violations["herd-fleet-redundancy"]).to.include(
             'fleet "worker" (herd:docker:Workload) has 1 member: prod fleets need at least 2, so that losing one host does not take the fleet down',
         );
@@ -348,7 +362,67 @@ describe("guardrails (policy/)", () => {
 
         it("does not apply to a stack without herd:fleets", async () => {
             const verdict = await check(await serverGroup({}));
-            expect(verdict.notApplicable).to.deep.equal({ "first-wave-small": "the stack config has no herd:fleets" });
+            expect(verdict.notApplicable).to.deep.equal({
+                "first-wave-small": "the stack config has no herd:fleets",
+                "protected-rollout": 'stack "prod" is not protected (herd:protected: true)',
+            });
+        });
+    });
+    describe("protected-rollout", () => {
+        const R1 = { image: IMAGE_ID, flavor: "b3-8", network: "ext-net", userData: "cloud-init/web.yaml" };
+        const R2 = { ...R1, image: "0b5e7a3c-9d1f-4c2e-8a6b-3f4d5e6a7b8c" };
+        const steady = (release: object) => ({ web: { size: 12, release } });
+        const rolling = (members: number) => ({ web: { size: 12, release: R2, rollout: { previous: R1, members } } });
+        const files: Record<string, string> = { "cloud-init/web.yaml": "#cloud-config\n" };
+        const verdict = async (before: unknown, after: unknown, extra: { files?: Record<string, string>; baseFiles?: Record<string, string> } = {}) =>
+            (
+                await check(await serverGroup({}), {
+                    fleets: after,
+                    protected: true,
+                    base: { fleets: before, protected: true, readFile: (file) => (extra.baseFiles ?? files)[file] },
+                    files: extra.files ?? files,
+                })
+            ).violations["protected-rollout"];
+
+        it("refuses a new release on every slot at once, naming herd release", async () => {
+            expect(await verdict(steady(R1), steady(R2))).to.deep.equal([
+                "fleet web: a new release reaches 12 of 12 slots at once (slots 0–11), more than the first wave (1): in a protected stack (herd:protected: true) start it with `herd release web --stack prod`, which moves slot 0 first, then `herd promote` wave by wave",
+            ]);
+        });
+
+        it("refuses a new release on a fleet sitting at 10 members: ten move at once", async () => {
+            const R3 = { ...R1, image: "9c8b7a6d-5e4f-4a3b-9c2d-1e0f9a8b7c6d" };
+            const after = { web: { size: 12, release: R3, rollout: { previous: R1, members: 10 } } };
+            expect(await verdict(rolling(10), after)).to.have.length(1).and.to.match(/a new release reaches 10 of 12 slots at once \(slots 0–9\)/);
+        });
+
+        it("accepts what herd release, promote and rollback write: the first wave, one wave on, back", async () => {
+            expect(await verdict(steady(R1), rolling(1))).to.equal(undefined);
+            expect(await verdict(rolling(1), rolling(10))).to.equal(undefined);
+            expect(await verdict(rolling(10), steady(R2))).to.equal(undefined);
+            expect(await verdict(rolling(10), rolling(0))).to.equal(undefined);
+        });
+
+        it("refuses skipping a wave: 1 → all at once", async () => {
+            expect(await verdict(rolling(1), steady(R2))).to.deep.equal([
+                "fleet web: 11 slots (slots 1–11) move to its release at once, 1 → 12, past the next wave (10): a protected stack (herd:protected: true) goes one wave at a time: `herd promote web --stack prod`",
+            ]);
+        });
+
+        it("counts an edited user data file as a new release", async () => {
+            const edited = { "cloud-init/web.yaml": "#cloud-config\ntimezone: Etc/UTC\n" };
+            expect(await verdict(steady(R1), steady(R1), { files: edited })).to.have.length(1);
+            expect(await verdict(steady(R1), steady(R1))).to.equal(undefined);
+        });
+
+        it("applies while either side is protected, and needs the revision to compare with", async () => {
+            const run = await serverGroup({});
+            const unprotected = await check(run, { fleets: steady(R2), protected: false, base: { fleets: steady(R1) } });
+            expect(unprotected.notApplicable["protected-rollout"]).to.equal('stack "prod" is not protected (herd:protected: true)');
+            const unprotecting = await check(run, { fleets: steady(R2), protected: false, base: { fleets: steady(R1), protected: true } });
+            expect(unprotecting.violations["protected-rollout"]).to.have.length(1);
+            const unknown = await check(run, { fleets: steady(R2), protected: true });
+            expect(unknown.notApplicable["protected-rollout"]).to.match(/^the stack config the change is compared with is unknown/);
         });
     });
 });

@@ -58,8 +58,27 @@ describe("the program on the real stack files", () => {
         expect(web0.inputs.ports).to.deep.equal([{ internal: 80, external: 8080, ip: "127.0.0.1", protocol: "tcp" }]);
     });
 
+    it("builds the staging fleets: prod's fleets, small, on prod's backends and releases, not protected", async () => {
+        const run = await runStack("staging");
+        const fleets = fleetsOf(run);
+        expect(Object.keys(fleets)).to.deep.equal(["web", "worker", "api"]);
+        expect(Object.fromEntries(Object.entries(fleets).map(([name, f]) => [name, f.backend]))).to.deep.equal({ web: "openstack", worker: "openstack", api: "kubernetes" });
+        expect(fleets.web.servers).to.have.length(3);
+        expect(fleets.worker.servers).to.have.length(2);
+        expect(fleets.api.replicas).to.deep.equal({ stable: 2, canary: 0 });
+        expect(run.ofType("openstack:loadbalancer/member:Member")).to.have.length(3);
+        // Every slot runs prod's new release: what prod's next wave takes with --from-stack staging.
+        const staging = stackConfig("staging")["herd:fleets"] as Record<string, { release: unknown }>;
+        const prod = stackConfig("prod")["herd:fleets"] as Record<string, { release: unknown }>;
+        for (const fleet of ["web", "worker", "api"]) {
+            expect(staging[fleet].release, fleet).to.deep.equal(prod[fleet].release);
+        }
+        expect(stackConfig("staging")["herd:protected"]).to.equal(false);
+        expect(stackConfig("prod")["herd:protected"]).to.equal(true);
+    });
+
     it("is deterministic: two evaluations of the same config register byte-identical inputs and options", async () => {
-        for (const stack of ["dev", "prod"]) {
+        for (const stack of ["dev", "staging", "prod"]) {
             const first = fingerprint(await runStack(stack));
             const second = fingerprint(await runStack(stack));
             expect(second).to.equal(first);

@@ -133,3 +133,8 @@ export function exportRevision(dir: string, revision: string): string {
     }
     return target;
 }
+
+/** Whether a revision names a commit of the repository `dir` is in. */
+export function revisionExists(dir: string, revision: string): boolean {
+    return git(dir, ["rev-parse", "--verify", "--quiet", "--end-of-options", `${revision}^{commit}`]).status === 0;
+}

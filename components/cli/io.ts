@@ -24,6 +24,11 @@ export const ExitCode = {
     Error: 1,
     /** `plan` only: slots would be created, replaced or deleted. */
     Changes: 2,
+    /**
+     * `plan` only: the stack is protected (`herd:protected: true`) and the change moves more
+     * than a wave at once; the plan is printed, and the message names `herd release`.
+     */
+    Refused: 3,
 } as const;
 
 /** A failure the user can fix: printed as one message, without a stack trace, exit code 1. */

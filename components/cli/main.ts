@@ -8,7 +8,9 @@ import { ConfigError } from "../config";
 import { CliError, CliIo, ExitCode } from "./io";
 import { addPlanCommand } from "./plan";
 import { addPromoteCommand } from "./promote";
+import { addReleaseCommand } from "./release";
 import { addRollbackCommand } from "./rollback";
+import { addStatusCommand } from "./status";
 
 function version(): string {
     try {
@@ -20,8 +22,9 @@ function version(): string {
 
 /**
  * Runs the `herd` command line with `argv` (the arguments after the program name) and resolves
- * with its exit code: 0 done or, for `plan`, no change; 2 `plan` found changes; 1 invalid config,
- * bad input or a refused command, with one message on stderr.
+ * with its exit code: 0 done or, for `plan`, no change; 2 `plan` found changes; 3 `plan` found a
+ * change a protected stack refuses; 1 invalid config, bad input or a refused command, with one
+ * message on stderr.
  *
  * @param io where output goes and the directory paths are relative to. @default the process's
  */
@@ -43,9 +46,11 @@ export async function run(argv: readonly string[], io: Partial<CliIo> = {}): Pro
         .configureOutput({ writeOut: cli.stdout, writeErr: cli.stderr })
         .addHelpText(
             "after",
-            "\nExit codes: 0 done (plan: no change), 2 plan found changes, 1 invalid config, bad input or refused.",
+            "\nExit codes: 0 done (plan: no change), 2 plan found changes, 3 plan refused by a protected stack (herd:protected), 1 invalid config, bad input or refused.",
         );
     addPlanCommand(program, cli, exit);
+    addStatusCommand(program, cli, exit);
+    addReleaseCommand(program, cli, exit);
     addPromoteCommand(program, cli, exit);
     addRollbackCommand(program, cli, exit);
     try {

@@ -1,7 +1,14 @@
-import type { FleetConfig } from "../config";
 import { assignSlots, DEFAULT_WAVES, membersOnRelease, nextWave, waveOf, waveSchedule } from "../rollout";
 import type { RecordedResource } from "../testing";
 import { Action, Change, diffMembers, membersOf } from "./diff";
+import { protectionRefusal, Refusal } from "./protect";
+
+/** What a plan needs of a fleet's config: where it runs, its size and its rollout. */
+export interface PlannedFleet {
+    readonly backend: string;
+    readonly size: number;
+    readonly rollout?: { readonly members: number; readonly waves?: readonly number[] };
+}
 
 /** One slot of a fleet in the evaluated state. */
 export interface SlotPlan {
@@ -42,6 +49,10 @@ export interface Plan {
     /** Every change, fleets that no longer exist included, by fleet, batch and slot. */
     readonly changes: readonly Change[];
     readonly summary: Readonly<Record<Action, number>>;
+    /** Whether the stack is protected (`herd:protected: true`) before or after the change. */
+    readonly protected: boolean;
+    /** What a protected stack refuses in this change (see {@link protectionRefusal}); empty elsewhere. */
+    readonly refusals: readonly Refusal[];
 }
 
 /** What a plan is built from: the evaluated state's fleets and two evaluations of the program. */
@@ -49,17 +60,20 @@ export interface PlanInput {
     readonly stack: string;
     readonly against: { readonly revision: string; readonly found: boolean };
     /** The validated fleets of the evaluated state. */
-    readonly fleets: Readonly<Record<string, FleetConfig>>;
+    readonly fleets: Readonly<Record<string, PlannedFleet>>;
     /** What the program registered for the evaluated state. */
     readonly current: readonly RecordedResource[];
     /** What it registered for the compared revision; empty when the stack file does not exist there. */
     readonly previous: readonly RecordedResource[];
+    /** The fleets of the compared revision. @default none */
+    readonly previousFleets?: Readonly<Record<string, PlannedFleet>>;
+    /** Whether the stack is protected, before or after. @default false */
+    readonly protected?: boolean;
 }
 
-/** Builds the plan from two evaluations of the program. Pure: same input, same plan. */
-export function buildPlan(input: PlanInput): Plan {
-    const changes = diffMembers(input.previous, input.current);
-    const members = membersOf(input.current);
+/** Each fleet's slots as one evaluation shows them: the generation each runs, and its wave. */
+function fleetViews(fleets: Readonly<Record<string, PlannedFleet>>, resources: readonly RecordedResource[]): Omit<FleetPlan, "changes">[] {
+    const members = membersOf(resources);
     const bySlot = new Map(members.filter((m) => m.slot !== null).map((m) => [`${m.fleet}\0${m.slot}`, m.generation]));
     const byRole = new Map(members.filter((m) => m.role !== null).map((m) => [`${m.fleet}\0${m.role}`, m.generation]));
     // Members that are groups of pods (Kubernetes) have no slot: the canary runs the release
@@ -69,7 +83,7 @@ export function buildPlan(input: PlanInput): Plan {
         (runs === "release" ? byRole.get(`${fleet}\0canary`) : undefined) ??
         byRole.get(`${fleet}\0stable`) ??
         null;
-    const fleets = Object.entries(input.fleets).map(([name, fleet]): FleetPlan => {
+    return Object.entries(fleets).map(([name, fleet]) => {
         const waves = fleet.rollout?.waves ?? DEFAULT_WAVES;
         const onRelease = membersOnRelease(fleet.size, fleet.rollout);
         const slots = assignSlots<"release" | "previous">(fleet.size, "release", fleet.rollout && { members: onRelease, previous: "previous" }).map(
@@ -92,12 +106,22 @@ export function buildPlan(input: PlanInput): Plan {
                 previous: slots.find((s) => s.runs === "previous")?.generation ?? null,
             },
             slots,
-            changes: changes.filter((c) => c.fleet === name),
         };
     });
+}
+
+/** Builds the plan from two evaluations of the program. Pure: same input, same plan. */
+export function buildPlan(input: PlanInput): Plan {
+    const changes = diffMembers(input.previous, input.current);
+    const fleets = fleetViews(input.fleets, input.current).map((fleet): FleetPlan => ({ ...fleet, changes: changes.filter((c) => c.fleet === fleet.name) }));
     const summary = { create: 0, replace: 0, update: 0, delete: 0 };
     changes.forEach((c) => summary[c.action]++);
-    return { stack: input.stack, against: input.against, fleets, changes, summary };
+    const isProtected = input.protected === true;
+    const before = new Map(fleetViews(input.previousFleets ?? {}, input.previous).map((fleet) => [fleet.name, fleet]));
+    const refusals = isProtected
+        ? fleets.flatMap((fleet) => protectionRefusal(fleet.name, input.stack, before.get(fleet.name), fleet) ?? [])
+        : [];
+    return { stack: input.stack, against: input.against, fleets, changes, summary, protected: isProtected, refusals };
 }
 
 /** `0`, `1–9`: one slot, or consecutive slots as a range. */
@@ -145,12 +169,17 @@ function fleetHeadline(fleet: FleetPlan): string {
 }
 
 function changeLines(changes: readonly Change[], indent: string): string[] {
+    return table(changeRows(changes), indent);
+}
+
+/** Changes grouped into rows: batch, action, the slots (or members) and the generations. */
+function changeRows(changes: readonly Change[]): string[][] {
     const groups = runs(
         changes,
         (c) => `${c.batch}\0${c.action}\0${c.fleet}\0${c.generation.before}\0${c.generation.after}`,
         (c) => c.slot,
     );
-    const rows = groups.map((group) => {
+    return groups.map((group) => {
         const first = group[0];
         const last = group[group.length - 1];
         const what =
@@ -165,7 +194,6 @@ function changeLines(changes: readonly Change[], indent: string): string[] {
                   : `${first.generation.before ?? "?"} → ${first.generation.after ?? "?"}`;
         return [`batch ${first.batch}`, first.action, what, generations];
     });
-    return table(rows, indent);
 }
 
 function summaryText(summary: Plan["summary"]): string {
@@ -173,30 +201,38 @@ function summaryText(summary: Plan["summary"]): string {
     return `${summary.create} to create, ${summary.replace} to replace${updates}, ${summary.delete} to delete`;
 }
 
+/** A fleet as people read it: its headline, its slots by range, and (with `changes`) what would change, batch by batch. */
+export function formatFleet(fleet: FleetPlan, changes: boolean): string[] {
+    const lines = [fleetHeadline(fleet)];
+    if (fleet.slots.length > 0) {
+        const groups = runs(fleet.slots, (s) => `${s.generation}\0${s.runs}\0${s.wave}`, (s) => s.slot);
+        lines.push(
+            ...table(
+                [
+                    ["slots", "generation", "runs", "wave"],
+                    ...groups.map((g) => [slotRange(g[0].slot, g[g.length - 1].slot), g[0].generation ?? "-", g[0].runs, `${g[0].wave}`]),
+                ],
+                "  ",
+            ),
+        );
+    }
+    if (changes) {
+        lines.push(fleet.changes.length === 0 ? "  no change" : `  changes: ${plural(fleet.changes.length, "member")}`);
+        if (fleet.changes.length > 0) {
+            lines.push(...changeLines(fleet.changes, "    "));
+        }
+    }
+    return lines;
+}
+
 /** The plan as people read it: per fleet, its slots by range and what would change, batch by batch. */
 export function formatPlan(plan: Plan, stackFileName: string): string {
     const against = plan.against.found
         ? `${stackFileName} against ${plan.against.revision}`
         : `${stackFileName} against ${plan.against.revision}, where it does not exist: every member is created`;
-    const lines = [`Stack ${plan.stack}: ${against}`];
+    const lines = [`Stack ${plan.stack}${plan.protected ? " (protected)" : ""}: ${against}`];
     for (const fleet of plan.fleets) {
-        lines.push("", fleetHeadline(fleet));
-        if (fleet.slots.length > 0) {
-            const groups = runs(fleet.slots, (s) => `${s.generation}\0${s.runs}\0${s.wave}`, (s) => s.slot);
-            lines.push(
-                ...table(
-                    [
-                        ["slots", "generation", "runs", "wave"],
-                        ...groups.map((g) => [slotRange(g[0].slot, g[g.length - 1].slot), g[0].generation ?? "-", g[0].runs, `${g[0].wave}`]),
-                    ],
-                    "  ",
-                ),
-            );
-        }
-        lines.push(fleet.changes.length === 0 ? "  no change" : `  changes: ${plural(fleet.changes.length, "member")}`);
-        if (fleet.changes.length > 0) {
-            lines.push(...changeLines(fleet.changes, "    "));
-        }
+        lines.push("", ...formatFleet(fleet, true));
     }
     const known = new Set(plan.fleets.map((f) => f.name));
     const removed = plan.changes.filter((c) => c.fleet === null || !known.has(c.fleet));
@@ -209,6 +245,68 @@ export function formatPlan(plan: Plan, stackFileName: string): string {
         plan.changes.length === 0
             ? `No changes against ${plan.against.revision}.`
             : `Plan against ${plan.against.revision}: ${summaryText(plan.summary)}.`,
+    );
+    if (plan.refusals.length > 0) {
+        lines.push("", `Refused: stack ${plan.stack} is protected, and this change moves more than a wave at once:`, ...plan.refusals.map((r) => `  - ${r.message}`));
+    }
+    return lines.join("\n") + "\n";
+}
+
+/** Text in a Markdown table cell: pipes escaped, code in backticks. */
+function cell(text: string): string {
+    return text.replace(/\|/g, "\\|");
+}
+
+function code(text: string | null): string {
+    return text === null ? "–" : `\`${text}\``;
+}
+
+function markdownTable(rows: readonly (readonly string[])[]): string[] {
+    return [
+        `| ${rows[0].map(cell).join(" | ")} |`,
+        `| ${rows[0].map(() => "---").join(" | ")} |`,
+        ...rows.slice(1).map((row) => `| ${row.map(cell).join(" | ")} |`),
+    ];
+}
+
+/**
+ * The plan as Markdown, for a pull request comment: a heading per stack, a table of each fleet's
+ * slots and one of its changes, batch by batch, and a caution block with what a protected stack
+ * refuses. GitHub and GitLab render it alike.
+ */
+export function formatPlanMarkdown(plan: Plan, stackFileName: string): string {
+    const against = plan.against.found ? `against \`${plan.against.revision}\`` : `against \`${plan.against.revision}\`, where it does not exist: every member is created`;
+    const lines = [`### herd plan: stack \`${plan.stack}\`${plan.protected ? " (protected)" : ""}`, "", `\`${stackFileName}\` ${against}.`];
+    if (plan.refusals.length > 0) {
+        lines.push(
+            "",
+            "> [!CAUTION]",
+            `> **Refused**: stack \`${plan.stack}\` is protected, and this change moves more than a wave at once.`,
+            ...plan.refusals.map((r) => `> - ${r.message}`),
+        );
+    }
+    for (const fleet of plan.fleets) {
+        lines.push("", `#### ${fleetHeadline(fleet)}`);
+        if (fleet.slots.length > 0) {
+            const groups = runs(fleet.slots, (s) => `${s.generation}\0${s.runs}\0${s.wave}`, (s) => s.slot);
+            lines.push("", ...markdownTable([["slots", "generation", "runs", "wave"], ...groups.map((g) => [slotRange(g[0].slot, g[g.length - 1].slot), code(g[0].generation), g[0].runs, `${g[0].wave}`])]));
+        }
+        lines.push("", fleet.changes.length === 0 ? "No change." : `**Changes: ${plural(fleet.changes.length, "member")}**`);
+        if (fleet.changes.length > 0) {
+            lines.push("", ...markdownTable([["batch", "action", "members", "generation"], ...changeRows(fleet.changes).map(([batch, action, what, generations]) => [batch.replace("batch ", ""), action, what, generations])]));
+        }
+    }
+    const known = new Set(plan.fleets.map((f) => f.name));
+    const removed = plan.changes.filter((c) => c.fleet === null || !known.has(c.fleet));
+    for (const fleet of [...new Set(removed.map((c) => c.fleet))]) {
+        const changes = removed.filter((c) => c.fleet === fleet);
+        lines.push("", `#### ${fleet ?? "(no fleet)"}: no longer in the stack`, "", ...markdownTable([["batch", "action", "members", "generation"], ...changeRows(changes).map(([batch, action, what, generations]) => [batch.replace("batch ", ""), action, what, generations])]));
+    }
+    lines.push(
+        "",
+        plan.changes.length === 0
+            ? `**No changes against \`${plan.against.revision}\`.**`
+            : `**Plan against \`${plan.against.revision}\`: ${summaryText(plan.summary)}.**`,
     );
     return lines.join("\n") + "\n";
 }

@@ -333,3 +333,52 @@ export const monitoringSettingsSchema = strict({
 
 /** The validated value of `herd:monitoring`. */
 export type MonitoringSettings = z.infer<typeof monitoringSettingsSchema>;
+
+/**
+ * `herd:protected`: `true` makes a stack take a new release a wave at a time. There, a change
+ * that moves more than the first wave to a new release is refused by `herd plan` and by the
+ * policy pack; releases start with `herd release`. @default false
+ */
+export const protectedSchema = z.boolean(
+    expect("true (a new release reaches at most the first wave at once; releases start with herd release) or false"),
+);
+
+/**
+ * Release keys that `herd:rollouts` pins for a fleet built in code, in the components' own form
+ * (`networks` a list, `userData` the cloud-config text): laid over the release the program builds.
+ */
+export const releaseKeysSchema = strict({
+    image: text("an image: an ID or name on OpenStack, a reference pinned by digest for containers").optional(),
+    flavor: text("a flavor name or ID").optional(),
+    networks: names("network name or ID").min(1, expect("at least one network")).optional(),
+    keyPair: text("a key pair name").optional(),
+    securityGroups: names("security group name").optional(),
+    userData: z.string(expect("a #cloud-config document (its text)")).optional(),
+    port: containerReleaseSchema.shape.port,
+    command: containerReleaseSchema.shape.command,
+    args: containerReleaseSchema.shape.args,
+    env: containerReleaseSchema.shape.env,
+    files: containerReleaseSchema.shape.files,
+});
+
+/**
+ * One fleet of `herd:rollouts`: the release keys the stack pins for a fleet built in code, and
+ * its rollout while one is under way (`previous` keys over the program's release; `{}` is the
+ * program's release as it is).
+ */
+export const codeFleetStateSchema = strict({
+    release: releaseKeysSchema.optional(),
+    rollout: strict({ previous: releaseKeysSchema.optional(), ...rolloutFields }).optional(),
+});
+
+/** `herd:rollouts`: fleet name → the release and rollout the stack pins for a fleet built in code. */
+export const rolloutsSchema = z.record(
+    z.string().regex(FLEET_NAME, expect("a fleet name: lowercase letters, digits and '-', starting with a letter, at most 30 characters")),
+    codeFleetStateSchema,
+    expect("a map of fleet name → { release, rollout }"),
+);
+
+/** Release keys of a fleet built in code, as `herd:rollouts` pins them, validated. */
+export type ReleaseKeys = z.infer<typeof releaseKeysSchema>;
+/** The release and rollout `herd:rollouts` pins for one fleet built in code, validated. */
+export type CodeFleetState = z.infer<typeof codeFleetStateSchema>;

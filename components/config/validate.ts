@@ -10,6 +10,9 @@ import {
     kubernetesSettingsSchema,
     MonitoringSettings,
     monitoringSettingsSchema,
+    CodeFleetState,
+    protectedSchema,
+    rolloutsSchema,
 } from "./schema";
 
 /** The config key all fleets live under. */
@@ -287,4 +290,20 @@ export function parseKubernetesSettings(raw: unknown, stack: string): Kubernetes
 /** Validates `herd:monitoring` (the Pushgateway of container probes). `undefined` when absent. */
 export function parseMonitoringSettings(raw: unknown, stack: string): MonitoringSettings | undefined {
     return parseSettings(monitoringSettingsSchema, "herd:monitoring", raw, stack);
+}
+
+/** The config key that marks a stack protected (see {@link protectedSchema}). */
+export const PROTECTED_KEY = "herd:protected";
+
+/** The config key of the release and rollout of fleets built in code (see {@link rolloutsSchema}). */
+export const ROLLOUTS_KEY = "herd:rollouts";
+
+/** Validates `herd:protected`; `false` when the key is absent. */
+export function parseProtected(raw: unknown, stack: string): boolean {
+    return parseSettings(protectedSchema, PROTECTED_KEY, raw, stack) ?? false;
+}
+
+/** Validates `herd:rollouts`, the state of fleets built in code; `{}` when the key is absent. */
+export function parseRollouts(raw: unknown, stack: string): Record<string, CodeFleetState> {
+    return parseSettings(rolloutsSchema, ROLLOUTS_KEY, raw, stack) ?? {};
 }

@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { DockerWorkload, ServerGroup, waveSchedule, type ServerRelease } from "herd";
+import { DockerWorkload, parseRollouts, releaseFromStack, ServerGroup, waveSchedule, type ServerRelease } from "herd";
 
 /** `herd-consumer:edge` in the stack file. */
 interface EdgeConfig {
@@ -16,9 +16,13 @@ interface CacheConfig {
 }
 
 // Components never read config: the program does, and passes plain values in.
+const stack = pulumi.getStack();
 const config = new pulumi.Config();
 const edge = config.requireObject<EdgeConfig>("edge");
 const cache = config.requireObject<CacheConfig>("cache");
+// The release and rollout the stack file pins for fleets built here (`herd:rollouts`), which
+// `herd release`, `herd promote` and `herd rollback` rewrite.
+const rollouts = parseRollouts(new pulumi.Config("herd").getObject("rollouts"), stack);
 
 const edgeRelease: ServerRelease = {
     image: edge.image,
@@ -29,7 +33,7 @@ const edgeRelease: ServerRelease = {
 
 const edgeFleet = new ServerGroup("edge", {
     size: edge.size,
-    release: edgeRelease,
+    ...releaseFromStack("edge", edgeRelease, rollouts, stack),
     spread: "anti-affinity",
     health: { path: "/healthz", port: 8080 },
     update: { batch: 1 },

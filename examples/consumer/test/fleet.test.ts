@@ -32,6 +32,12 @@ describe("a fleet of our own, built with herd from the packed package", () => {
         }
     });
 
+    it("runs the rollout the stack file pins for a fleet built in code (herd:rollouts)", () => {
+        const images = members(run, INSTANCE, "edge").map((server) => server.inputs.imageId);
+        // rollout.members: 1 → slot 0 runs the pinned image, the others the program's own release.
+        expect(images).to.deep.equal(["0b5e7a3c-9d1f-4c2e-8a6b-3f4d5e6a7b8c", "6d1f0b7e-2c4a-4e8b-9f3d-5a7c1e9b2d40", "6d1f0b7e-2c4a-4e8b-9f3d-5a7c1e9b2d40"]);
+    });
+
     it("replaces members one batch at a time, each batch waiting for the one before", () => {
         const [first, second, third] = members(run, INSTANCE, "edge");
         expect(second.options.dependsOn).to.include(first.urn);
