@@ -66,17 +66,19 @@ status() {
 }
 
 next_steps() {
+    local kubectl
+    kubectl="$(sed -n 's/^HERD_CLUSTER_BIN=//p' "$run_dir/cluster.env")/kubectl --kubeconfig $run_dir/kubeconfig"
     cat <<TEXT
 
-Try a rollout (in another shell: watch the pods being replaced with
-  $(sed -n 's/^HERD_CLUSTER_BIN=//p' "$run_dir/cluster.env")/kubectl --kubeconfig $run_dir/kubeconfig get pods -n web -L herd.dev/generation -w):
-  1. start it: in Pulumi.local.yaml, copy web's release under web.rollout.previous, add
-     web.rollout.members: 1, and change web.release.image (another digest); commit it
-  2. npm run playground -- up          one pod moves to the new release, 11 stay
-  3. npm run herd -- promote web --stack local && git commit -am "web: next wave" && npm run playground -- up
-                                       10 pods, then all 12, each a new pod
-  4. npm run herd -- rollback web --stack local && npm run playground -- up
+Try a rollout; in another shell, watch the pods being replaced:
+  $kubectl get pods -n web -L herd.dev/generation -w
+  1. npm run herd -- release web --stack local --set 'env={LOG_LEVEL: debug}' && git commit -qam "web: debug logs"
+     npm run playground -- up          one pod runs the new release, 11 stay as they are
+  2. npm run herd -- promote web --stack local && git commit -qam "web: next wave" && npm run playground -- up
+                                       10 pods, then (again) all 12, each one a new pod
+  3. npm run herd -- rollback web --stack local && git commit -qam "web: back" && npm run playground -- up
                                        every pod back on the previous release
+  npm run herd -- status --stack local shows the wave; git revert undoes any step.
 Stop it with: npm run playground -- --down     (forget everything: --reset)
 TEXT
 }
