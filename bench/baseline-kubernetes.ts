@@ -17,6 +17,9 @@ export function kubernetesBaseline(resources: readonly ReplayedResource[]) {
     for (const r of resources) {
         const inputs = r.inputs as never;
         switch (r.type) {
+            case "kubernetes:core/v1:Namespace":
+                outputs.push(new k8s.core.v1.Namespace(r.name, inputs).metadata);
+                break;
             case "kubernetes:core/v1:ConfigMap":
                 outputs.push(new k8s.core.v1.ConfigMap(r.name, inputs).metadata);
                 break;
