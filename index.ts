@@ -30,14 +30,14 @@ const openstackBackend = () => require("./components/openstack/serverGroup") as 
 const kubernetesBackend = () => require("./components/kubernetes") as typeof KubernetesBackend;
 const dockerBackend = () => require("./components/docker/workload") as typeof DockerBackend;
 
-let kubernetesProvider: k8s.Provider | undefined;
-function kubernetesProviderOptions(): pulumi.ComponentResourceOptions {
-    if (!kubernetes) {
-        return {};
+// One provider for every Kubernetes object, from herd:kubernetes; none (the ambient kubeconfig) without it.
+let provider: k8s.Provider | undefined;
+function kubernetesProvider(): k8s.Provider | undefined {
+    if (kubernetes && !provider) {
+        const { createNamespaces: _, ...settings } = kubernetes;
+        provider = new (require("@pulumi/kubernetes") as typeof k8s).Provider("kubernetes", settings);
     }
-    const { createNamespaces: _, ...settings } = kubernetes;
-    kubernetesProvider ??= new (require("@pulumi/kubernetes") as typeof k8s).Provider("kubernetes", settings);
-    return { providers: [kubernetesProvider] };
+    return provider;
 }
 
 // The namespaces the Kubernetes fleets name are created first (unless the stack says they exist),
@@ -48,15 +48,17 @@ if (kubernetes?.createNamespaces !== false) {
     if (kubernetesFleets.length > 0) {
         const { buildNamespace, namespaceResourceName, namespacesToCreate } = kubernetesBackend();
         const { core } = require("@pulumi/kubernetes") as typeof k8s;
+        const opts = kubernetesProvider() ? { provider: kubernetesProvider() } : {};
         for (const namespace of namespacesToCreate(kubernetesFleets)) {
-            const provider = kubernetesProviderOptions().providers as k8s.Provider[] | undefined;
-            namespaces.set(namespace, new core.v1.Namespace(namespaceResourceName(namespace), buildNamespace(namespace), provider ? { provider: provider[0] } : {}));
+            namespaces.set(namespace, new core.v1.Namespace(namespaceResourceName(namespace), buildNamespace(namespace), opts));
         }
     }
 }
+/** Options of a Kubernetes fleet's components: the stack's provider, and its namespace to wait for. */
 function kubernetesOptions(namespace: string | undefined): pulumi.ComponentResourceOptions {
     const created = namespaces.get(namespace ?? "default");
-    return { ...kubernetesProviderOptions(), ...(created ? { dependsOn: [created] } : {}) };
+    const given = kubernetesProvider();
+    return { ...(given ? { providers: [given] } : {}), ...(created ? { dependsOn: [created] } : {}) };
 }
 
 /** The fleet's probes, run where the fleet runs (see `Probe`). */
