@@ -8,7 +8,7 @@ import { writeFileAtomic, type WriteFs } from "../components/cli/atomicWrite";
 import { unexpected } from "../components/cli/main";
 import { isAtLeast, MINIMUM_NODE, nodeTooOld } from "../components/cli/nodeVersion";
 import { isSecureValue, secretMarker, withOpaqueSecrets } from "../components/cli/secrets";
-import { git, herd, newRepository, Result } from "./helpers/repository";
+import { git, herd, herdWith, newRepository, Result } from "./helpers/repository";
 
 const REPO = path.resolve(__dirname, "..");
 const PROGRAM = path.join(REPO, "index.ts");
@@ -23,19 +23,6 @@ const promoted = (text: string) => text.replace("        members: 1\n", "       
 /** An error as node's fs throws it. */
 function fsError(code: string, syscall: string): NodeJS.ErrnoException {
     return Object.assign(new Error(`${code}: failed, ${syscall}`), { code, errno: -1, syscall });
-}
-
-/** `herd …` in this process, with a file system of the test's. */
-async function herdWith(files: typeof fs, dir: string, ...argv: string[]): Promise<Result> {
-    let stdout = "";
-    let stderr = "";
-    const code = await run([...argv, "--dir", dir, "--program", PROGRAM], {
-        stdout: (text) => (stdout += text),
-        stderr: (text) => (stderr += text),
-        cwd: dir,
-        fs: files,
-    });
-    return { code, stdout, stderr };
 }
 
 /** `herd …` as its own process, through the CLI's entry module, as users run it. */

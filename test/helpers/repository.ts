@@ -57,12 +57,18 @@ export function newRepository(): string {
 }
 
 export async function herd(dir: string, ...argv: string[]): Promise<Result> {
+    return herdWith(fs, dir, ...argv);
+}
+
+/** `herd …` in this process, with a file system of the test's (to inject write failures). */
+export async function herdWith(files: typeof fs, dir: string, ...argv: string[]): Promise<Result> {
     let stdout = "";
     let stderr = "";
     const code = await run([...argv, "--dir", dir, "--program", PROGRAM], {
         stdout: (text) => (stdout += text),
         stderr: (text) => (stderr += text),
         cwd: dir,
+        fs: files,
     });
     return { code, stdout, stderr };
 }
