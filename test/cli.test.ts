@@ -7,7 +7,7 @@ import { evaluateStack } from "../components/cli/evaluate";
 import { locateProject } from "../components/cli/project";
 import { ConfigError, parseStackFile, readStackConfig } from "../components/config";
 import type { RecordedOptions, RecordedResource } from "../components/testing";
-import { git, herd, newRepository } from "./helpers/repository";
+import { git, herd, temporaryRepositories } from "./helpers/repository";
 
 const REPO = path.resolve(__dirname, "..");
 const PROGRAM = path.join(REPO, "index.ts");
@@ -271,13 +271,7 @@ describe("herd promote and rollback: rewriting the stack file (pure)", () => {
 
 describe("herd command line", function () {
     this.timeout(60_000);
-    const repositories: string[] = [];
-    const repository = () => {
-        const dir = newRepository();
-        repositories.push(dir);
-        return dir;
-    };
-    after(() => repositories.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })));
+    const repository = temporaryRepositories();
 
     it("plans a clean stack: every slot's generation, release and wave, no change, exit 0; files come from --dir", async () => {
         const dir = repository();

@@ -3,7 +3,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { releaseStackFile, run as runCli } from "../components/cli";
-import { GIT_ENV, git, newRepository } from "./helpers/repository";
+import { GIT_ENV, git, newRepository, temporaryRepositories } from "./helpers/repository";
 
 const REPO = path.resolve(__dirname, "..");
 const PROGRAM = path.join(REPO, "index.ts");
@@ -105,13 +105,7 @@ describe("herd release: rewriting the stack file (pure)", () => {
 
 describe("herd release, promote, rollback, plan and status through the real entry point", function () {
     this.timeout(180_000);
-    const repositories: string[] = [];
-    const repository = () => {
-        const dir = newRepository();
-        repositories.push(dir);
-        return dir;
-    };
-    after(() => repositories.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })));
+    const repository = temporaryRepositories();
 
     it("release: takes staging's release into prod's first wave; refuses mid-rollout, exit 1, the file untouched", () => {
         const dir = repository();

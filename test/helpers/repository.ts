@@ -43,6 +43,20 @@ function copyProject(to: string): void {
     }
 }
 
+/**
+ * Makes fresh repositories ({@link newRepository}) and removes them all after the mocha block it
+ * is called in (or after the run, at the top level of a file).
+ */
+export function temporaryRepositories(): () => string {
+    const made: string[] = [];
+    after(() => made.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })));
+    return () => {
+        const dir = newRepository();
+        made.push(dir);
+        return dir;
+    };
+}
+
 /** A fresh repository: a first commit without stack files, then one with the project's. */
 export function newRepository(): string {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "herd-cli-"));
