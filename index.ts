@@ -14,13 +14,18 @@ const projectDir = process.env.HERD_PROJECT_DIR ?? __dirname;
 // so a wrong config registers nothing. Secret values are found from the stack file's `secure:`
 // entries and keep their secret marking to the members (see components/release/secrets.ts).
 const config = new pulumi.Config("herd");
-const herdKeys = ["herd:fleets", "herd:monitoring", "herd:kubernetes"];
+const herdKeys = ["herd:fleets", "herd:monitoring", "herd:kubernetes", "herd:openstack"];
 const {
     fleets: resolved,
     monitoring,
     kubernetes,
 } = resolveStack(
-    { fleets: config.getObject("fleets"), monitoring: config.getObject("monitoring"), kubernetes: config.getObject("kubernetes") },
+    {
+        fleets: config.getObject("fleets"),
+        monitoring: config.getObject("monitoring"),
+        kubernetes: config.getObject("kubernetes"),
+        openstack: config.getObject("openstack"),
+    },
     { stack, projectDir, stored: storedStackConfig(projectDir, stack), secretKeys: herdKeys.filter(isPulumiSecretKey) },
 );
 const dockerHost = new pulumi.Config("docker").get("host");

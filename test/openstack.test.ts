@@ -3,7 +3,10 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { expect } from "chai";
+import { ConfigError, resolveStack } from "../components/config";
 import {
+    FAILED_CREATE,
+    hostsNeeded,
     MemberPlan,
     parseCloudConfig,
     planMembers,
@@ -11,6 +14,7 @@ import {
     ServerGroup,
     ServerGroupArgs,
     ServerRelease,
+    spreadProblem,
     toUserData,
     withHerdDefaults,
 } from "../components/openstack";
@@ -148,6 +152,38 @@ describe("OpenStack ServerGroup", () => {
         expect(instances(next)[0].inputs.name).to.not.equal(instances(run)[0].inputs.name);
     });
 
+    it("replaces a member whose create failed on the next up, with its pool member and volume attachment, instead of patching it", async () => {
+        // A server Nova could not build (ERROR) stays in the state with the failure recorded; only
+        // `#initerror` in replaceOnChanges makes the engine replace it rather than update it in place.
+        expect(FAILED_CREATE).to.equal("#initerror");
+        const run = await group({ size: 2, volume: { size: 1 }, loadBalancer: { port: 80 } });
+        for (const type of [INSTANCE, "openstack:loadbalancer/member:Member", "openstack:compute/volumeAttach:VolumeAttach"]) {
+            const resources = run.ofType(type);
+            expect(resources, type).to.have.length(2);
+            for (const resource of resources) {
+                expect(resource.options.replaceOnChanges, `${type} ${resource.name}`).to.include(FAILED_CREATE);
+            }
+        }
+        // Data is not cattle: a volume is never replaced, failed or not.
+        expect(run.ofType("openstack:blockstorage/volume:Volume").every((v) => !v.options.replaceOnChanges.includes(FAILED_CREATE))).to.equal(true);
+    });
+
+    it("refuses hard anti-affinity that cannot fit on the declared compute hosts, before registering anything", async () => {
+        // Two hosts: two members fit with delete-before-create, not with create-before-delete.
+        const refusal = (args: Partial<ServerGroupArgs>) => group(args).then(() => undefined, (err: Error) => err.message);
+        expect(await refusal({ size: 2, spread: "anti-affinity", computeHosts: 2, update: { order: "delete-before-create" } })).to.equal(undefined);
+        expect(await refusal({ size: 2, spread: "anti-affinity", computeHosts: 2 })).to.equal(
+            'ServerGroup "web": update.order = create-before-delete: spread anti-affinity with create-before-delete needs a host for every replacement while the member it replaces still holds one: ' +
+                "2 members + a batch of 1 = 3 hosts, the cloud has 2; use update.order: delete-before-create or spread: soft-anti-affinity",
+        );
+        expect(await refusal({ size: 3, spread: "anti-affinity", computeHosts: 2, update: { order: "delete-before-create" } })).to.match(
+            /^ServerGroup "web": size = 3: spread anti-affinity places at most one member per compute host: 3 members need 3 hosts, the cloud has 2;/,
+        );
+        // Soft anti-affinity fits anywhere; so does a fleet without declared hosts.
+        await group({ size: 12, computeHosts: 2 });
+        await group({ size: 12, spread: "anti-affinity" });
+    });
+
     it("keeps every resource under the component", async () => {
         const run = await group({ loadBalancer: { port: 80 } });
         const component = run.named("web", "herd:openstack:ServerGroup");
@@ -243,5 +279,47 @@ describe("user data", () => {
         const broken = path.join(dir, "broken.yaml");
         fs.writeFileSync(broken, "#cloud-config\npackages: 3\n");
         expect(() => execFileSync("cloud-init", ["schema", "--config-file", broken], { stdio: "pipe" })).to.throw();
+    });
+});
+
+describe("hosts a fleet with hard anti-affinity needs", () => {
+    it("counts a host per member, plus a batch for create-before-delete, and none for soft anti-affinity", () => {
+        expect(hostsNeeded({ size: 12, spread: "anti-affinity", batch: 3, createBeforeDelete: true })).to.equal(15);
+        expect(hostsNeeded({ size: 12, spread: "anti-affinity", batch: 3, createBeforeDelete: false })).to.equal(12);
+        expect(hostsNeeded({ size: 2, spread: "anti-affinity", batch: 5, createBeforeDelete: true })).to.equal(4);
+        expect(hostsNeeded({ size: 12, spread: "soft-anti-affinity", batch: 3, createBeforeDelete: true })).to.equal(0);
+        expect(hostsNeeded({ size: 12, batch: 3, createBeforeDelete: true })).to.equal(0);
+        expect(hostsNeeded({ size: 0, spread: "anti-affinity", batch: 1, createBeforeDelete: true })).to.equal(0);
+        expect(spreadProblem({ size: 12, spread: "anti-affinity", batch: 3, createBeforeDelete: true }, 15)).to.equal(undefined);
+        expect(spreadProblem({ size: 12, spread: "anti-affinity", batch: 3, createBeforeDelete: true }, 14)?.key).to.equal("update.order");
+        expect(spreadProblem({ size: 12, spread: "anti-affinity", batch: 3, createBeforeDelete: false }, 11)?.key).to.equal("size");
+    });
+
+    it("refuses such a fleet in the stack config with the key path, the value and the declared hosts", () => {
+        const fleet = (extra: Record<string, unknown>) => ({
+            backend: "openstack",
+            size: 3,
+            release: { image: "debian-12", flavor: "b3-8", network: "ext-net" },
+            spread: "anti-affinity",
+            ...extra,
+        });
+        const resolve = (fleets: Record<string, unknown>, openstack: unknown) => () =>
+            resolveStack({ fleets, openstack }, { stack: "prod", projectDir: path.resolve(__dirname, "..") });
+        expect(resolve({ cache: fleet({ update: { order: "delete-before-create" } }) }, { computeHosts: 3 })).to.not.throw();
+        expect(resolve({ cache: fleet({}) }, undefined)).to.not.throw();
+        expect(resolve({ cache: fleet({}) }, { computeHosts: 3 }))
+            .to.throw(ConfigError)
+            .with.property("message")
+            .that.matches(/stack "prod".*herd:fleets\.cache\.update\.order.*"create-before-delete".*herd:openstack\.computeHosts = 3 .*3 members \+ a batch of 1 = 4 hosts/s);
+        expect(resolve({ cache: fleet({ size: 4, update: { order: "delete-before-create" } }), web: fleet({ size: 5, volume: { size: 1 } }) }, { computeHosts: 3 }))
+            .to.throw(ConfigError)
+            .with.property("message")
+            .that.matches(/herd:fleets\.cache\.size.*\b4\b.*4 members need 4 hosts, the cloud has 3/s)
+            .and.matches(/herd:fleets\.web\.size.*\b5\b/s);
+        expect(resolve({ cache: fleet({}) }, { computeHosts: 0, hosts: 2 }))
+            .to.throw(ConfigError)
+            .with.property("message")
+            .that.matches(/herd:openstack\.computeHosts/)
+            .and.matches(/herd:openstack\.hosts/);
     });
 });

@@ -5,6 +5,7 @@ import type { DockerWorkloadArgs } from "../docker/workload";
 import { kubernetesArgsFromConfig } from "../kubernetes/config";
 import type { KubernetesWorkloadArgs } from "../kubernetes/workload";
 import type { ServerGroupArgs, ServerRelease } from "../openstack";
+import { spreadProblem } from "../openstack/hosts";
 import { renderRelease } from "../openstack/members";
 import { cloudConfigProblems, encodedUserDataSize, parseCloudConfig, USER_DATA_MAX_ENCODED_BYTES } from "../openstack/userData";
 import { defaultMinHealthy, FleetAlertInput } from "../monitoring/rules";
@@ -19,6 +20,8 @@ import {
     MonitoringSettings,
     monitoringSettingsSchema,
     OpenStackFleetConfig,
+    OpenStackSettings,
+    openstackSettingsSchema,
     ServerReleaseConfig,
 } from "./schema";
 import { markSecrets } from "./secrets";
@@ -364,6 +367,8 @@ export interface StackInput {
     readonly monitoring?: unknown;
     /** `herd:kubernetes`. @default none */
     readonly kubernetes?: unknown;
+    /** `herd:openstack`. @default none */
+    readonly openstack?: unknown;
 }
 
 /** Where a stack's config comes from, and what Pulumi says of its secrets. */
@@ -382,6 +387,8 @@ export interface ResolvedStack {
     readonly monitoring?: MonitoringSettings;
     /** `herd:kubernetes`, when set. */
     readonly kubernetes?: KubernetesSettings;
+    /** `herd:openstack`, when set. */
+    readonly openstack?: OpenStackSettings;
 }
 
 /**
@@ -446,12 +453,40 @@ export function resolveStack(input: StackInput, options: StackOptions): Resolved
     // A pushgateway that is wrong is reported once, not again as missing for every probe.
     const pushgatewayWrong = monitoring.problems.some((p) => p.path[1] === "pushgateway") || (monitoring.value === undefined && monitoring.problems.length > 0);
     problems.push(...fleets.problems.filter((p) => !(pushgatewayWrong && p.path[0] === "herd:monitoring")));
+    const openstack = checkSettings(openstackSettingsSchema, "herd:openstack", marked("herd:openstack", input.openstack));
+    problems.push(...openstack.problems);
+    // The declared hosts reach every OpenStack fleet, which checks them again when built in code.
+    const computeHosts = openstack.value?.computeHosts;
+    const resolvedFleets = fleets.resolved.map((fleet): ResolvedFleet => {
+        if (fleet.backend !== "openstack" || computeHosts === undefined) {
+            return fleet;
+        }
+        problems.push(...hostProblems(fleet.name, fleet.args, computeHosts));
+        return { ...fleet, args: { ...fleet.args, computeHosts } };
+    });
     if (problems.length > 0) {
         throw new ConfigError(options.stack, problems);
     }
     return {
-        fleets: fleets.resolved,
+        fleets: resolvedFleets,
         ...(monitoring.value ? { monitoring: monitoring.value } : {}),
         ...(kubernetes.value ? { kubernetes: kubernetes.value } : {}),
+        ...(openstack.value ? { openstack: openstack.value } : {}),
     };
+}
+
+/** A fleet with hard anti-affinity that does not fit on the declared compute hosts (`herd:openstack.computeHosts`). */
+function hostProblems(fleet: string, args: ServerGroupArgs, hosts: number): ConfigProblem[] {
+    const createBeforeDelete = args.update?.order !== "delete-before-create" && args.volume === undefined;
+    const problem = spreadProblem({ size: args.size, spread: args.spread, batch: args.update?.batch ?? defaultBatch(args.size), createBeforeDelete }, hosts);
+    if (!problem) {
+        return [];
+    }
+    return [
+        {
+            path: ["herd:fleets", fleet, ...problem.key.split(".")],
+            value: problem.key === "size" ? args.size : "create-before-delete",
+            allowed: `at most herd:openstack.computeHosts = ${hosts} hosts at the peak: ${problem.message}`,
+        },
+    ];
 }

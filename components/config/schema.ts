@@ -322,6 +322,19 @@ export const kubernetesSettingsSchema = strict({
 /** `herd:kubernetes` as the stack config gives it, validated. */
 export type KubernetesSettings = z.infer<typeof kubernetesSettingsSchema>;
 
+/**
+ * `herd:openstack`: what the stack declares of its OpenStack cloud. `computeHosts` is the number
+ * of compute hosts the project's servers can be placed on: with it, a fleet with hard
+ * anti-affinity that cannot fit (one host per member, plus one per member of a batch with
+ * create-before-delete) is refused before any server is created.
+ */
+export const openstackSettingsSchema = strict({
+    computeHosts: wholeNumber(1).optional(),
+});
+
+/** `herd:openstack` as the stack config gives it, validated. */
+export type OpenStackSettings = z.infer<typeof openstackSettingsSchema>;
+
 /** `herd:monitoring`: where probes of Kubernetes and Docker fleets push their counts. */
 export const monitoringSettingsSchema = strict({
     pushgateway: z

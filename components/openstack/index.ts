@@ -1,3 +1,4 @@
 export * from "./members";
 export * from "./serverGroup";
 export * from "./userData";
+export * from "./hosts";

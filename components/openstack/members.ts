@@ -186,3 +186,12 @@ export const RELEASE_PROPERTIES = [
     "userData",
     "schedulerHints",
 ] as const;
+
+/**
+ * The engine's name for "the last create of this resource failed" (`#initerror`), given to
+ * `replaceOnChanges`. A server that Nova could not build (ERROR, e.g. "No valid host was found")
+ * stays in the state with the failure recorded; without this the next `pulumi up` would only
+ * update it in place and leave it broken. With it, the next `up` replaces that member (and its
+ * pool member and volume attachment), and nothing else.
+ */
+export const FAILED_CREATE = "#initerror";

@@ -1,8 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as openstack from "@pulumi/openstack";
 import type { ProbeSpec } from "../monitoring/probe";
-import { Rollout } from "../rollout";
-import { instanceInputs, isUuid, MemberPlan, planMembers, RELEASE_PROPERTIES, ServerRelease } from "./members";
+import { defaultBatch, Rollout } from "../rollout";
+import { spreadProblem } from "./hosts";
+import { FAILED_CREATE, instanceInputs, isUuid, MemberPlan, planMembers, RELEASE_PROPERTIES, ServerRelease } from "./members";
 
 /** An ingress rule of the fleet's security group. */
 export interface IngressRule {
@@ -83,6 +84,12 @@ export interface ServerGroupArgs {
      * delete-before-create. @default none
      */
     readonly volume?: DataVolumeArgs;
+    /**
+     * Compute hosts the members can be placed on. With `spread: anti-affinity`, a fleet that needs
+     * more hosts than this at its peak (one per member, plus one per member of a batch with
+     * create-before-delete) is refused before any server is created. @default not checked
+     */
+    readonly computeHosts?: number;
 }
 
 /** One member as the stack outputs show it. */
@@ -129,6 +136,18 @@ export class ServerGroup extends pulumi.ComponentResource {
         if (args.loadBalancer && !args.health) {
             throw new Error(`ServerGroup "${name}": loadBalancer needs a health check (args.health)`);
         }
+        // A volume can be attached to one server only: the new occupant of a slot can have it
+        // only once the old one is gone.
+        const deleteBeforeReplace = args.update?.order === "delete-before-create" || args.volume !== undefined;
+        if (args.computeHosts !== undefined) {
+            const problem = spreadProblem(
+                { size: args.size, spread: args.spread, batch: args.update?.batch ?? defaultBatch(args.size), createBeforeDelete: !deleteBeforeReplace },
+                args.computeHosts,
+            );
+            if (problem) {
+                throw new Error(`ServerGroup "${name}": ${problem.key === "size" ? "size" : "update.order"} = ${problem.key === "size" ? args.size : "create-before-delete"}: ${problem.message}`);
+            }
+        }
         const groupName = args.groupName ?? `herd-${name}`;
         this.members = planMembers(name, {
             size: args.size,
@@ -139,9 +158,6 @@ export class ServerGroup extends pulumi.ComponentResource {
             probes: args.probes,
         });
         this.generations = this.members.map((m) => m.generation);
-        // A volume can be attached to one server only: the new occupant of a slot can have it
-        // only once the old one is gone.
-        const deleteBeforeReplace = args.update?.order === "delete-before-create" || args.volume !== undefined;
 
         this.serverGroup = new openstack.compute.ServerGroup(
             `${name}-group`,
@@ -227,7 +243,7 @@ export class ServerGroup extends pulumi.ComponentResource {
                 {
                     parent: this,
                     dependsOn: previousBatch,
-                    replaceOnChanges: [...RELEASE_PROPERTIES],
+                    replaceOnChanges: [...RELEASE_PROPERTIES, FAILED_CREATE],
                     replacementTrigger: member.generation,
                     deleteBeforeReplace,
                 },
@@ -250,7 +266,7 @@ export class ServerGroup extends pulumi.ComponentResource {
                 const attachment = new openstack.compute.VolumeAttach(
                     `${member.resourceName}-data`,
                     { instanceId: instance.id, volumeId: volume.id },
-                    { parent: this, deleteBeforeReplace: true },
+                    { parent: this, deleteBeforeReplace: true, replaceOnChanges: [FAILED_CREATE] },
                 );
                 currentBatch.push(attachment);
             }
@@ -264,7 +280,7 @@ export class ServerGroup extends pulumi.ComponentResource {
                         protocolPort: args.health.port,
                         monitorPort: args.health.port,
                     },
-                    { parent: this, replaceOnChanges: ["address"], deleteBeforeReplace },
+                    { parent: this, replaceOnChanges: ["address", FAILED_CREATE], deleteBeforeReplace },
                 );
                 poolMembers.push(poolMember);
                 currentBatch.push(poolMember);
