@@ -48,7 +48,7 @@ const badConfigs: { case: string; fleets: unknown; line: string }[] = [
     {
         case: "typo in a key",
         fleets: withWeb({ backend: "openstack", szie: 3, size: 3, release }),
-        line: 'herd:fleets.web.szie = 3: unknown key; did you mean "size"? allowed keys: backend, size, update, spread, health, alerts, gate, probes, release, rollout, loadBalancer, ingress, volume',
+        line: 'herd:fleets.web.szie = 3: unknown key; did you mean "size"? allowed keys: backend, size, update, spread, health, alerts, robot, gate, probes, release, rollout, loadBalancer, ingress, volume',
     },
     {
         case: "update.batch below 1",

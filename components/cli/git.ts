@@ -4,7 +4,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { CliError } from "./io";
 
-function git(dir: string, args: readonly string[]): { status: number; stdout: string; stderr: string } {
+/** Runs git in `dir`; a missing git is one message. */
+export function git(dir: string, args: readonly string[]): { status: number; stdout: string; stderr: string } {
     const result = spawnSync("git", args, { cwd: dir, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
     if (result.error) {
         throw new CliError(

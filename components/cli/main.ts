@@ -9,8 +9,10 @@ import { CliError, CliIo, ExitCode } from "./io";
 import { addPlanCommand } from "./plan";
 import { addPromoteCommand } from "./promote";
 import { addReleaseCommand } from "./release";
+import { addRobotCommand } from "./robot";
 import { addRollbackCommand } from "./rollback";
 import { addStatusCommand } from "./status";
+import { addTimelineCommand } from "./timeline";
 
 function version(): string {
     try {
@@ -53,6 +55,8 @@ export async function run(argv: readonly string[], io: Partial<CliIo> = {}): Pro
     addReleaseCommand(program, cli, exit);
     addPromoteCommand(program, cli, exit);
     addRollbackCommand(program, cli, exit);
+    addRobotCommand(program, cli, exit);
+    addTimelineCommand(program, cli, exit);
     try {
         await program.parseAsync([...argv], { from: "user" });
         return exitCode;

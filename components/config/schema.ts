@@ -188,6 +188,13 @@ const common = {
         port,
     }).optional(),
     alerts: strict({ minHealthy: wholeNumber(0).optional() }).optional(),
+    // Read by `herd robot` only: what it may do to this fleet on an alert (README, "The robot").
+    robot: strict({
+        heal: z.boolean(expect("true | false: whether the robot replaces a member that is down")).optional(),
+        rollback: z
+            .enum(["off", "commit", "branch"], expect("off | commit | branch: what the robot does when the canary alerts during a rollout"))
+            .optional(),
+    }).optional(),
     gate: strict({
         prometheus: z
             .string(expect("the base URL of a Prometheus server, e.g. http://prometheus:9090"))

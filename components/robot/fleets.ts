@@ -1,0 +1,67 @@
+import * as path from "node:path";
+import { Backend, FLEETS_KEY, parseFleets, parseKubernetesSettings } from "../config";
+import { defaultMinHealthy } from "../monitoring/rules";
+import { defaultBatch } from "../rollout";
+import { stackConfigOf } from "../cli/project";
+
+/** How the robot may treat a fleet (`herd:fleets.<fleet>.robot`). */
+export type RollbackMode = "off" | "commit" | "branch";
+
+/** What the robot knows of a fleet: read from its stack file each time an alert names it. */
+export interface RobotFleet {
+    readonly name: string;
+    readonly backend: Backend;
+    /** Number of slots. */
+    readonly size: number;
+    /** The floor the robot never takes the fleet below (`alerts.minHealthy`, or its default). */
+    readonly minHealthy: number;
+    /** Namespace of a Kubernetes fleet. */
+    readonly namespace?: string;
+    /** Whether a member that is down may be replaced. @default true */
+    readonly heal: boolean;
+    /** What a canary alert during a rollout does. @default "off" */
+    readonly rollback: RollbackMode;
+    /** Slots on the release while a rollout is under way (`rollout.members`); `undefined` without one. */
+    readonly rolloutMembers?: number;
+}
+
+/** What the robot knows of a stack. */
+export interface RobotStack {
+    readonly fleets: Readonly<Record<string, RobotFleet>>;
+    /** The kubeconfig of `herd:kubernetes`, absolute; `undefined` for the ambient one. */
+    readonly kubeconfig?: string;
+    /** The kubeconfig context of `herd:kubernetes`. */
+    readonly kubeContext?: string;
+}
+
+/**
+ * The fleets of a stack file (`herd:fleets`), validated as the program validates them, with what
+ * the robot needs of each. Fleets built in code (`herd:rollouts`) are not listed: their size and
+ * floor are in the program, not in the file.
+ *
+ * @throws ConfigError when the stack's config is invalid; CliError when it is no stack file
+ */
+export function robotStack(text: string, fileName: string, stack: string, projectDir: string): RobotStack {
+    const config = stackConfigOf(text, fileName);
+    const fleets = config[FLEETS_KEY] === undefined ? {} : parseFleets(config[FLEETS_KEY], stack);
+    const kubernetes = parseKubernetesSettings(config["herd:kubernetes"], stack);
+    const result: Record<string, RobotFleet> = {};
+    for (const [name, fleet] of Object.entries(fleets)) {
+        const members = fleet.rollout?.previous !== undefined ? fleet.rollout.members : undefined;
+        result[name] = {
+            name,
+            backend: fleet.backend,
+            size: fleet.size,
+            minHealthy: fleet.alerts?.minHealthy ?? defaultMinHealthy(fleet.size, fleet.update?.batch ?? defaultBatch(fleet.size)),
+            ...(fleet.backend === "kubernetes" ? { namespace: fleet.namespace ?? "default" } : {}),
+            heal: fleet.robot?.heal ?? true,
+            rollback: fleet.robot?.rollback ?? "off",
+            ...(members !== undefined ? { rolloutMembers: members } : {}),
+        };
+    }
+    return {
+        fleets: result,
+        ...(kubernetes?.kubeconfig ? { kubeconfig: path.resolve(projectDir, kubernetes.kubeconfig) } : {}),
+        ...(kubernetes?.context ? { kubeContext: kubernetes.context } : {}),
+    };
+}
