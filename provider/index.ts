@@ -21,7 +21,9 @@ import {
     type ProbeSpec,
     type ServerGroupArgs,
     type Toleration as HerdToleration,
+    secretMarker,
 } from "../components";
+import { refuseArguments } from "../components/core/arguments";
 
 /** How strictly members are spread: over hypervisors (OpenStack) or nodes (Kubernetes). */
 export const Spread = {
@@ -107,10 +109,10 @@ export interface ContainerRelease {
     command?: string[];
     /** Replaces the image's arguments. Defaults to the image's. */
     args?: string[];
-    /** Environment variables, `NAME: value`. Defaults to none. */
-    env?: Record<string, string>;
-    /** Config files, `/absolute/path: content`, mounted read-only. Defaults to none. */
-    files?: Record<string, string>;
+    /** Environment variables, `NAME: value`. A value may be a secret (or an Output): it reaches the members as a secret and nothing else shows it. Defaults to none. */
+    env?: Record<string, pulumi.Input<string>>;
+    /** Config files, `/absolute/path: content`, mounted read-only. A content may be a secret (or an Output), as in `env`. Defaults to none. */
+    files?: Record<string, pulumi.Input<string>>;
     /** The TCP port the member serves on. Defaults to none: the member serves nothing. */
     port?: number;
 }
@@ -376,8 +378,85 @@ function defined<T extends object>(value: T): T {
     return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
 }
 
-function containerRelease(release: ContainerRelease): HerdContainerRelease {
-    return defined({ ...release });
+/**
+ * A container fleet's releases as the TypeScript SDK takes them, and the secrets they hold. An
+ * env value or file content given as an Output — a secret (`pulumi.Output.secret`,
+ * `config.require_secret`, YAML's `fn::secret`), or a value known only at deploy time — is handled
+ * as a secret: the release holds a marker in its place (`[secret 1a2b3c4d]`, a hash of the env
+ * name or file path, never of the value), and the Output goes in {@link SecretReleases.secrets},
+ * so that it reaches the members as a Pulumi secret (a Kubernetes `Secret`, a Docker container's
+ * env or file) while names, labels, generations and outputs see only the marker.
+ *
+ * A secret given so belongs to the fleet, not to a release: a new value is not a new release,
+ * every member gets the value `release` gives (or, for a place only `rollout.previous` has, the
+ * one it gives), and changing it replaces the members that hold it all at once — Kubernetes rolls
+ * their pods, Docker replaces their containers delete-before-create.
+ */
+export interface SecretReleases {
+    /** `release`, each Output replaced by its marker. */
+    readonly release: HerdContainerRelease;
+    /** `rollout.previous`, each Output replaced by its marker; absent when there is none. */
+    readonly previous?: HerdContainerRelease;
+    /** The Outputs, by marker, in the order met. */
+    readonly secrets: ReadonlyMap<string, pulumi.Input<string>>;
+}
+
+const isOutput = (value: unknown): boolean => pulumi.Output.isInstance(value) || pulumi.isUnknown(value);
+
+/** The marker of the secret in an env variable or a file: the same for `release` and `rollout.previous`, so it names no release. */
+function placeMarker(kind: "env" | "files", key: string): string {
+    return secretMarker({ secure: `${kind}\u0000${key}` });
+}
+
+/** See {@link SecretReleases}. */
+export function secretsOf(release: ContainerRelease, previous: ContainerRelease | undefined): SecretReleases {
+    const secrets = new Map<string, pulumi.Input<string>>();
+    const mark = (given: ContainerRelease): HerdContainerRelease => {
+        const marked = (kind: "env" | "files") =>
+            given[kind] &&
+            Object.fromEntries(
+                Object.entries(given[kind]).map(([key, value]) => {
+                    if (!isOutput(value)) {
+                        return [key, value as string];
+                    }
+                    const marker = placeMarker(kind, key);
+                    if (!secrets.has(marker)) {
+                        secrets.set(marker, value);
+                    }
+                    return [key, marker];
+                }),
+            );
+        return defined({ ...given, env: marked("env"), files: marked("files") });
+    };
+    const plainRelease = mark(release);
+    return { release: plainRelease, ...(previous ? { previous: mark(previous) } : {}), secrets };
+}
+
+/**
+ * One line per Output in a component's args outside the places a secret may be (env values and
+ * file contents of container releases): herd names members after their release and plans from
+ * their settings, so it needs those as plain values when the component is built.
+ */
+export function outputProblems(args: object, secretPlaces: boolean): string[] {
+    const problems: string[] = [];
+    const walk = (value: unknown, path: string) => {
+        if (isOutput(value)) {
+            if (!(secretPlaces && /^(release|rollout\.previous)\.(env\.[^.]+|files\[.*\])$/.test(path))) {
+                problems.push(
+                    `${path} is an Output (a secret, or a value known only at deploy time): expected a plain value, which herd hashes into generations and names; ` +
+                        (secretPlaces ? "only env values and file contents of a release may be Outputs" : "give secrets to a container fleet's env or files"),
+                );
+            }
+        } else if (Array.isArray(value)) {
+            value.forEach((item, i) => walk(item, `${path}[${i}]`));
+        } else if (value !== null && typeof value === "object") {
+            for (const [key, item] of Object.entries(value)) {
+                walk(item, key.startsWith("/") ? `${path}[${JSON.stringify(key)}]` : path === "" ? key : `${path}.${key}`);
+            }
+        }
+    };
+    walk(args, "");
+    return problems;
 }
 
 /** The TypeScript SDK's {@link ServerGroupArgs} for a {@link ServerGroupComponentArgs}. */
@@ -397,12 +476,21 @@ export function serverGroupArgs(args: ServerGroupComponentArgs): ServerGroupArgs
     });
 }
 
+/** The releases, rollout and secrets of a container fleet's SDK args. */
+function containerReleaseArgs(args: { release: ContainerRelease; rollout?: ContainerRollout }) {
+    const { release, previous, secrets } = secretsOf(args.release, args.rollout?.previous);
+    return {
+        release,
+        rollout: args.rollout && defined({ members: args.rollout.members, previous }),
+        secrets: secrets.size > 0 ? secrets : undefined,
+    };
+}
+
 /** The TypeScript SDK's {@link KubernetesWorkloadArgs} for a {@link KubernetesWorkloadComponentArgs}. */
 export function kubernetesWorkloadArgs(args: KubernetesWorkloadComponentArgs): KubernetesWorkloadArgs {
     return defined({
         size: args.size,
-        release: containerRelease(args.release),
-        rollout: args.rollout && defined({ members: args.rollout.members, previous: args.rollout.previous && containerRelease(args.rollout.previous) }),
+        ...containerReleaseArgs(args),
         namespace: args.namespace,
         update: args.update && defined({ ...args.update }),
         spread: args.spread,
@@ -418,13 +506,29 @@ export function kubernetesWorkloadArgs(args: KubernetesWorkloadComponentArgs): K
     });
 }
 
-/** The TypeScript SDK's {@link DockerWorkloadArgs} for a {@link DockerWorkloadComponentArgs}. */
+/** A Docker fleet holding a secret given as an Output cannot be replaced create-before-delete: see {@link dockerWorkloadArgs}. */
+function secretOrderProblems(args: DockerWorkloadComponentArgs): string[] {
+    if (args.update?.order !== UpdateOrder.CreateBeforeDelete || containerReleaseArgs(args).secrets === undefined) {
+        return [];
+    }
+    return [
+        'update.order = "create-before-delete": expected delete-before-create (or no order) for a fleet whose env or files hold an Output: ' +
+            "a new value of it recreates containers under the names they have, and a new container cannot take the name of one that still runs",
+    ];
+}
+
+/**
+ * The TypeScript SDK's {@link DockerWorkloadArgs} for a {@link DockerWorkloadComponentArgs}. A
+ * fleet holding a secret given as an Output is replaced delete-before-create unless told
+ * otherwise: a new value recreates containers under the names they have (see {@link SecretReleases}).
+ */
 export function dockerWorkloadArgs(args: DockerWorkloadComponentArgs): DockerWorkloadArgs {
+    const releases = containerReleaseArgs(args);
+    const order = args.update?.order ?? (releases.secrets ? UpdateOrder.DeleteBeforeCreate : undefined);
     return defined({
         size: args.size,
-        release: containerRelease(args.release),
-        rollout: args.rollout && defined({ members: args.rollout.members, previous: args.rollout.previous && containerRelease(args.rollout.previous) }),
-        update: args.update && defined({ ...args.update }),
+        ...releases,
+        update: (args.update || order) && defined({ ...args.update, order }),
         health: args.health,
         healthCommand: args.healthCommand,
         hostPort: args.hostPort,
@@ -451,6 +555,7 @@ export class ServerGroup extends pulumi.ComponentResource {
     readonly loadBalancerAddress: pulumi.Output<string | undefined>;
 
     constructor(name: string, args: ServerGroupComponentArgs, opts?: pulumi.ComponentResourceOptions) {
+        refuseArguments("herd:index:ServerGroup", name, outputProblems(args, false));
         super("herd:index:ServerGroup", name, {}, opts);
         const fleet = new HerdServerGroup(name, serverGroupArgs(args), { parent: this });
         this.servers = fleet.servers.apply((servers) => servers.map((server) => ({ ...server })));
@@ -474,6 +579,7 @@ export class KubernetesWorkload extends pulumi.ComponentResource {
     readonly serviceName: pulumi.Output<string | undefined>;
 
     constructor(name: string, args: KubernetesWorkloadComponentArgs, opts?: pulumi.ComponentResourceOptions) {
+        refuseArguments("herd:index:KubernetesWorkload", name, outputProblems(args, true));
         super("herd:index:KubernetesWorkload", name, {}, opts);
         const fleet = new HerdKubernetesWorkload(name, kubernetesWorkloadArgs(args), { parent: this });
         this.generations = pulumi.output({ ...fleet.generations });
@@ -494,6 +600,7 @@ export class DockerWorkload extends pulumi.ComponentResource {
     readonly generations: pulumi.Output<string[]>;
 
     constructor(name: string, args: DockerWorkloadComponentArgs, opts?: pulumi.ComponentResourceOptions) {
+        refuseArguments("herd:index:DockerWorkload", name, [...outputProblems(args, true), ...secretOrderProblems(args)]);
         super("herd:index:DockerWorkload", name, {}, opts);
         const fleet = new HerdDockerWorkload(name, dockerWorkloadArgs(args), { parent: this });
         this.containerNames = pulumi.output([...fleet.containerNames]);

@@ -4,6 +4,7 @@ import * as fc from "fast-check";
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import { parseFleets } from "../components/config";
+import { HTTP_PATH_ALLOWED } from "../components/config/grammar";
 import {
     buildConfigMapData,
     buildDeploymentSpec,
@@ -398,7 +399,7 @@ describe("kubernetes: argument validation", () => {
                 '  - release.env has "1BAD": expected an environment variable name (letters, digits, _; not starting with a digit)',
                 '  - release.files has "relative.conf": expected an absolute file path',
                 "  - namespace = \"Not_OK\": expected a Kubernetes namespace name (lowercase letters, digits, '-')",
-                '  - health.path = "ready": expected an HTTP path starting with /',
+                `  - health.path = "ready": expected ${HTTP_PATH_ALLOWED}`,
                 "  - health.port = 0: expected a port, 1–65535",
             ].join("\n"),
         );

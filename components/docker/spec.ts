@@ -1,6 +1,7 @@
 import * as net from "node:net";
 import { HTTP_PATH_ALLOWED, isHttpPath } from "../config/grammar";
 import { FLEET_NAME, MAX_FLEET_SIZE } from "../config/schema";
+import { healthCheckProblems, refuseArguments } from "../core/arguments";
 import {
     canonicalContainerRelease,
     containerGeneration,
@@ -138,14 +139,7 @@ function argumentProblems(name: string, args: DockerWorkloadArgs): string[] {
     if (args.rollout?.previous) {
         problems.push(...containerReleaseProblems(args.rollout.previous, "rollout.previous"));
     }
-    if (args.health) {
-        if (!isHttpPath(args.health.path)) {
-            problems.push(`health.path = ${JSON.stringify(args.health.path)}: expected ${HTTP_PATH_ALLOWED}`);
-        }
-        if (!isPort(args.health.port)) {
-            problems.push(`health.port = ${JSON.stringify(args.health.port)}: expected a port, 1–65535`);
-        }
-    }
+    problems.push(...healthCheckProblems(args.health));
     if (args.healthCommand !== undefined && args.healthCommand.length === 0) {
         problems.push("healthCommand = []: expected a Docker healthcheck test such as [\"CMD\", \"/app\", \"check\"]");
     }
@@ -187,10 +181,7 @@ function argumentProblems(name: string, args: DockerWorkloadArgs): string[] {
  * arguments give the same plan, byte for byte. Throws one Error listing every problem.
  */
 export function resolveDockerWorkload(name: string, args: DockerWorkloadArgs): ResolvedDockerWorkload {
-    const problems = argumentProblems(name, args);
-    if (problems.length > 0) {
-        throw new Error(`DockerWorkload "${name}": invalid arguments:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
-    }
+    refuseArguments("DockerWorkload", name, argumentProblems(name, args));
     const batch = args.update?.batch ?? defaultBatch(args.size);
     const order = args.update?.order ?? "create-before-delete";
     const batchOf = new Map(batchesOf(args.size, batch).flatMap((slots, index) => slots.map((slot) => [slot, index] as const)));

@@ -67,7 +67,7 @@ export interface DockerWorkloadArgs {
     readonly keepImages?: boolean;
     /**
      * Plaintext of the secrets the releases hold, by marker (`[secret 1a2b3c4d]`, see
-     * `secretMarker`): an env value or file content holding a marker reaches the container as a
+     * `secretMarker`), as strings or Outputs: an env value or file content holding a marker reaches the container as a
      * Pulumi secret, its plaintext in place of the marker. The generation and names see only
      * the marker. @default none: markers stay as they are, still marked secret
      */
@@ -103,8 +103,9 @@ export class DockerWorkload extends pulumi.ComponentResource {
     readonly generations: readonly string[];
 
     constructor(name: string, args: DockerWorkloadArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("herd:docker:Workload", name, {}, opts);
+        // Checked before the component itself is registered: a refused fleet leaves nothing behind.
         const workload = resolveDockerWorkload(name, args);
+        super("herd:docker:Workload", name, {}, opts);
         this.workload = workload;
 
         const given = this.getProvider("docker:index/container:Container");

@@ -1,5 +1,7 @@
 import { createHash } from "node:crypto";
-import { FLEET_NAME } from "../config/schema";
+import { HTTP_PATH_ALLOWED, isHttpPath } from "../config/grammar";
+import { FLEET_NAME, MAX_FLEET_SIZE } from "../config/schema";
+import { healthCheckProblems, refuseArguments } from "../core/arguments";
 import type { HealthCheck } from "../openstack/serverGroup";
 import { assignSlots, defaultBatch, Rollout } from "../rollout";
 import {
@@ -256,7 +258,6 @@ function canonicalToleration(toleration: Toleration): Toleration {
     };
 }
 const CAPABILITY = /^[A-Z_]+$/;
-const HTTP_PATH = /^\/\S*$/;
 
 /**
  * The Deployments of a fleet and their replicas, which always add up to `size`:
@@ -281,7 +282,7 @@ export function planRoles(size: number, release: ContainerRelease, rollout?: Rol
 }
 
 function argumentProblems(input: KubernetesWorkloadArgs): string[] {
-    const problems = fleetShapeProblems({ size: input.size, rollout: input.rollout, batch: input.update?.batch });
+    const problems = fleetShapeProblems({ size: input.size, rollout: input.rollout, batch: input.update?.batch, maxSize: MAX_FLEET_SIZE.kubernetes });
     problems.push(...containerReleaseProblems(input.release, "release"));
     if (input.rollout?.previous) {
         problems.push(...containerReleaseProblems(input.rollout.previous, "rollout.previous"));
@@ -289,22 +290,15 @@ function argumentProblems(input: KubernetesWorkloadArgs): string[] {
     if (input.namespace !== undefined && !NAMESPACE.test(input.namespace)) {
         problems.push(`namespace = ${JSON.stringify(input.namespace)}: expected a Kubernetes namespace name (lowercase letters, digits, '-')`);
     }
-    if (input.health) {
-        if (!HTTP_PATH.test(input.health.path)) {
-            problems.push(`health.path = ${JSON.stringify(input.health.path)}: expected an HTTP path starting with /`);
-        }
-        if (!isPort(input.health.port)) {
-            problems.push(`health.port = ${JSON.stringify(input.health.port)}: expected a port, 1–65535`);
-        }
-    }
+    problems.push(...healthCheckProblems(input.health));
     if (input.servicePort !== undefined && !isPort(input.servicePort)) {
         problems.push(`servicePort = ${JSON.stringify(input.servicePort)}: expected a port, 1–65535`);
     }
     if (input.metrics && input.metrics.port !== undefined && !isPort(input.metrics.port)) {
         problems.push(`metrics.port = ${JSON.stringify(input.metrics.port)}: expected a port, 1–65535`);
     }
-    if (input.metrics && input.metrics.path !== undefined && !HTTP_PATH.test(input.metrics.path)) {
-        problems.push(`metrics.path = ${JSON.stringify(input.metrics.path)}: expected an HTTP path starting with /`);
+    if (input.metrics && input.metrics.path !== undefined && !isHttpPath(input.metrics.path)) {
+        problems.push(`metrics.path = ${JSON.stringify(input.metrics.path)}: expected ${HTTP_PATH_ALLOWED}`);
     }
     problems.push(...placementProblems(input));
     for (const capability of input.security?.addCapabilities ?? []) {
@@ -324,9 +318,7 @@ export function resolveWorkload(name: string, input: KubernetesWorkloadArgs): Re
     if (!FLEET_NAME.test(name)) {
         problems.unshift(`name = ${JSON.stringify(name)}: expected a fleet name: lowercase letters, digits and '-', starting with a letter, at most 30 characters`);
     }
-    if (problems.length > 0) {
-        throw new Error(`KubernetesWorkload "${name}": invalid arguments:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
-    }
+    refuseArguments("KubernetesWorkload", name, problems);
     const roles = planRoles(input.size, input.release, input.rollout);
     const security = input.security ?? {};
     const servicePort = input.servicePort ?? input.release.port ?? input.rollout?.previous?.port;

@@ -83,7 +83,7 @@ export interface KubernetesWorkloadArgs {
     readonly fixedNames?: boolean;
     /**
      * Plaintext of the secrets the releases hold, by marker (`[secret 1a2b3c4d]`, see
-     * `secretMarker`). Env values and files holding a marker go into a `Secret` rather than a
+     * `secretMarker`), as strings or Outputs. Env values and files holding a marker go into a `Secret` rather than a
      * ConfigMap, with the plaintext in place of the marker, as Pulumi secrets; the generation,
      * names and labels see only the marker. @default none: markers stay as they are, in the Secret
      */
@@ -126,8 +126,9 @@ export class KubernetesWorkload extends pulumi.ComponentResource {
     readonly serviceName: pulumi.Output<string | undefined>;
 
     constructor(name: string, args: KubernetesWorkloadArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("herd:kubernetes:Workload", name, {}, opts);
+        // Checked before the component itself is registered: a refused fleet leaves nothing behind.
         const workload = resolveWorkload(name, args);
+        super("herd:kubernetes:Workload", name, {}, opts);
         this.workload = workload;
 
         const configMaps: k8s.core.v1.ConfigMap[] = [];

@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as openstack from "@pulumi/openstack";
+import { refuseArguments, servingProblems } from "../core/arguments";
 import type { ProbeSpec } from "../monitoring/probe";
 import { defaultBatch, Rollout } from "../rollout";
 import { spreadProblem } from "./hosts";
@@ -132,6 +133,8 @@ export class ServerGroup extends pulumi.ComponentResource {
     readonly loadBalancerAddress: pulumi.Output<string | undefined>;
 
     constructor(name: string, args: ServerGroupArgs, opts?: pulumi.ComponentResourceOptions) {
+        // Checked before the component itself is registered: a refused fleet leaves nothing behind.
+        refuseArguments("ServerGroup", name, servingProblems(args));
         super("herd:openstack:ServerGroup", name, {}, opts);
         if (args.loadBalancer && !args.health) {
             throw new Error(`ServerGroup "${name}": loadBalancer needs a health check (args.health)`);

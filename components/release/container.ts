@@ -42,6 +42,13 @@ export const DEFAULT_METRICS_PATH = "/metrics";
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
+/**
+ * Why an env value or file content that is not a string is refused. The value itself is not
+ * shown: it may be a secret, or an Output whose text is a warning.
+ */
+const NOT_TEXT =
+    "is not a string: expected text; a secret or an Output goes in as a marker ([secret 1a2b3c4d]), with its value in the component's `secrets`";
+
 /** `true` for a port number Kubernetes and Docker accept: a whole number from 1 to 65535. */
 export function isPort(value: unknown): value is number {
     return Number.isSafeInteger(value) && (value as number) >= 1 && (value as number) <= 65535;
@@ -90,12 +97,16 @@ export function containerReleaseProblems(release: ContainerRelease, key: string)
     for (const name of Object.keys(release.env ?? {}).sort()) {
         if (!ENV_NAME.test(name)) {
             problems.push(`${key}.env has ${JSON.stringify(name)}: expected an environment variable name (letters, digits, _; not starting with a digit)`);
+        } else if (typeof release.env?.[name] !== "string") {
+            problems.push(`${key}.env.${name} ${NOT_TEXT}`);
         }
     }
     for (const path of Object.keys(release.files ?? {}).sort()) {
         const problem = containerFilePathProblem(path);
         if (problem !== undefined) {
             problems.push(`${key}.files has ${JSON.stringify(path)}: expected ${problem}`);
+        } else if (typeof release.files?.[path] !== "string") {
+            problems.push(`${key}.files[${JSON.stringify(path)}] ${NOT_TEXT}`);
         }
     }
     return problems;

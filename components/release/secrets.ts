@@ -25,8 +25,11 @@ export interface SecureValue {
     readonly secure: string;
 }
 
-/** The plaintext of the secrets a release refers to, by marker. */
-export type SecretValues = ReadonlyMap<string, string>;
+/**
+ * The plaintext of the secrets a release refers to, by marker: a string, or an Output (a secret
+ * a program holds, a value known only at deploy time).
+ */
+export type SecretValues = ReadonlyMap<string, pulumi.Input<string>>;
 
 /** A marker anywhere in a string. */
 const MARKER = /\[secret [0-9a-f]{8}\]/g;
@@ -63,11 +66,17 @@ export function holdsSecret(value: string): boolean {
 /**
  * The value a member receives for a release's string: the string itself when it holds no
  * marker; otherwise a Pulumi secret, each marker replaced by its plaintext (a marker whose
- * plaintext is unknown, as under `herd plan`, stays, still secret).
+ * plaintext is not in `secrets`, as under `herd plan`, stays, still secret).
  */
 export function reveal(value: string, secrets: SecretValues | undefined): pulumi.Input<string> {
     if (!holdsSecret(value)) {
         return value;
     }
-    return pulumi.secret(value.replace(MARKER, (marker) => secrets?.get(marker) ?? marker));
+    const plaintexts = (value.match(MARKER) ?? []).map((marker) => secrets?.get(marker) ?? marker);
+    return pulumi.secret(
+        pulumi.all(plaintexts).apply((known) => {
+            let next = 0;
+            return value.replace(MARKER, () => known[next++]);
+        }),
+    );
 }

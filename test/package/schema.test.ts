@@ -156,6 +156,13 @@ describe("herd as a Pulumi component package (provider/)", () => {
             files: "map<string>?",
             port: "number?",
         });
+        // Env values and file contents take Outputs (secrets from any language); every other input is a plain value.
+        const release = schema.types["herd:index:ContainerRelease"].properties ?? {};
+        expect(Object.entries(release).filter(([, p]) => p.plain !== true)).to.deep.equal([]);
+        for (const map of ["env", "files"]) {
+            expect(release[map].additionalProperties?.plain, map).to.equal(undefined);
+        }
+        expect(release.command.items?.plain).to.equal(true);
         // `metrics: MetricsEndpoint | false` becomes an object with `scrape: false`.
         expect(shapes(schema.types["herd:index:MetricsEndpoint"].properties)).to.deep.equal({ scrape: "boolean?", port: "number?", path: "string?" });
         expect(shape(schema.types["herd:index:WorkloadSecurity"].properties?.seccompProfile as Property)).to.equal("SeccompProfile?");

@@ -1,0 +1,82 @@
+import * as pulumi from "@pulumi/pulumi";
+import { formatValue } from "../config/errors";
+import { HTTP_PATH_ALLOWED, isHttpPath, parseIpv4Cidr } from "../config/grammar";
+import { isPort } from "../release/container";
+
+/**
+ * Checks of a component's arguments given in code, with the grammar and words of the stack
+ * config's checks (values shown as its messages show them, see `formatValue`): a program that
+ * builds a fleet itself gets the same refusal for the same value as a stack file would, before
+ * anything is registered.
+ */
+
+/** What a port is, in words. */
+const PORT_ALLOWED = "a port, 1–65535";
+
+/**
+ * One line per problem of an HTTP health check (`path`, `port`), each naming `key`.
+ *
+ * @param health the check, `undefined` when there is none
+ * @param key how messages name it, e.g. `health`
+ */
+export function healthCheckProblems(health: { readonly path: string; readonly port: number } | undefined, key = "health"): string[] {
+    if (health === undefined) {
+        return [];
+    }
+    const problems: string[] = [];
+    if (!isHttpPath(health.path)) {
+        problems.push(`${key}.path = ${formatValue(health.path)}: expected ${HTTP_PATH_ALLOWED}`);
+    }
+    if (!isPort(health.port)) {
+        problems.push(`${key}.port = ${formatValue(health.port)}: expected ${PORT_ALLOWED}`);
+    }
+    return problems;
+}
+
+/**
+ * One line per problem of a fleet's serving settings given in code: its health check, the port
+ * of its load balancer, and its ingress rules (port, protocol, an IPv4 range parsed as the stack
+ * config's is; no rule twice). The load balancer's health monitor sends `health.path` as it is.
+ */
+export function servingProblems(args: {
+    readonly health?: { readonly path: string; readonly port: number };
+    readonly loadBalancer?: { readonly port: number };
+    readonly ingress?: readonly { readonly port: number; readonly protocol?: string; readonly cidr: string }[];
+}): string[] {
+    const problems = healthCheckProblems(args.health);
+    if (args.loadBalancer && !isPort(args.loadBalancer.port)) {
+        problems.push(`loadBalancer.port = ${formatValue(args.loadBalancer.port)}: expected ${PORT_ALLOWED}`);
+    }
+    const seen = new Map<string, number>();
+    (args.ingress ?? []).forEach((rule, i) => {
+        // Two equal rules would be two resources of one name.
+        const same = JSON.stringify([rule.protocol ?? "tcp", rule.port, rule.cidr]);
+        const first = seen.get(same);
+        if (first !== undefined) {
+            problems.push(`ingress[${i}] = ${formatValue(rule)}: expected a rule that ingress[${first}] does not give already`);
+        }
+        seen.set(same, first ?? i);
+        if (!isPort(rule.port)) {
+            problems.push(`ingress[${i}].port = ${formatValue(rule.port)}: expected ${PORT_ALLOWED}`);
+        }
+        if (rule.protocol !== undefined && rule.protocol !== "tcp" && rule.protocol !== "udp") {
+            problems.push(`ingress[${i}].protocol = ${formatValue(rule.protocol)}: expected tcp | udp`);
+        }
+        const cidr = parseIpv4Cidr(rule.cidr);
+        if (typeof cidr === "string") {
+            problems.push(`ingress[${i}].cidr = ${formatValue(rule.cidr)}: expected an IPv4 CIDR such as 10.0.0.0/8; this one: ${cidr}`);
+        }
+    });
+    return problems;
+}
+
+/**
+ * Throws one error listing every problem of a component's arguments, naming the component and
+ * the fleet: `ServerGroup "web": invalid arguments:` then a line per problem. It is a
+ * `RunError`, so `pulumi up` prints the message alone, without a stack trace.
+ */
+export function refuseArguments(component: string, name: string, problems: readonly string[]): void {
+    if (problems.length > 0) {
+        throw new pulumi.RunError(`${component} "${name}": invalid arguments:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    }
+}

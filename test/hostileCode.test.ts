@@ -1,0 +1,201 @@
+import { expect } from "chai";
+import * as pulumi from "@pulumi/pulumi";
+import { formatValue, parseFleets } from "../components/config";
+import { HTTP_PATH_ALLOWED } from "../components/config/grammar";
+import { DockerWorkload, resolveDockerWorkload } from "../components/docker";
+import { KubernetesWorkload, resolveWorkload } from "../components/kubernetes";
+import { ServerGroup } from "../components/openstack";
+import { isSecret, ProgramError, ProgramRun, runProgram } from "../components/testing";
+import * as plugin from "../provider";
+import { rejectionOf } from "./helpers/project";
+
+/**
+ * Hostile arguments given in code — by a program that builds fleets itself with the SDK, or
+ * through the component package from another language — refused as the stack config's are: the
+ * same grammar, the same words, every problem at once, before anything is registered.
+ */
+
+/** Strings that mean something to a shell, an HTTP client, YAML or a URL. */
+const HOSTILE = ["'", '"', "$(id)", "`id`", "\n", ";reboot", "a b", "\\", "%n", "\u0000", "/../../etc/passwd?x=<y>", "#frag"];
+
+const IMAGE = "registry.example.org/api@sha256:" + "a".repeat(64);
+const SERVER = { image: "6d1f0b7e-2c4a-4e8b-9f3d-5a7c1e9b2d40", flavor: "b3-8", networks: ["ext-net"] };
+
+/** The message a component's constructor throws, and what was registered before it did. */
+async function refusal(program: () => void): Promise<{ message: string; resources: readonly unknown[] }> {
+    const error = (await rejectionOf(runProgram({ program, config: {} }))) as ProgramError;
+    expect(error).to.be.instanceOf(ProgramError);
+    // A RunError: `pulumi up` prints the message alone, no stack trace.
+    expect(pulumi.RunError.isInstance(error.cause), String(error.cause)).to.equal(true);
+    return { message: error.message, resources: error.resources };
+}
+
+/** The one problem line the stack config gives for a fleet, without its key path. */
+function configProblem(fleet: object): string {
+    try {
+        parseFleets({ web: fleet }, "prod");
+    } catch (err) {
+        const lines = (err as Error).message.split("\n").slice(1);
+        expect(lines, lines.join("\n")).to.have.length(1);
+        return lines[0].replace(/^ {2}- herd:fleets\.web\./, "");
+    }
+    throw new Error("expected the stack config to be refused");
+}
+
+describe("hostile input given in code: health paths and load balancer checks", () => {
+    for (const bad of HOSTILE) {
+        const path = `/healthz${bad}`;
+        const line = `health.path = ${formatValue(path)}: expected ${HTTP_PATH_ALLOWED}`;
+
+        it(`refuses the health path ${formatValue(path)} on every backend, as the stack config does`, async () => {
+            const health = { path, port: 8080 };
+            expect(() => resolveWorkload("api", { size: 2, release: { image: IMAGE, port: 8080 }, health })).to.throw(`KubernetesWorkload "api": invalid arguments:\n  - ${line}`);
+            expect(() => resolveDockerWorkload("api", { size: 2, release: { image: IMAGE, port: 8080 }, health })).to.throw(`DockerWorkload "api": invalid arguments:\n  - ${line}`);
+            // The load balancer's monitor sends it as its urlPath: refused before a monitor exists.
+            const openstack = await refusal(() => new ServerGroup("web", { size: 2, release: SERVER, health, loadBalancer: { port: 80 } }));
+            expect(openstack.message).to.contain(`ServerGroup "web": invalid arguments:\n  - ${line}`);
+            expect(openstack.resources).to.deep.equal([]);
+            const kubernetes = await refusal(() => new KubernetesWorkload("api", { size: 2, release: { image: IMAGE, port: 8080 }, health }));
+            expect(kubernetes.message).to.contain(`KubernetesWorkload "api": invalid arguments:\n  - ${line}`);
+            expect(kubernetes.resources).to.deep.equal([]);
+            // The same words as the stack config's check of the same value.
+            expect(configProblem({ backend: "kubernetes", size: 2, release: { image: IMAGE, port: 8080 }, health })).to.equal(line);
+        });
+    }
+
+    it("refuses a hostile metrics path on Kubernetes with the HTTP path grammar", () => {
+        expect(() => resolveWorkload("api", { size: 1, release: { image: IMAGE, port: 8080 }, metrics: { path: "/metrics $(id)" } })).to.throw(
+            `  - metrics.path = "/metrics $(id)": expected ${HTTP_PATH_ALLOWED}`,
+        );
+    });
+
+    it("refuses bad ports, ranges and duplicate rules of an OpenStack fleet, all at once, before anything is registered", async () => {
+        const { message, resources } = await refusal(
+            () =>
+                new ServerGroup("web", {
+                    size: 2,
+                    release: SERVER,
+                    health: { path: "/healthz", port: 0 },
+                    loadBalancer: { port: 70_000 },
+                    ingress: [
+                        { port: 80, cidr: "10.0.0.1/8" },
+                        { port: 443, cidr: "::/0" },
+                        { port: 22, cidr: "0.0.0.0/00" },
+                        { port: 53, protocol: "icmp" as "udp", cidr: "10.0.0.0/8" },
+                        { port: 80, cidr: "10.0.0.1/8" },
+                        { port: 1.5, cidr: "10.0.0.0/8" },
+                    ],
+                }),
+        );
+        expect(resources).to.deep.equal([]);
+        expect(message.split("\n").slice(message.split("\n").findIndex((l) => l.startsWith('ServerGroup "web"')))).to.deep.equal([
+            'ServerGroup "web": invalid arguments:',
+            "  - health.port = 0: expected a port, 1–65535",
+            "  - loadBalancer.port = 70000: expected a port, 1–65535",
+            '  - ingress[0].cidr = "10.0.0.1/8": expected an IPv4 CIDR such as 10.0.0.0/8; this one: host bits are set: the range is 10.0.0.0/8',
+            '  - ingress[1].cidr = "::/0": expected an IPv4 CIDR such as 10.0.0.0/8; this one: an IPv6 range: the fleet\'s security group rules are IPv4',
+            "  - ingress[2].cidr = \"0.0.0.0/00\": expected an IPv4 CIDR such as 10.0.0.0/8; this one: the prefix after '/' must be a whole number from 0 to 32",
+            '  - ingress[3].protocol = "icmp": expected tcp | udp',
+            '  - ingress[4] = {"port":80,"cidr":"10.0.0.1/8"}: expected a rule that ingress[0] does not give already',
+            '  - ingress[4].cidr = "10.0.0.1/8": expected an IPv4 CIDR such as 10.0.0.0/8; this one: host bits are set: the range is 10.0.0.0/8',
+            "  - ingress[5].port = 1.5: expected a port, 1–65535",
+        ]);
+    });
+
+    it("bounds a Kubernetes fleet built in code like one in the stack config, in milliseconds", () => {
+        const started = process.hrtime.bigint();
+        expect(() => resolveWorkload("api", { size: 100_000, release: { image: IMAGE } })).to.throw("  - size = 100000: expected at most 10000 members");
+        expect(Number(process.hrtime.bigint() - started) / 1e6).to.be.below(200);
+    });
+});
+
+describe("hostile input given in code: Outputs and secrets", () => {
+    const TOKEN = "pl41ntext-t0ken-3c9e";
+    const KEY = "-----BEGIN PRIVATE KEY-----\nMIIEv\n";
+
+    it("refuses an Output in a TypeScript release's env or files without showing it", async () => {
+        const release = { image: IMAGE, env: { TOKEN: pulumi.secret(TOKEN) as unknown as string }, files: { "/etc/key.pem": pulumi.secret(KEY) as unknown as string } };
+        for (const build of [() => new DockerWorkload("api", { size: 1, release }), () => new KubernetesWorkload("api", { size: 1, release })]) {
+            const { message, resources } = await refusal(build);
+            expect(resources).to.deep.equal([]);
+            expect(message).to.contain('  - release.env.TOKEN is not a string: expected text; a secret or an Output goes in as a marker ([secret 1a2b3c4d])');
+            expect(message).to.contain('  - release.files["/etc/key.pem"] is not a string');
+            expect(message).to.not.contain(TOKEN).and.not.contain("BEGIN").and.not.contain("toString");
+        }
+    });
+
+    /** A fleet through the component package, with a secret env value and file, as another language gives them. */
+    const secretRelease = (token: string) => ({ image: IMAGE, port: 8080, env: { LOG_LEVEL: "info", TOKEN: pulumi.secret(token) }, files: { "/etc/app/key.pem": pulumi.secret(KEY) } });
+
+    async function viaPackage(build: () => void): Promise<ProgramRun> {
+        return runProgram({ program: build, config: {} });
+    }
+
+    it("component package: keeps a secret given to a Docker fleet secret in the container, and nowhere in plain text", async () => {
+        const run = await viaPackage(() => new plugin.DockerWorkload("api", { size: 2, release: secretRelease(TOKEN) }));
+        const containers = run.ofType("docker:index/container:Container");
+        expect(containers).to.have.length(2);
+        for (const container of containers) {
+            expect(isSecret(container.inputs.envs), container.name).to.equal(true);
+            expect(isSecret(container.inputs.uploads), container.name).to.equal(true);
+            expect((container.inputs.envs as { value: string[] }).value).to.deep.equal(["LOG_LEVEL=info", `TOKEN=${TOKEN}`]);
+            expect((container.inputs.uploads as { value: { content: string }[] }).value.map((u) => u.content)).to.deep.equal([KEY]);
+            // A new value recreates the container under its name: never create-before-delete.
+            expect(container.options.deleteBeforeReplace, container.name).to.equal(true);
+        }
+        expect(run.plainText(TOKEN)).to.deep.equal([]);
+        expect(run.plainText("BEGIN PRIVATE KEY")).to.deep.equal([]);
+        expect(JSON.stringify(run.outputs)).to.not.contain(TOKEN);
+    });
+
+    it("component package: puts a secret given to a Kubernetes fleet in a Secret, not a ConfigMap", async () => {
+        const run = await viaPackage(() => new plugin.KubernetesWorkload("api", { size: 2, release: secretRelease(TOKEN) }));
+        const secret = run.named("api-stable-secret-env", "kubernetes:core/v1:Secret");
+        expect(isSecret(secret.inputs.stringData)).to.equal(true);
+        expect((secret.inputs.stringData as { value: unknown }).value).to.deep.equal({ TOKEN });
+        expect(isSecret(run.named("api-stable-secret-files", "kubernetes:core/v1:Secret").inputs.stringData)).to.equal(true);
+        expect(run.named("api-stable-env", "kubernetes:core/v1:ConfigMap").inputs.data).to.deep.equal({ LOG_LEVEL: "info" });
+        expect(run.plainText(TOKEN)).to.deep.equal([]);
+        expect(run.plainText("BEGIN PRIVATE KEY")).to.deep.equal([]);
+    });
+
+    it("component package: knows a secret by its place, so names and generations tell nothing of its value", async () => {
+        const names = async (token: string) => {
+            const run = await viaPackage(() => new plugin.DockerWorkload("api", { size: 1, release: secretRelease(token) }));
+            return [...run.ofType("docker:index/container:Container").map((c) => c.inputs.name), JSON.stringify(run.ofType("docker:index/container:Container")[0].inputs.labels)];
+        };
+        expect(await names("another-value")).to.deep.equal(await names(TOKEN));
+        // A rollout whose previous release holds the secret at the same place keeps that release's generation.
+        const generations = (run: ProgramRun) => run.ofType("docker:index/container:Container").map((c) => c.inputs.name);
+        const before = await viaPackage(() => new plugin.DockerWorkload("api", { size: 2, release: secretRelease(TOKEN) }));
+        const during = await viaPackage(
+            () => new plugin.DockerWorkload("api", { size: 2, release: { ...secretRelease(TOKEN), port: 9090 }, rollout: { members: 1, previous: secretRelease(TOKEN) } }),
+        );
+        expect(generations(during)[1]).to.equal(generations(before)[1]);
+        expect(generations(during)[0]).to.not.equal(generations(before)[0]);
+    });
+
+    it("component package: refuses Outputs where herd needs values, and create-before-delete with a secret on Docker, before anything is registered", async () => {
+        const server = await refusal(() => new plugin.ServerGroup("web", { size: 1, release: { ...SERVER, userData: pulumi.secret("#cloud-config\n") as unknown as string } }));
+        expect(server.resources).to.deep.equal([]);
+        expect(server.message).to.contain(
+            'herd:index:ServerGroup "web": invalid arguments:\n  - release.userData is an Output (a secret, or a value known only at deploy time): expected a plain value, which herd hashes into generations and names; give secrets to a container fleet\'s env or files',
+        );
+        const docker = await refusal(
+            () =>
+                new plugin.DockerWorkload("api", {
+                    size: 1,
+                    release: { ...secretRelease(TOKEN), image: pulumi.output(IMAGE) as unknown as string },
+                    update: { order: "create-before-delete" },
+                }),
+        );
+        expect(docker.resources).to.deep.equal([]);
+        expect(docker.message.split("\n").filter((l) => l.startsWith("  - "))).to.deep.equal([
+            "  - release.image is an Output (a secret, or a value known only at deploy time): expected a plain value, which herd hashes into generations and names; only env values and file contents of a release may be Outputs",
+            '  - update.order = "create-before-delete": expected delete-before-create (or no order) for a fleet whose env or files hold an Output: a new value of it recreates containers under the names they have, and a new container cannot take the name of one that still runs',
+        ]);
+        const kubernetes = await refusal(() => new plugin.KubernetesWorkload("api", { size: 1, release: secretRelease(TOKEN), namespace: pulumi.secret("api") as unknown as string }));
+        expect(kubernetes.message).to.contain("  - namespace is an Output");
+        expect(kubernetes.message).to.not.contain(TOKEN);
+    });
+});
