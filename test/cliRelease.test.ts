@@ -133,6 +133,18 @@ describe("herd release, promote, rollback, plan and status through the real entr
         expect(plan.stdout).to.match(/^ {4}batch 1 +replace +slot 0 +59683397 → [0-9a-f]{8}$/m);
     });
 
+    it("release: a container release goes from dev's Docker fleet to staging's Kubernetes fleet as it is", () => {
+        const dir = repository();
+        const image = "registry.example.org/api@sha256:" + "c".repeat(64);
+        const dev = cli(dir, "release", "api", "--stack", "dev", "--image", image, "--all");
+        expect([dev.code, dev.stderr]).to.deep.equal([0, ""]);
+        git(dir, "commit", "--quiet", "-am", "dev: api");
+        const staging = cli(dir, "release", "api", "--stack", "staging", "--from-stack", "dev", "--all");
+        expect([staging.code, staging.stderr]).to.deep.equal([0, ""]);
+        expect(staging.stdout).to.include('The release of fleet api in stack "dev" (Pulumi.dev.yaml).\n');
+        expect(read(dir, "staging")).to.equal(STAGING.replace(/registry\.example\.org\/api@sha256:5b0e[0-9a-f]+/, image));
+    });
+
     it("release: flags, --set and --release-file over the current release; refuses without a release and with bad input", () => {
         const dir = repository();
         fs.writeFileSync(path.join(dir, "api.json"), JSON.stringify({ env: { LOG_LEVEL: "debug" } }));
@@ -153,7 +165,7 @@ describe("herd release, promote, rollback, plan and status through the real entr
             [["release", "api", "--stack", "staging", "--set", "port"], '--set "port": expected key=value'],
             [["release", "api", "--stack", "staging", "--image", "x", "--waves", "10,1"], "--waves 10,1: expected whole numbers ≥ 1, strictly ascending"],
             [["release", "api", "--stack", "staging", "--set", "imgae=x"], 'herd:fleets.api.release.imgae = "x": unknown key; did you mean "image"?'],
-            [["release", "api", "--stack", "staging", "--from-stack", "dev"], 'herd: --from-stack dev: stack "dev" (Pulumi.dev.yaml) has no fleet "api"\n'],
+            [["release", "api", "--stack", "staging", "--from-stack", "local"], 'herd: --from-stack local: stack "local" (Pulumi.local.yaml) has no fleet "api"\n'],
             [["release", "web", "--stack", "staging", "--from-stack", "dev"], "herd: --from-stack dev: fleet web runs on docker in stack \"dev\" and on openstack here: a container release does not fit a server fleet; give the release with flags instead\n"],
         ] as const) {
             const result = cli(dir, ...argv);

@@ -51,8 +51,13 @@ describe("the program on the real stack files", () => {
         expect(Object.values(fleets).every((f) => f.backend === "docker")).to.equal(true);
         expect(fleets.web.containers).to.have.length(2);
         expect(fleets.worker.containers).to.have.length(1);
+        expect(fleets.api.containers).to.have.length(1);
         const provider = run.ofType("pulumi:providers:docker");
-        expect(provider.map((p) => p.inputs.host)).to.deep.equal(["unix:///var/run/docker.sock", "unix:///var/run/docker.sock"]);
+        expect(provider.map((p) => p.inputs.host)).to.deep.equal(Array(3).fill("unix:///var/run/docker.sock"));
+        // The api release tried in dev is staging's: a container release goes on as it is.
+        const dev = stackConfig("dev")["herd:fleets"] as Record<string, { release: unknown }>;
+        const staging = stackConfig("staging")["herd:fleets"] as Record<string, { release: unknown }>;
+        expect(dev.api.release).to.deep.equal(staging.api.release);
         const web0 = run.named("web-0", "docker:index/container:Container");
         expect(web0.options.deleteBeforeReplace).to.equal(true); // fixed host port 8080
         expect(web0.inputs.ports).to.deep.equal([{ internal: 80, external: 8080, ip: "127.0.0.1", protocol: "tcp" }]);
