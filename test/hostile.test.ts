@@ -203,7 +203,7 @@ describe("hostile input: secrets stay secret", function () {
         const options: StackOptions = { stack: "prod", projectDir: PROJECT_DIR, secretKeys: ["herd:fleets"] };
         const lines = problemLines(() => resolveStack(input, options));
         expect(lines).to.deep.equal([
-            "  - herd:fleets = \"[secret]\": expected values whose secrets the stack file marks: Pulumi says this key holds a secret, but the stack file (where herd finds which values are secret) has no secure: value under it; set each secret with pulumi config set --secret --path 'herd:fleets.<…>'",
+            "  - herd:fleets = \"[secret]\": expected values whose secrets the stack file marks: Pulumi says this key holds a secret, but the stack file (where herd finds which values are secret) has no secure: value under it, as when the key comes from a Pulumi ESC environment; set each secret with pulumi config set --secret --path 'herd:fleets.<…>', or give a secret from ESC to a fleet built in code (README, \"Secrets from Pulumi ESC\")",
         ]);
         expect(lines.join("\n")).to.not.contain(TOKEN);
         const whole = problemLines(() => resolveStack(input, { ...options, stored: { "herd:fleets": { secure: TOKEN_CT } } }));

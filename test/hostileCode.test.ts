@@ -124,15 +124,32 @@ describe("hostile input given in code: Outputs and secrets", () => {
         }
     });
 
+    it("takes a secret Output (from ESC, say) behind a marker the program chooses, and keeps it secret", async () => {
+        const marker = "[secret 00000001]";
+        const release = { image: IMAGE, port: 8080, env: { TOKEN: marker } };
+        const run = await runProgram({ program: () => void new KubernetesWorkload("api", { size: 2, release, secrets: new Map([[marker, pulumi.secret(TOKEN)]]) }), config: {} });
+        const secret = run.named("api-stable-secret-env", "kubernetes:core/v1:Secret");
+        expect(isSecret(secret.inputs.stringData)).to.equal(true);
+        expect((secret.inputs.stringData as { value: unknown }).value).to.deep.equal({ TOKEN });
+        expect(run.plainText(TOKEN)).to.deep.equal([]);
+    });
+
     /** A fleet through the component package, with a secret env value and file, as another language gives them. */
     const secretRelease = (token: string) => ({ image: IMAGE, port: 8080, env: { LOG_LEVEL: "info", TOKEN: pulumi.secret(token) }, files: { "/etc/app/key.pem": pulumi.secret(KEY) } });
 
-    async function viaPackage(build: () => void): Promise<ProgramRun> {
-        return runProgram({ program: build, config: {} });
+    async function viaPackage(build: () => unknown): Promise<ProgramRun> {
+        return runProgram({ program: () => void build(), config: {} });
     }
 
     it("component package: keeps a secret given to a Docker fleet secret in the container, and nowhere in plain text", async () => {
-        const run = await viaPackage(() => new plugin.DockerWorkload("api", { size: 2, release: secretRelease(TOKEN) }));
+        const run = await runProgram({
+            program: () => {
+                const fleet = new plugin.DockerWorkload("api", { size: 2, release: secretRelease(TOKEN) });
+                return { containerNames: fleet.containerNames, generations: fleet.generations };
+            },
+            config: {},
+        });
+        expect(run.outputs.containerNames).to.have.length(2);
         const containers = run.ofType("docker:index/container:Container");
         expect(containers).to.have.length(2);
         for (const container of containers) {

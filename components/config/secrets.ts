@@ -89,8 +89,9 @@ export function markSecrets(key: string, value: unknown, stored: unknown, secret
             path: [key],
             value: HIDDEN,
             allowed:
-                "values whose secrets the stack file marks: Pulumi says this key holds a secret, but the stack file (where herd finds which values are secret) has no secure: value under it; " +
-                `set each secret with pulumi config set --secret --path '${key}.<…>'`,
+                "values whose secrets the stack file marks: Pulumi says this key holds a secret, but the stack file (where herd finds which values are secret) has no secure: value under it, " +
+                "as when the key comes from a Pulumi ESC environment; " +
+                `set each secret with pulumi config set --secret --path '${key}.<…>', or give a secret from ESC to a fleet built in code (README, "Secrets from Pulumi ESC")`,
         });
     }
     return { value: marked, secrets, problems, refused: false };
