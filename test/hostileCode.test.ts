@@ -1,6 +1,8 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { expect } from "chai";
 import * as pulumi from "@pulumi/pulumi";
-import { formatValue, parseFleets } from "../components/config";
+import { formatValue, MAX_FLEET_SIZE, parseFleets } from "../components/config";
 import { HTTP_PATH_ALLOWED } from "../components/config/grammar";
 import { DockerWorkload, resolveDockerWorkload } from "../components/docker";
 import { KubernetesWorkload, resolveWorkload } from "../components/kubernetes";
@@ -100,6 +102,14 @@ describe("hostile input given in code: health paths and load balancer checks", (
             '  - ingress[4].cidr = "10.0.0.1/8": expected an IPv4 CIDR such as 10.0.0.0/8; this one: host bits are set: the range is 10.0.0.0/8',
             "  - ingress[5].port = 1.5: expected a port, 1–65535",
         ]);
+    });
+
+    it("states each backend's bound on the size in the README's config reference", () => {
+        const row = readFileSync(join(__dirname, "..", "README.md"), "utf8").split("\n").find((line) => line.startsWith("| `size` |")) ?? "";
+        const stated = (n: number) => n.toLocaleString("en-US");
+        expect(row).to.contain(
+            `at most ${stated(MAX_FLEET_SIZE.openstack)} (openstack), ${stated(MAX_FLEET_SIZE.kubernetes)} (kubernetes) or ${stated(MAX_FLEET_SIZE.docker)} (docker)`,
+        );
     });
 
     it("bounds a Kubernetes fleet built in code like one in the stack config, in milliseconds", () => {
