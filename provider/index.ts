@@ -23,7 +23,7 @@ import {
     type Toleration as HerdToleration,
     secretMarker,
 } from "../components";
-import { refuseArguments } from "../components/core/arguments";
+import { fleetNameProblems, refuseArguments } from "../components/core/arguments";
 
 /** How strictly members are spread: over hypervisors (OpenStack) or nodes (Kubernetes). */
 export const Spread = {
@@ -555,7 +555,7 @@ export class ServerGroup extends pulumi.ComponentResource {
     readonly loadBalancerAddress: pulumi.Output<string | undefined>;
 
     constructor(name: string, args: ServerGroupComponentArgs, opts?: pulumi.ComponentResourceOptions) {
-        refuseArguments("herd:index:ServerGroup", name, outputProblems(args, false));
+        refuseArguments("herd:index:ServerGroup", name, [...fleetNameProblems(name), ...outputProblems(args, false)]);
         super("herd:index:ServerGroup", name, {}, opts);
         const fleet = new HerdServerGroup(name, serverGroupArgs(args), { parent: this });
         this.servers = fleet.servers.apply((servers) => servers.map((server) => ({ ...server })));
@@ -579,7 +579,7 @@ export class KubernetesWorkload extends pulumi.ComponentResource {
     readonly serviceName: pulumi.Output<string | undefined>;
 
     constructor(name: string, args: KubernetesWorkloadComponentArgs, opts?: pulumi.ComponentResourceOptions) {
-        refuseArguments("herd:index:KubernetesWorkload", name, outputProblems(args, true));
+        refuseArguments("herd:index:KubernetesWorkload", name, [...fleetNameProblems(name), ...outputProblems(args, true)]);
         super("herd:index:KubernetesWorkload", name, {}, opts);
         const fleet = new HerdKubernetesWorkload(name, kubernetesWorkloadArgs(args), { parent: this });
         this.generations = pulumi.output({ ...fleet.generations });
@@ -600,7 +600,7 @@ export class DockerWorkload extends pulumi.ComponentResource {
     readonly generations: pulumi.Output<string[]>;
 
     constructor(name: string, args: DockerWorkloadComponentArgs, opts?: pulumi.ComponentResourceOptions) {
-        refuseArguments("herd:index:DockerWorkload", name, [...outputProblems(args, true), ...secretOrderProblems(args)]);
+        refuseArguments("herd:index:DockerWorkload", name, [...fleetNameProblems(name), ...outputProblems(args, true), ...secretOrderProblems(args)]);
         super("herd:index:DockerWorkload", name, {}, opts);
         const fleet = new HerdDockerWorkload(name, dockerWorkloadArgs(args), { parent: this });
         this.containerNames = pulumi.output([...fleet.containerNames]);

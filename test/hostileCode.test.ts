@@ -65,6 +65,23 @@ describe("hostile input given in code: health paths and load balancer checks", (
         });
     }
 
+    it("refuses hostile fleet names on every backend and through the component package, before anything is registered", async () => {
+        for (const bad of [...HOSTILE.map((h) => `web${h}`), 'web"} 1\nherd_release_info{fleet="x', "Web", "w".repeat(31), ""]) {
+            const line = `  - name = ${formatValue(bad)}: expected a fleet name: lowercase letters, digits and '-', starting with a letter, at most 30 characters`;
+            for (const [component, build] of [
+                ["ServerGroup", () => new ServerGroup(bad, { size: 1, release: SERVER })],
+                ["KubernetesWorkload", () => new KubernetesWorkload(bad, { size: 1, release: { image: IMAGE } })],
+                ["DockerWorkload", () => new DockerWorkload(bad, { size: 1, release: { image: IMAGE } })],
+                ["herd:index:ServerGroup", () => new plugin.ServerGroup(bad, { size: 1, release: SERVER })],
+                ["herd:index:DockerWorkload", () => new plugin.DockerWorkload(bad, { size: 1, release: { image: IMAGE } })],
+            ] as const) {
+                const { message, resources } = await refusal(build);
+                expect(message, component).to.contain(`${component} ${JSON.stringify(bad)}: invalid arguments:\n${line}`);
+                expect(resources, component).to.deep.equal([]);
+            }
+        }
+    });
+
     it("refuses a hostile metrics path on Kubernetes with the HTTP path grammar", () => {
         expect(() => resolveWorkload("api", { size: 1, release: { image: IMAGE, port: 8080 }, metrics: { path: "/metrics $(id)" } })).to.throw(
             `  - metrics.path = "/metrics $(id)": expected ${HTTP_PATH_ALLOWED}`,

@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { formatValue } from "../config/errors";
 import { HTTP_PATH_ALLOWED, isHttpPath, parseIpv4Cidr } from "../config/grammar";
+import { FLEET_NAME } from "../config/schema";
 import { isPort } from "../release/container";
 
 /**
@@ -9,6 +10,16 @@ import { isPort } from "../release/container";
  * builds a fleet itself gets the same refusal for the same value as a stack file would, before
  * anything is registered.
  */
+
+/**
+ * The problem of a fleet's name given in code, if any: it goes into cloud-side names, labels, a
+ * metrics file and messages, so it takes the stack config's fleet-name grammar.
+ */
+export function fleetNameProblems(name: string): string[] {
+    return FLEET_NAME.test(name)
+        ? []
+        : [`name = ${formatValue(name)}: expected a fleet name: lowercase letters, digits and '-', starting with a letter, at most 30 characters`];
+}
 
 /** What a port is, in words. */
 const PORT_ALLOWED = "a port, 1–65535";
@@ -77,6 +88,6 @@ export function servingProblems(args: {
  */
 export function refuseArguments(component: string, name: string, problems: readonly string[]): void {
     if (problems.length > 0) {
-        throw new pulumi.RunError(`${component} "${name}": invalid arguments:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+        throw new pulumi.RunError(`${component} ${JSON.stringify(name)}: invalid arguments:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
     }
 }

@@ -1,7 +1,7 @@
 import * as net from "node:net";
 import { HTTP_PATH_ALLOWED, isHttpPath } from "../config/grammar";
-import { FLEET_NAME, MAX_FLEET_SIZE } from "../config/schema";
-import { healthCheckProblems, refuseArguments } from "../core/arguments";
+import { MAX_FLEET_SIZE } from "../config/schema";
+import { fleetNameProblems, healthCheckProblems, refuseArguments } from "../core/arguments";
 import {
     canonicalContainerRelease,
     containerGeneration,
@@ -130,10 +130,7 @@ export function defaultHealthCommand(health: HealthCheck): string[] {
 }
 
 function argumentProblems(name: string, args: DockerWorkloadArgs): string[] {
-    const problems: string[] = [];
-    if (!FLEET_NAME.test(name)) {
-        problems.push(`name = ${JSON.stringify(name)}: expected a fleet name: lowercase letters, digits and '-', starting with a letter, at most 30 characters`);
-    }
+    const problems = fleetNameProblems(name);
     problems.push(...fleetShapeProblems({ size: args.size, rollout: args.rollout, batch: args.update?.batch, maxSize: MAX_FLEET_SIZE.docker }));
     problems.push(...containerReleaseProblems(args.release, "release"));
     if (args.rollout?.previous) {

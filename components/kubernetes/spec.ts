@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { HTTP_PATH_ALLOWED, isHttpPath } from "../config/grammar";
-import { FLEET_NAME, MAX_FLEET_SIZE } from "../config/schema";
-import { healthCheckProblems, refuseArguments } from "../core/arguments";
+import { MAX_FLEET_SIZE } from "../config/schema";
+import { fleetNameProblems, healthCheckProblems, refuseArguments } from "../core/arguments";
 import type { HealthCheck } from "../openstack/serverGroup";
 import { assignSlots, defaultBatch, Rollout } from "../rollout";
 import {
@@ -314,11 +314,7 @@ function argumentProblems(input: KubernetesWorkloadArgs): string[] {
  * problem (key, value, what is allowed) before anything is created.
  */
 export function resolveWorkload(name: string, input: KubernetesWorkloadArgs): ResolvedWorkload {
-    const problems = argumentProblems(input);
-    if (!FLEET_NAME.test(name)) {
-        problems.unshift(`name = ${JSON.stringify(name)}: expected a fleet name: lowercase letters, digits and '-', starting with a letter, at most 30 characters`);
-    }
-    refuseArguments("KubernetesWorkload", name, problems);
+    refuseArguments("KubernetesWorkload", name, [...fleetNameProblems(name), ...argumentProblems(input)]);
     const roles = planRoles(input.size, input.release, input.rollout);
     const security = input.security ?? {};
     const servicePort = input.servicePort ?? input.release.port ?? input.rollout?.previous?.port;

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as openstack from "@pulumi/openstack";
-import { refuseArguments, servingProblems } from "../core/arguments";
+import { fleetNameProblems, refuseArguments, servingProblems } from "../core/arguments";
 import type { ProbeSpec } from "../monitoring/probe";
 import { defaultBatch, Rollout } from "../rollout";
 import { spreadProblem } from "./hosts";
@@ -134,7 +134,7 @@ export class ServerGroup extends pulumi.ComponentResource {
 
     constructor(name: string, args: ServerGroupArgs, opts?: pulumi.ComponentResourceOptions) {
         // Checked before the component itself is registered: a refused fleet leaves nothing behind.
-        refuseArguments("ServerGroup", name, servingProblems(args));
+        refuseArguments("ServerGroup", name, [...fleetNameProblems(name), ...servingProblems(args)]);
         super("herd:openstack:ServerGroup", name, {}, opts);
         if (args.loadBalancer && !args.health) {
             throw new Error(`ServerGroup "${name}": loadBalancer needs a health check (args.health)`);
