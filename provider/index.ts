@@ -13,6 +13,8 @@ import * as pulumi from "@pulumi/pulumi";
 import {
     DockerWorkload as HerdDockerWorkload,
     KubernetesWorkload as HerdKubernetesWorkload,
+    resolveDockerWorkload,
+    resolveWorkload,
     ServerGroup as HerdServerGroup,
     type ContainerRelease as HerdContainerRelease,
     type DockerWorkloadArgs,
@@ -23,7 +25,7 @@ import {
     type Toleration as HerdToleration,
     secretMarker,
 } from "../components";
-import { fleetNameProblems, refuseArguments } from "../components/core/arguments";
+import { fleetNameProblems, refuseArguments, servingProblems } from "../components/core/arguments";
 
 /** How strictly members are spread: over hypervisors (OpenStack) or nodes (Kubernetes). */
 export const Spread = {
@@ -555,7 +557,9 @@ export class ServerGroup extends pulumi.ComponentResource {
     readonly loadBalancerAddress: pulumi.Output<string | undefined>;
 
     constructor(name: string, args: ServerGroupComponentArgs, opts?: pulumi.ComponentResourceOptions) {
-        refuseArguments("herd:index:ServerGroup", name, [...fleetNameProblems(name), ...outputProblems(args, false)]);
+        // Checked before this component registers: a refused fleet leaves nothing behind.
+        const problems = [...fleetNameProblems(name), ...outputProblems(args, false)];
+        refuseArguments("herd:index:ServerGroup", name, problems.length > 0 ? problems : servingProblems(args));
         super("herd:index:ServerGroup", name, {}, opts);
         const fleet = new HerdServerGroup(name, serverGroupArgs(args), { parent: this });
         this.servers = fleet.servers.apply((servers) => servers.map((server) => ({ ...server })));
@@ -579,9 +583,12 @@ export class KubernetesWorkload extends pulumi.ComponentResource {
     readonly serviceName: pulumi.Output<string | undefined>;
 
     constructor(name: string, args: KubernetesWorkloadComponentArgs, opts?: pulumi.ComponentResourceOptions) {
+        // Checked before this component registers, the SDK's checks included: a refused fleet leaves nothing behind.
         refuseArguments("herd:index:KubernetesWorkload", name, [...fleetNameProblems(name), ...outputProblems(args, true)]);
+        const fleetArgs = kubernetesWorkloadArgs(args);
+        resolveWorkload(name, fleetArgs);
         super("herd:index:KubernetesWorkload", name, {}, opts);
-        const fleet = new HerdKubernetesWorkload(name, kubernetesWorkloadArgs(args), { parent: this });
+        const fleet = new HerdKubernetesWorkload(name, fleetArgs, { parent: this });
         this.generations = pulumi.output({ ...fleet.generations });
         this.replicas = pulumi.output({ ...fleet.replicas });
         this.serviceName = fleet.serviceName;
@@ -600,9 +607,12 @@ export class DockerWorkload extends pulumi.ComponentResource {
     readonly generations: pulumi.Output<string[]>;
 
     constructor(name: string, args: DockerWorkloadComponentArgs, opts?: pulumi.ComponentResourceOptions) {
+        // Checked before this component registers, the SDK's checks included: a refused fleet leaves nothing behind.
         refuseArguments("herd:index:DockerWorkload", name, [...fleetNameProblems(name), ...outputProblems(args, true), ...secretOrderProblems(args)]);
+        const fleetArgs = dockerWorkloadArgs(args);
+        resolveDockerWorkload(name, fleetArgs);
         super("herd:index:DockerWorkload", name, {}, opts);
-        const fleet = new HerdDockerWorkload(name, dockerWorkloadArgs(args), { parent: this });
+        const fleet = new HerdDockerWorkload(name, fleetArgs, { parent: this });
         this.containerNames = pulumi.output([...fleet.containerNames]);
         this.generations = pulumi.output([...fleet.generations]);
         this.registerOutputs({ containerNames: this.containerNames, generations: this.generations });

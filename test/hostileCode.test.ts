@@ -241,5 +241,16 @@ describe("hostile input given in code: Outputs and secrets", () => {
         const kubernetes = await refusal(() => new plugin.KubernetesWorkload("api", { size: 1, release: secretRelease(TOKEN), namespace: pulumi.secret("api") as unknown as string }));
         expect(kubernetes.message).to.contain("  - namespace is an Output");
         expect(kubernetes.message).to.not.contain(TOKEN);
+        // What the SDK refuses, the package refuses before it registers its own component.
+        const health = { path: "/ready $(id)", port: 8080 };
+        for (const build of [
+            () => new plugin.KubernetesWorkload("api", { size: 1, release: secretRelease(TOKEN), health }),
+            () => new plugin.DockerWorkload("api", { size: 1, release: secretRelease(TOKEN), health }),
+            () => new plugin.ServerGroup("web", { size: 1, release: SERVER, health }),
+        ]) {
+            const refused = await refusal(build);
+            expect(refused.message).to.contain(`  - health.path = "/ready $(id)": expected ${HTTP_PATH_ALLOWED}`);
+            expect(refused.resources).to.deep.equal([]);
+        }
     });
 });
