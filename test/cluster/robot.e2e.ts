@@ -17,7 +17,7 @@
  *
  * Not part of `npm test`: scripts/robot-test.sh runs it next to a cluster (scripts/with-cluster.sh).
  */
-import { ChildProcess, spawn, spawnSync } from "node:child_process";
+import { ChildProcess, execFile, spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as path from "node:path";
@@ -33,7 +33,8 @@ const TOKEN = "robot-e2e-0123456789abcdef0123456789";
 
 interface Pod {
     metadata: { name: string; namespace: string; uid: string; labels?: Record<string, string>; deletionTimestamp?: string };
-    status: { phase?: string; conditions?: { type: string; status: string }[] };
+    spec: { containers: { name: string; image: string }[] };
+    status: { phase?: string; conditions?: { type: string; status: string }[]; containerStatuses?: { name: string; restartCount: number }[] };
 }
 interface Deployment {
     metadata: { name: string; generation: number; uid: string };
@@ -52,10 +53,36 @@ describe("herd robot on a real control plane: a pod made unready is replaced thr
     let kubeconfig: string;
     const started: ChildProcess[] = [];
     let exporter: http.Server | undefined;
+    let refresher: NodeJS.Timeout | undefined;
+    /** Set by the first test, used by the second: the running Prometheus and the robot's log. */
+    let prometheus: ChildProcess;
+    let prometheusPort: number;
+    let rulesFile: string;
+    let entries: () => ReturnType<typeof readRobotLog>["entries"];
+
+    /** Writes the fleet's rules as the cluster holds them now, each alert's `for` as given (the rest as generated). */
+    function writeRules(fors: Record<string, string>): void {
+        const rule = JSON.parse(kubectl("get", "prometheusrules", "--namespace", WORKER.namespace, "--output", "json")) as { items: { spec: { groups: { rules: { alert: string; for?: string }[] }[] } }[] };
+        expect(rule.items).to.have.length(1);
+        const groups = rule.items[0].spec.groups;
+        for (const [alert, duration] of Object.entries(fors)) {
+            const found = groups[0].rules.find((r) => r.alert === alert);
+            expect(found, alert).to.not.equal(undefined);
+            (found as { for: string }).for = duration;
+        }
+        fs.writeFileSync(rulesFile, YAML.stringify({ groups }));
+    }
+
+    /** The `for` of an alert in the rules Prometheus has loaded, in seconds. */
+    async function loadedFor(alert: string): Promise<number | undefined> {
+        const body = (await (await fetch(`http://127.0.0.1:${prometheusPort}/api/v1/rules`)).json()) as { data: { groups: { rules: { name: string; duration: number }[] }[] } };
+        return body.data.groups.flatMap((g) => g.rules).find((r) => r.name === alert)?.duration;
+    }
 
     const kubectl = (...args: string[]) => ok({ ...spawnSync("kubectl", ["--kubeconfig", kubeconfig, ...args], { encoding: "utf8", env: copy.env }) }, `kubectl ${args.join(" ")}`).stdout;
+    /** The members of a fleet: its pods with a role (the probe's CronJob pods carry the fleet's label too). */
     const pods = (namespace = WORKER.namespace, fleet = WORKER.fleet): Pod[] =>
-        (JSON.parse(kubectl("get", "pods", "--namespace", namespace, "--selector", `herd.dev/fleet=${fleet}`, "--output", "json")) as { items: Pod[] }).items;
+        (JSON.parse(kubectl("get", "pods", "--namespace", namespace, "--selector", `herd.dev/fleet=${fleet},herd.dev/role`, "--output", "json")) as { items: Pod[] }).items;
     const table = (list: Pod[]) => list.map((p) => `${p.metadata.name} ${p.metadata.uid} ready=${isReady(p)}${p.metadata.deletionTimestamp ? " terminating" : ""}`).join("\n");
 
     /** Starts a process whose output goes to a file in the work folder; it is stopped by PID after the tests. */
@@ -91,6 +118,7 @@ describe("herd robot on a real control plane: a pod made unready is replaced thr
                 await new Promise((resolve) => child.once("exit", resolve));
             }
         }
+        clearInterval(refresher);
         await new Promise((resolve) => (exporter ? exporter.close(resolve) : resolve(undefined)));
         if (owned) {
             script("cluster-up.sh", "stop", clusterDir);
@@ -109,36 +137,48 @@ describe("herd robot on a real control plane: a pod made unready is replaced thr
             (JSON.parse(kubectl("get", "deployments", "--namespace", namespace, "--output", "json")) as { items: Deployment[] }).items.map((d) => [d.metadata.name, d.metadata.uid, d.metadata.generation]);
         const deployments = { jobs: deploymentsBefore("jobs"), web: deploymentsBefore("web") };
 
-        // kube-state-metrics' two series, from the API server's pods.
-        exporter = http.createServer((_, response) => {
-            const lines = ["# TYPE kube_pod_status_ready gauge", "# TYPE kube_pod_labels gauge"];
-            for (const pod of pods()) {
+        // kube-state-metrics' series, from the API server's pods, refreshed in the background so
+        // that a scrape is answered at once (a slow answer would be a failed scrape: no sample).
+        let metrics = "";
+        const render = (list: Pod[]) => {
+            const lines = ["# TYPE kube_pod_status_ready gauge", "# TYPE kube_pod_labels gauge", "# TYPE kube_pod_container_status_restarts_total counter"];
+            for (const pod of list) {
                 const id = `namespace="${escape(pod.metadata.namespace)}",pod="${escape(pod.metadata.name)}"`;
                 lines.push(`kube_pod_status_ready{${id},condition="true"} ${isReady(pod) ? 1 : 0}`);
                 const labels = pod.metadata.labels ?? {};
-                lines.push(`kube_pod_labels{${id},label_herd_dev_fleet="${escape(labels["herd.dev/fleet"] ?? "")}",label_herd_dev_generation="${escape(labels["herd.dev/generation"] ?? "")}"} 1`);
+                const label = (name: string) => `label_herd_dev_${name}="${escape(labels[`herd.dev/${name}`] ?? "")}"`;
+                lines.push(`kube_pod_labels{${id},${label("fleet")},${label("generation")},${label("role")}} 1`);
+                for (const container of pod.status.containerStatuses ?? []) {
+                    lines.push(`kube_pod_container_status_restarts_total{${id},container="${escape(container.name)}"} ${container.restartCount}`);
+                }
             }
+            return `${lines.join("\n")}\n`;
+        };
+        const refresh = () =>
+            execFile("kubectl", ["--kubeconfig", kubeconfig, "get", "pods", "--all-namespaces", "--output", "json"], { env: copy.env, maxBuffer: 64 * 1024 * 1024 }, (err, stdout) => {
+                if (!err) {
+                    metrics = render((JSON.parse(stdout) as { items: Pod[] }).items.filter((p) => ["web", WORKER.namespace].includes(p.metadata.namespace)));
+                }
+            });
+        refresher = setInterval(refresh, 500);
+        exporter = http.createServer((_, response) => {
             response.writeHead(200, { "content-type": "text/plain; version=0.0.4" });
-            response.end(`${lines.join("\n")}\n`);
+            response.end(metrics);
         });
         const exporterPort = await freePort();
         await new Promise<void>((resolve) => exporter?.listen(exporterPort, "127.0.0.1", resolve));
 
         // The fleet's rules, as the cluster holds them; HerdMemberDown after 1s instead of 5m.
-        const rule = JSON.parse(kubectl("get", "prometheusrules", "--namespace", WORKER.namespace, "--output", "json")) as { items: { spec: { groups: { rules: { alert: string; for?: string }[] }[] } }[] };
-        expect(rule.items).to.have.length(1);
-        const groups = rule.items[0].spec.groups;
-        const memberDown = groups[0].rules.find((r) => r.alert === "HerdMemberDown");
-        expect(memberDown?.for).to.equal("5m");
-        (memberDown as { for: string }).for = "1s";
-        fs.writeFileSync(path.join(copy.work, "rules.yml"), YAML.stringify({ groups }));
+        rulesFile = path.join(copy.work, "rules.yml");
+        writeRules({ HerdMemberDown: "1s" });
 
-        const [prometheusPort, alertmanagerPort, robotPort] = [await freePort(), await freePort(), await freePort()];
+        const [alertmanagerPort, robotPort] = [await freePort(), await freePort()];
+        prometheusPort = await freePort();
         fs.writeFileSync(
             path.join(copy.work, "prometheus.yml"),
             YAML.stringify({
                 global: { scrape_interval: "1s", evaluation_interval: "1s" },
-                rule_files: [path.join(copy.work, "rules.yml")],
+                rule_files: [rulesFile],
                 alerting: { alertmanagers: [{ static_configs: [{ targets: [`127.0.0.1:${alertmanagerPort}`] }] }] },
                 scrape_configs: [{ job_name: "kube-state-metrics", honor_labels: true, static_configs: [{ targets: [`127.0.0.1:${exporterPort}`] }] }],
             }),
@@ -162,14 +202,14 @@ describe("herd robot on a real control plane: a pod made unready is replaced thr
             `--web.listen-address=127.0.0.1:${alertmanagerPort}`,
             "--cluster.listen-address=",
         ]);
-        start("prometheus", "prometheus", [
+        prometheus = start("prometheus", "prometheus", [
             `--config.file=${path.join(copy.work, "prometheus.yml")}`,
             `--storage.tsdb.path=${path.join(copy.work, "prometheus")}`,
             `--web.listen-address=127.0.0.1:${prometheusPort}`,
             "--rules.alert.resend-delay=1s",
         ]);
         const logFile = path.join(copy.project, ".herd", "robot.jsonl");
-        const entries = () => readRobotLog(logFile).entries;
+        entries = () => readRobotLog(logFile).entries;
         await until("the robot to listen", () => entries().some((e) => e.event === "started"), 30_000);
         await until("Alertmanager to be ready", async () => (await fetch(`http://127.0.0.1:${alertmanagerPort}/-/ready`)).ok, 30_000);
         await until("Prometheus to count 3 ready workers", async () => {
@@ -223,5 +263,73 @@ describe("herd robot on a real control plane: a pod made unready is replaced thr
             `      pulumi up ${Math.round((upDone - t0) / 1000)} s; pod made unready → robot evicted it ${Math.round((acted - servicesReady) / 1000)} s; ` +
                 `whole test ${Math.round((Date.now() - t0) / 1000)} s`,
         );
+    });
+    it("rolls back an opted-in fleet whose canary alerts during a rollout: a commit, then pulumi up through the Automation API", async function () {
+        expect(entries, "the first test starts the robot").to.be.a("function");
+        const t0 = Date.now();
+        const previousImage = pods()[0].spec.containers[0].image;
+        const newImage = previousImage.replace(/@sha256:([0-9a-f]{64})$/, (_, digest: string) => `@sha256:${[...digest].reverse().join("")}`);
+        // The fleet opts in, then a release starts: one canary pod.
+        const file = copy.stackFile(STACK);
+        const doc = YAML.parseDocument(fs.readFileSync(file, "utf8"));
+        doc.setIn(["config", "herd:fleets", WORKER.fleet, "robot"], doc.createNode({ rollback: "commit" }));
+        fs.writeFileSync(file, doc.toString());
+        copy.git("commit", "--quiet", "--all", "-m", "worker: the robot may roll it back");
+        ok(copy.herd("release", WORKER.fleet, "--stack", STACK, "--image", newImage), "herd release");
+        copy.git("commit", "--quiet", "--all", "-m", "worker: new release, first wave");
+        const released = copy.git("rev-parse", "HEAD").trim();
+        copy.up(STACK);
+        const canary = () => pods().filter((p) => p.metadata.labels?.["herd.dev/role"] === "canary" && !p.metadata.deletionTimestamp);
+        await until("one ready canary pod on the new release", () => canary().length === 1 && canary().every(isReady) && pods().filter(isReady).length === WORKER.size, 120_000);
+        expect(canary()[0].spec.containers[0].image).to.equal(newImage);
+
+        // HerdCanaryRestarts after 1s instead of 10m (HerdMemberDown back to its 5m); Prometheus reloads on SIGHUP.
+        writeRules({ HerdCanaryRestarts: "1s" });
+        prometheus.kill("SIGHUP");
+        await until("Prometheus to load the rules", async () => (await loadedFor("HerdCanaryRestarts")) === 1 && (await loadedFor("HerdMemberDown")) === 300, 30_000);
+        // The canary's container restarts (as a crashing release's would), through the API, once Prometheus has it at 0.
+        const victim = canary()[0];
+        const restarts = async () => {
+            const q = encodeURIComponent(`kube_pod_container_status_restarts_total{pod="${victim.metadata.name}"}`);
+            const body = (await (await fetch(`http://127.0.0.1:${prometheusPort}/api/v1/query?query=${q}`)).json()) as { data: { result: { value: [number, string] }[] } };
+            return body.data.result[0]?.value[1];
+        };
+        await until("Prometheus to see the canary with no restart", async () => (await restarts()) === "0", 30_000);
+        kubectl("patch", "pod", victim.metadata.name, "--namespace", WORKER.namespace, "--subresource=status", "--type=strategic", "--patch",
+            JSON.stringify({ status: { containerStatuses: [{ name: victim.spec.containers[0].name, restartCount: 5 }] } }));
+        const patched = Date.now();
+        await until("the robot's rollback to end", () => entries().some((e) => e.event === "action" && e.decision === "rollback"), 180_000).catch(async (err: Error) => {
+            const query = async (q: string) => JSON.stringify(((await (await fetch(`http://127.0.0.1:${prometheusPort}/api/v1/query?query=${encodeURIComponent(q)}`)).json()) as { data: unknown }).data);
+            throw new Error(
+                `${err.message}\nALERTS: ${await query("ALERTS")}\nrestarts: ${await query('kube_pod_container_status_restarts_total{namespace="jobs"}')}\n` +
+                    `labels: ${await query('kube_pod_labels{namespace="jobs"}')}\nlog: ${JSON.stringify(entries().slice(-3))}`,
+            );
+        });
+        const action = entries().find((e) => e.event === "action" && e.decision === "rollback");
+        expect(action, JSON.stringify(entries().slice(-5), null, 1)).to.deep.include({ outcome: "done", stack: STACK, fleet: WORKER.fleet });
+        const acted = Date.now();
+
+        // git tells the truth: the robot's commit, on top of the release, sets rollout.members to 0.
+        const head = copy.git("rev-parse", "HEAD").trim();
+        expect(action?.commit).to.equal(head);
+        expect(copy.git("rev-parse", "HEAD~1").trim()).to.equal(released);
+        expect(copy.git("log", "-1", "--format=%s")).to.match(/^Roll back fleet worker on stack local: HerdCanaryRestarts fired on the canary of fleet worker \(1 of 3 slots on the release\)/);
+        expect(copy.git("status", "--porcelain", "--", `Pulumi.${STACK}.yaml`)).to.equal("");
+        expect(YAML.parse(fs.readFileSync(file, "utf8")).config["herd:fleets"][WORKER.fleet].rollout.members).to.equal(0);
+        // The engine did it: every worker pod back on the previous release, and nothing left to change.
+        await until("3 ready worker pods, all on the previous release", () => {
+            const now = pods();
+            return now.length === WORKER.size && now.every(isReady) && now.every((p) => p.spec.containers[0].image === previousImage);
+        }, 120_000).catch((err: Error) => {
+            throw new Error(`${err.message}\n${table(pods())}`);
+        });
+        const plan = copy.preview(STACK);
+        expect(changes(plan), `expected no changes:\n${summary(plan)}`).to.deep.equal([]);
+        const timeline = ok(copy.herd("timeline", "--stack", STACK, "--since", "1h"), "herd timeline").stdout;
+        expect(timeline).to.match(/commit\s+release\s+[0-9a-f]{10} release worker: a new release on 1 of 3 slots/);
+        expect(timeline).to.match(/alert\s+HerdCanaryRestarts\s+HerdCanaryRestarts firing on worker \(The canary of fleet worker \(local\) restarts more often than its stable pods; hold the rollout\); → rollback/);
+        expect(timeline).to.match(/commit\s+rollback\s+[0-9a-f]{10} rollback worker: 1 → 0 of 3 slots on the release — "Roll back fleet worker/);
+        expect(timeline).to.match(/robot\s+rollback\s+rollback worker done: committed [0-9a-f]{12} and ran pulumi up/);
+        console.log(`      restarts patched → rolled back and up done ${Math.round((acted - patched) / 1000)} s; whole test ${Math.round((Date.now() - t0) / 1000)} s`);
     });
 });
