@@ -23,7 +23,7 @@ import * as http from "node:http";
 import * as path from "node:path";
 import { expect } from "chai";
 import * as YAML from "yaml";
-import { readRobotLog } from "../../components/robot";
+import { EngineExecutor, readRobotLog } from "../../components/robot";
 import { changes, EngineProject, engineDir, ok, REPO, script, summary } from "../helpers/engine";
 import { freePort, until } from "../helpers/robot";
 
@@ -331,5 +331,43 @@ describe("herd robot on a real control plane: a pod made unready is replaced thr
         expect(timeline).to.match(/commit\s+rollback\s+[0-9a-f]{10} rollback worker: 1 → 0 of 3 slots on the release — "Roll back fleet worker/);
         expect(timeline).to.match(/robot\s+rollback\s+rollback worker done: committed [0-9a-f]{12} and ran pulumi up/);
         console.log(`      restarts patched → rolled back and up done ${Math.round((acted - patched) / 1000)} s; whole test ${Math.round((Date.now() - t0) / 1000)} s`);
+    });
+    it("replaces a slot's member by its URN through the Automation API, and nothing else", async function () {
+        const t0 = Date.now();
+        // A project whose members are resources named `web-<slot>`, as on OpenStack and Docker.
+        const project = path.join(copy.work, "members");
+        fs.cpSync(path.join(REPO, "test", "fixtures", "robot-members"), project, { recursive: true });
+        fs.symlinkSync(path.join(REPO, "node_modules"), path.join(project, "node_modules"));
+        const env = { ...copy.env, KUBECONFIG: kubeconfig };
+        const run = (...args: string[]) => {
+            const result = spawnSync(process.execPath, ["--import", "tsx", path.join(REPO, "scripts", "pulumi.ts"), ...args], { cwd: project, env, encoding: "utf8" });
+            return ok({ status: result.status, stdout: result.stdout, stderr: result.stderr }, `pulumi ${args.join(" ")}`);
+        };
+        ok({ ...spawnSync("pulumi", ["stack", "init", "members", "--secrets-provider", "passphrase"], { cwd: project, env, encoding: "utf8" }) }, "pulumi stack init");
+        run("up", "--stack", "members", "--yes", "--skip-preview");
+        const configMaps = () =>
+            Object.fromEntries(
+                (JSON.parse(kubectl("get", "configmaps", "--namespace", "default", "--selector", "herd.dev/fleet=web", "--output", "json")) as { items: { metadata: { name: string; uid: string }; data: { slot: string } }[] }).items.map(
+                    (c) => [c.data.slot, c.metadata.uid],
+                ),
+            );
+        const before = configMaps();
+        expect(Object.keys(before).sort()).to.deep.equal(["0", "1", "2"]);
+
+        const executor = new EngineExecutor({ projectDir: project, env });
+        const fleet = { name: "web", backend: "docker" as const, size: 3, minHealthy: 2, heal: true, rollback: "off" as const };
+        const outcome = await executor.heal({ stack: "members", fleet, slot: "1", cluster: {} });
+        expect(outcome.reason).to.match(/^replaced urn:pulumi:members::robot-members::kubernetes:core\/v1:ConfigMap::web-1 through pulumi up \(1 replace\)$/);
+        const after = configMaps();
+        expect(after["0"]).to.equal(before["0"]);
+        expect(after["2"]).to.equal(before["2"]);
+        expect(after["1"]).to.be.a("string").and.not.equal(before["1"]);
+        // A slot the stack does not have is one message, and changes nothing.
+        let error: Error | undefined;
+        await executor.heal({ stack: "members", fleet, slot: "7", cluster: {} }).catch((err: Error) => (error = err));
+        expect(error?.message).to.match(/pulumi up of stack members failed \(exit 1\): the stack has no resource named web-7$/);
+        expect(configMaps()).to.deep.equal(after);
+        run("destroy", "--stack", "members", "--yes", "--skip-preview");
+        console.log(`      targeted replace through the Automation API ${Math.round((Date.now() - t0) / 1000)} s, with the first up and the destroy`);
     });
 });
