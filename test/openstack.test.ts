@@ -21,6 +21,7 @@ import {
 import { generationOf } from "../components/release";
 import { batchesOf } from "../components/rollout";
 import { ProgramRun, RecordedResource, runProgram } from "../components/testing";
+import { runStack } from "./helpers/project";
 
 const INSTANCE = "openstack:compute/instance:Instance";
 const USER_DATA = "#cloud-config\npackages:\n  - nginx\nruncmd:\n  - [systemctl, enable, --now, nginx]\n";
@@ -321,5 +322,19 @@ describe("hosts a fleet with hard anti-affinity needs", () => {
             .with.property("message")
             .that.matches(/herd:openstack\.computeHosts/)
             .and.matches(/herd:openstack\.hosts/);
+    });
+});
+
+describe("the box stack (Pulumi.box.yaml, the OpenStack test's), under mocks", () => {
+    it("builds web (4, behind a load balancer) and db (2, hard anti-affinity on the 2 declared hosts, a volume each)", async () => {
+        const run = await runStack("box");
+        const names = (type: string) => run.ofType(type).map((r) => r.name).sort();
+        expect(names(INSTANCE)).to.deep.equal(["db-0", "db-1", "web-0", "web-1", "web-2", "web-3"]);
+        expect(names("openstack:loadbalancer/member:Member")).to.deep.equal(["web-0-lb", "web-1-lb", "web-2-lb", "web-3-lb"]);
+        expect(names("openstack:blockstorage/volume:Volume")).to.deep.equal(["db-0-data", "db-1-data"]);
+        expect(run.named("db-group", "openstack:compute/serverGroup:ServerGroup").inputs).to.include({ name: "herd-box-db" });
+        expect(run.named("db-group", "openstack:compute/serverGroup:ServerGroup").inputs.policies).to.deep.equal(["anti-affinity"]);
+        // Names, not IDs: the box's IDs change with every start of the cloud.
+        expect(run.named("web-0", INSTANCE).inputs).to.include({ imageName: "herd-tiny", flavorName: "m1.small" });
     });
 });

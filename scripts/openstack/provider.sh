@@ -17,10 +17,21 @@
 # build in ${HERD_ENGINE_CACHE:-$HOME/.cache/herd-engine}, else `pulumi` on the PATH). The
 # plugin is never downloaded. A second run finds the cache and takes seconds.
 #
-# Usage: [PULUMI_HOME=dir] scripts/openstack/provider.sh
-#        progress on standard error; prints the cache folder on standard output
+# Usage: [PULUMI_HOME=dir] scripts/openstack/provider.sh [--build-only]
+#        progress on standard error; prints the cache folder on standard output. --build-only
+#        builds (or finds) the binary and installs no plugin, so it needs no Pulumi CLI yet (CI
+#        builds it next to the engine).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+build_only=false
+case "${1:-}" in
+    --build-only) build_only=true ;;
+    "") ;;
+    *)
+        printf 'usage: %s [--build-only]\n' "$0" >&2
+        exit 2
+        ;;
+esac
 
 # Bump when the way the binary is built changes: it is part of the cache key (with the versions
 # and a hash of the Go sources).
@@ -84,6 +95,9 @@ pulumi_cli() {
 }
 
 install_plugin() {
+    if $build_only; then
+        return
+    fi
     local home="${PULUMI_HOME:-$dir/home}" installed
     installed="$home/plugins/resource-openstack-v$provider_version/pulumi-resource-openstack"
     if [ -x "$installed" ] && cmp -s "$installed" "$bin"; then
