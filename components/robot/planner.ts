@@ -163,6 +163,9 @@ export function decide(
     now: number,
 ): Decision {
     const ignore = (reason: string): Decision => ({ action: "ignore", reason });
+    // Checked last, once everything else allows the action: never two on one stack at once.
+    const act = (action: Exclude<Decision, { action: "ignore" }>): Decision =>
+        memory.busy.has(action.stack) ? ignore(`another action on stack ${action.stack} is under way`) : action;
     if (alert.status === "resolved") {
         return ignore("resolved: nothing to do");
     }
@@ -189,16 +192,13 @@ export function decide(
         if (fleet.rolloutMembers === undefined || fleet.rolloutMembers === 0) {
             return ignore(`canary alert on fleet ${fleet.name}, but no slot of it runs a release being rolled out`);
         }
-        if (memory.busy.has(alert.stack)) {
-            return ignore(`another action on stack ${alert.stack} is under way`);
-        }
-        return {
+        return act({
             action: "rollback",
             stack: alert.stack,
             fleet,
             mode: fleet.rollback,
             reason: `${alert.alertname} fired on the canary of fleet ${fleet.name} (${fleet.rolloutMembers} of ${fleet.size} slots on the release)`,
-        };
+        });
     }
     if (alert.alertname !== MEMBER_DOWN) {
         return ignore(`${alert.alertname}: the robot acts on ${MEMBER_DOWN} and ${CANARY_PREFIX}* alerts only`);
@@ -230,16 +230,13 @@ export function decide(
             `replacing ${alert.slot} would leave ${Math.max(left, 0)} of ${fleet.size} members of fleet ${fleet.name} up while ${down.size} ${down.size === 1 ? "is" : "are"} down, below minHealthy ${fleet.minHealthy}`,
         );
     }
-    if (memory.busy.has(alert.stack)) {
-        return ignore(`another action on stack ${alert.stack} is under way`);
-    }
-    return {
+    return act({
         action: "heal",
         stack: alert.stack,
         fleet,
         slot: alert.slot,
         reason: `${MEMBER_DOWN} fired for member ${alert.slot} of fleet ${fleet.name}; ${left} of ${fleet.size} stay up (minHealthy ${fleet.minHealthy})`,
-    };
+    });
 }
 
 /** Records that an action was decided: the alert is handled, the budget spent, the stack busy. */
