@@ -1,0 +1,229 @@
+/**
+ * The preflight of a change of OpenStack fleets: what it needs at its peak ({@link peakOf}) for
+ * the way it is applied, against the project's quota and compute hosts — Nova's own figures when
+ * the cloud is reachable (the `OS_*` variables the provider reads), else the limits the stack
+ * declares (`herd:openstack.quota`, `herd:openstack.computeHosts`).
+ */
+import { defaultBatch } from "../rollout";
+import { planMembers } from "./members";
+import { ApplyMode, FlavorSize, FleetChange, formatPeak, Limits, Peak, PeakProblem, peakOf, peakProblems, SlotServer } from "./peak";
+import type { ServerGroupArgs } from "./serverGroup";
+
+/** The limits a stack declares of its project (`herd:openstack`). */
+export interface DeclaredLimits {
+    /** `herd:openstack.quota`. */
+    readonly quota?: { readonly instances?: number; readonly cores?: number; readonly ramMB?: number };
+    /** `herd:openstack.flavors`: sizes of flavors by name, for vCPUs and RAM. */
+    readonly flavors?: Readonly<Record<string, FlavorSize>>;
+    /** `herd:openstack.computeHosts`. */
+    readonly computeHosts?: number;
+}
+
+/** One slot per member, as the fleet's arguments plan it. */
+export function serversOf(fleet: string, args: ServerGroupArgs): SlotServer[] {
+    return planMembers(fleet, {
+        size: args.size,
+        release: args.release,
+        rollout: args.rollout,
+        batch: args.update?.batch,
+        securityGroupName: args.groupName ?? `herd-${fleet}`,
+        probes: args.probes,
+    }).map((m) => ({ slot: m.slot, generation: m.generation, flavor: m.release.flavor }));
+}
+
+/** A fleet's change from the servers it has to what `args` want. */
+export function fleetChange(fleet: string, args: ServerGroupArgs, before: readonly SlotServer[]): FleetChange {
+    return {
+        fleet,
+        before,
+        after: serversOf(fleet, args),
+        batch: args.update?.batch ?? defaultBatch(args.size),
+        // A member with a data volume is replaced delete-before-create (see ServerGroup).
+        createBeforeDelete: args.update?.order !== "delete-before-create" && args.volume === undefined,
+        antiAffinity: args.spread === "anti-affinity",
+    };
+}
+
+/** What the cloud says of the project, read through {@link NovaClient}. */
+export interface CloudLimits {
+    readonly maxTotalInstances: number;
+    readonly totalInstancesUsed: number;
+    readonly maxTotalCores: number;
+    readonly totalCoresUsed: number;
+    readonly maxTotalRAMSize: number;
+    readonly totalRAMUsed: number;
+}
+
+/** The result of a preflight: the peak, the limits it was held against, and what does not fit. */
+export interface Preflight {
+    readonly peak: Peak;
+    readonly limits: Limits;
+    readonly problems: readonly PeakProblem[];
+}
+
+/**
+ * Holds a change against limits: Nova's (`cloud`) where given, else the declared ones; the
+ * compute hosts are always the declared `computeHosts` (a project cannot list hypervisors).
+ */
+export function preflight(
+    fleets: readonly FleetChange[],
+    mode: ApplyMode,
+    declared: DeclaredLimits,
+    cloud?: { readonly limits: CloudLimits; readonly flavors: ReadonlyMap<string, FlavorSize> },
+): Preflight {
+    const flavor = (name: string) => cloud?.flavors.get(name) ?? declared.flavors?.[name];
+    const peak = peakOf(fleets, mode, flavor);
+    const hosts = declared.computeHosts === undefined ? {} : { hosts: declared.computeHosts };
+    let limits: Limits;
+    if (cloud) {
+        const l = cloud.limits;
+        limits = {
+            source: "Nova's GET /limits",
+            instances: { max: l.maxTotalInstances, used: l.totalInstancesUsed },
+            cores: { max: l.maxTotalCores, used: l.totalCoresUsed },
+            ramMB: { max: l.maxTotalRAMSize, used: l.totalRAMUsed },
+            ...hosts,
+        };
+    } else {
+        const q = declared.quota ?? {};
+        limits = {
+            source: "herd:openstack.quota",
+            ...(q.instances === undefined ? {} : { instances: { max: q.instances } }),
+            ...(q.cores === undefined ? {} : { cores: { max: q.cores } }),
+            ...(q.ramMB === undefined ? {} : { ramMB: { max: q.ramMB } }),
+            ...hosts,
+        };
+    }
+    return { peak, limits, problems: peakProblems(peak, limits) };
+}
+
+/** The preflight in words: one line of the peak, then one line per problem. */
+export function formatPreflight(stack: string, result: Preflight): string {
+    const head = `preflight of stack ${stack}: ${result.peak.mode === "up" ? "a plain pulumi up" : "herd apply"} needs at its peak ${formatPeak(result.peak)} (limits: ${result.limits.source})`;
+    return [head, ...result.problems.map((p) => `  refused: ${p.message}`)].join("\n");
+}
+
+/** A server as Nova lists it (microversion 2.47 and later give the flavor's name). */
+interface NovaServer {
+    readonly id: string;
+    readonly name: string;
+    readonly status: string;
+    readonly metadata: Readonly<Record<string, string>>;
+    readonly flavor: { readonly original_name?: string; readonly vcpus?: number; readonly ram?: number };
+}
+
+/** The OpenStack environment the provider reads (`OS_AUTH_URL`, `OS_USERNAME`…), when it is set. */
+export function cloudEnvironment(env: NodeJS.ProcessEnv): boolean {
+    return Boolean(env.OS_AUTH_URL && (env.OS_PASSWORD || env.OS_TOKEN) && (env.OS_USERNAME || env.OS_TOKEN));
+}
+
+/**
+ * A project's session with Nova (and Octavia), from the `OS_*` variables: a Keystone token, then
+ * plain JSON requests. Only what the preflight and `herd apply` read.
+ */
+export class NovaClient {
+    private constructor(
+        private readonly token: string,
+        private readonly endpoints: ReadonlyMap<string, string>,
+    ) {}
+
+    /** Logs in with the `OS_*` variables (password authentication, v3). */
+    static async login(env: NodeJS.ProcessEnv): Promise<NovaClient> {
+        const authUrl = (env.OS_AUTH_URL ?? "").replace(/\/?$/, "/");
+        const domain = (name?: string, id?: string) => (id ? { id } : { name: name ?? "Default" });
+        const response = await fetch(new URL("auth/tokens", authUrl), {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body: JSON.stringify({
+                auth: {
+                    identity: {
+                        methods: ["password"],
+                        password: { user: { name: env.OS_USERNAME, domain: domain(env.OS_USER_DOMAIN_NAME, env.OS_USER_DOMAIN_ID), password: env.OS_PASSWORD } },
+                    },
+                    scope: {
+                        project: env.OS_PROJECT_ID
+                            ? { id: env.OS_PROJECT_ID }
+                            : { name: env.OS_PROJECT_NAME ?? env.OS_TENANT_NAME, domain: domain(env.OS_PROJECT_DOMAIN_NAME, env.OS_PROJECT_DOMAIN_ID) },
+                    },
+                },
+            }),
+            signal: AbortSignal.timeout(30_000),
+        });
+        if (response.status !== 201) {
+            throw new Error(`Keystone at ${env.OS_AUTH_URL} refused the login of ${env.OS_USERNAME}: ${response.status}`);
+        }
+        const token = response.headers.get("x-subject-token") as string;
+        const catalog = ((await response.json()) as { token: { catalog: { type: string; endpoints: { interface: string; region: string; url: string }[] }[] } }).token.catalog;
+        const endpoints = new Map<string, string>();
+        for (const entry of catalog) {
+            const endpoint = entry.endpoints.find((e) => e.interface === (env.OS_INTERFACE ?? "public") && (!env.OS_REGION_NAME || e.region === env.OS_REGION_NAME));
+            if (endpoint) {
+                endpoints.set(entry.type, endpoint.url.replace(/\/?$/, "/"));
+            }
+        }
+        return new NovaClient(token, endpoints);
+    }
+
+    private async get<T>(service: string, urlPath: string, microversion?: string): Promise<T> {
+        const base = this.endpoints.get(service);
+        if (!base) {
+            throw new Error(`the cloud's catalog has no ${service} endpoint`);
+        }
+        const headers: Record<string, string> = { "x-auth-token": this.token, accept: "application/json" };
+        if (microversion) {
+            headers["openstack-api-version"] = `${service} ${microversion}`;
+        }
+        const response = await fetch(new URL(urlPath, base), { headers, signal: AbortSignal.timeout(60_000) });
+        if (response.status !== 200) {
+            throw new Error(`GET ${service} ${urlPath}: ${response.status} ${(await response.text()).slice(0, 200)}`);
+        }
+        return (await response.json()) as T;
+    }
+
+    /** The project's absolute limits and usage (`GET /limits`). */
+    async limits(): Promise<CloudLimits> {
+        const { limits } = await this.get<{ limits: { absolute: CloudLimits } }>("compute", "limits");
+        return limits.absolute;
+    }
+
+    /** Every flavor's size, by name and by ID. */
+    async flavors(): Promise<Map<string, FlavorSize>> {
+        const { flavors } = await this.get<{ flavors: { id: string; name: string; vcpus: number; ram: number }[] }>("compute", "flavors/detail?is_public=None");
+        const sizes = new Map<string, FlavorSize>();
+        for (const f of flavors) {
+            sizes.set(f.name, { vcpus: f.vcpus, ramMB: f.ram });
+            sizes.set(f.id, { vcpus: f.vcpus, ramMB: f.ram });
+        }
+        return sizes;
+    }
+
+    /** The project's servers that carry `herd-stack: stack`, with their status. */
+    async stackServers(stack: string): Promise<NovaServer[]> {
+        const { servers } = await this.get<{ servers: NovaServer[] }>("compute", "servers/detail", "2.47");
+        return servers.filter((s) => s.metadata["herd-stack"] === stack);
+    }
+
+    /** The members of a load balancer pool named `pool`, with their status. */
+    async poolMembers(pool: string): Promise<{ address: string; provisioning_status: string; operating_status: string }[]> {
+        const { pools } = await this.get<{ pools: { id: string }[] }>("load-balancer", `v2/lbaas/pools?name=${encodeURIComponent(pool)}`);
+        if (pools.length !== 1) {
+            return [];
+        }
+        const { members } = await this.get<{ members: { address: string; provisioning_status: string; operating_status: string }[] }>("load-balancer", `v2/lbaas/pools/${pools[0].id}/members`);
+        return members;
+    }
+}
+
+/** The stack's servers by fleet, as slots: what the fleets hold now, seen from the cloud. */
+export function slotsFromServers(servers: readonly NovaServer[]): Map<string, SlotServer[]> {
+    const byFleet = new Map<string, SlotServer[]>();
+    for (const s of servers) {
+        const fleet = s.metadata["herd-fleet"];
+        const slot = Number(s.metadata["herd-slot"]);
+        if (!fleet || !Number.isInteger(slot) || s.status === "DELETED") {
+            continue;
+        }
+        byFleet.set(fleet, [...(byFleet.get(fleet) ?? []), { slot, generation: s.metadata["herd-generation"] ?? "", flavor: s.flavor.original_name ?? "" }]);
+    }
+    return byFleet;
+}

@@ -1,0 +1,158 @@
+import { expect } from "chai";
+import fc from "fast-check";
+import { FleetChange, peakOf, peakProblems, SlotServer } from "../components/openstack/peak";
+import { fleetChange, preflight } from "../components/openstack/preflight";
+
+const FLAVORS: Record<string, { vcpus: number; ramMB: number }> = { small: { vcpus: 1, ramMB: 2048 }, large: { vcpus: 4, ramMB: 8192 } };
+const flavors = (name: string) => FLAVORS[name];
+
+/** `size` servers of one generation and flavor, slots `0 … size-1`. */
+const servers = (size: number, generation: string, flavor = "small", from = 0): SlotServer[] =>
+    Array.from({ length: size }, (_, i) => ({ slot: from + i, generation, flavor }));
+
+/** A fleet whose slots `0 … moved-1` move from generation `old` to `new`. */
+function change(size: number, moved: number, options: Partial<FleetChange> = {}): FleetChange {
+    return {
+        fleet: "web",
+        before: servers(size, "old"),
+        after: [...servers(moved, "new"), ...servers(size - moved, "old", "small", moved)],
+        batch: 2,
+        createBeforeDelete: true,
+        antiAffinity: false,
+        ...options,
+    };
+}
+
+describe("the peak of a change of OpenStack fleets", () => {
+    it("a plain pulumi up holds every replaced member until its end; herd apply one batch extra", () => {
+        const web = change(4, 4);
+        expect(peakOf([web], "up", flavors)).to.include({ servers: 8, vcpus: 8, ramMB: 16384 });
+        expect(peakOf([web], "batches", flavors)).to.include({ servers: 6, vcpus: 6, ramMB: 12288 });
+        expect(peakOf([web], "batches", flavors).now).to.deep.equal({ servers: 4, vcpus: 4, ramMB: 8192 });
+    });
+
+    it("delete-before-create never holds more than the fleet, either way", () => {
+        const web = change(4, 4, { createBeforeDelete: false });
+        expect(peakOf([web], "up", flavors).servers).to.equal(4);
+        expect(peakOf([web], "batches", flavors).servers).to.equal(4);
+    });
+
+    it("prod's web (12 members, anti-affinity, batch 3) needs 13 hosts for its canary and 21 for the wave to 10 under pulumi up, 15 under herd apply", () => {
+        const canary = { ...change(12, 1, { batch: 3, antiAffinity: true }) };
+        expect(peakOf([canary], "up", flavors)).to.include({ hosts: 13, hostsFleet: "web" });
+        expect(peakOf([canary], "batches", flavors).hosts).to.equal(13);
+        const tenBefore = [...servers(1, "new"), ...servers(11, "old", "small", 1)];
+        const wave = { ...change(12, 10, { batch: 3, antiAffinity: true }), before: tenBefore };
+        expect(peakOf([wave], "up", flavors).hosts).to.equal(21);
+        expect(peakOf([wave], "batches", flavors).hosts).to.equal(15);
+    });
+
+    it("counts each server at its own flavor: old members at the old one, replacements at the new one", () => {
+        const resized: FleetChange = { ...change(4, 4), after: servers(4, "new", "large") };
+        expect(peakOf([resized], "up", flavors)).to.include({ servers: 8, vcpus: 4 + 16, ramMB: 4 * 2048 + 4 * 8192 });
+        // Batch 1: 2 new large + 2 old small + 2 old small; batch 2: 2 large done, 2 large new, 2 small old.
+        expect(peakOf([resized], "batches", flavors)).to.include({ servers: 6, vcpus: 4 * 4 + 2 });
+    });
+
+    it("leaves vCPUs and RAM out when a flavor's size is unknown", () => {
+        const peak = peakOf([{ ...change(4, 4), after: servers(4, "new", "unheard-of") }], "up", flavors);
+        expect(peak.servers).to.equal(8);
+        expect(peak).not.to.have.property("vcpus");
+        expect(peakProblems(peak, { source: "test", cores: { max: 1 } })).to.deep.equal([]);
+    });
+
+    it("adds fleets up under pulumi up, and moves them one at a time under herd apply", () => {
+        const web = change(4, 4);
+        const db = { ...change(2, 2, { batch: 1 }), fleet: "db" };
+        expect(peakOf([web, db], "up", flavors).servers).to.equal(8 + 4);
+        // web moving (4 + 2) while db waits (2), then db moving (2 + 1) beside web done (4).
+        expect(peakOf([web, db], "batches", flavors).servers).to.equal(8);
+        expect(peakOf([web, db], "batches", flavors).fleetServers).to.deep.equal({ web: 6, db: 3 });
+    });
+
+    it("creates new slots and deletes removed ones in the final up", () => {
+        const grow: FleetChange = { ...change(4, 0), after: servers(6, "old") };
+        expect(peakOf([grow], "up", flavors).servers).to.equal(6);
+        expect(peakOf([grow], "batches", flavors).servers).to.equal(6);
+        const shrink: FleetChange = { ...change(4, 0), after: servers(2, "new") };
+        expect(peakOf([shrink], "up", flavors).servers).to.equal(6);
+        expect(peakOf([shrink], "batches", flavors).servers).to.equal(6);
+    });
+
+    it("holds no change at what the fleet has", () => {
+        expect(peakOf([change(4, 0)], "up", flavors).servers).to.equal(4);
+        expect(peakOf([], "batches", flavors)).to.include({ servers: 0, hosts: 0 });
+    });
+
+    it("is never below what the fleet has, never above every old and new server, and herd apply never needs more than pulumi up", () => {
+        const arbitrary = fc.record({
+            size: fc.nat({ max: 30 }),
+            moved: fc.nat({ max: 30 }),
+            batch: fc.integer({ min: 1, max: 10 }),
+            createBeforeDelete: fc.boolean(),
+        });
+        fc.assert(
+            fc.property(arbitrary, ({ size, moved, batch, createBeforeDelete }) => {
+                const fleet = change(size, Math.min(size, moved), { batch, createBeforeDelete });
+                const up = peakOf([fleet], "up", flavors).servers;
+                const batches = peakOf([fleet], "batches", flavors).servers;
+                expect(batches).to.be.at.least(size).and.at.most(up);
+                expect(up).to.be.at.most(size + Math.min(size, moved));
+                if (createBeforeDelete) {
+                    expect(batches).to.equal(size + Math.min(batch, Math.min(size, moved)));
+                }
+            }),
+        );
+    });
+});
+
+describe("the preflight of a change against the project's limits", () => {
+    const web = change(4, 4);
+
+    it("refuses a plain pulumi up that the instance quota cannot hold, with the numbers", () => {
+        const problems = peakProblems(peakOf([web], "up", flavors), { source: "Nova's GET /limits", instances: { max: 6, used: 4 } });
+        expect(problems.map((p) => p.message)).to.deep.equal([
+            "a plain pulumi up needs 8 servers at its peak (the fleets hold 4 now), the instances quota is 6 (Nova's GET /limits): room for 6",
+        ]);
+        expect(peakProblems(peakOf([web], "batches", flavors), { source: "Nova's GET /limits", instances: { max: 6, used: 4 } })).to.deep.equal([]);
+    });
+
+    it("counts the project's other servers against the room", () => {
+        const [problem] = peakProblems(peakOf([web], "batches", flavors), { source: "Nova's GET /limits", instances: { max: 6, used: 5 } });
+        expect(problem).to.include({ limit: "instances", needed: 6, room: 5 });
+        expect(problem.message).to.equal(
+            "herd apply (one batch at a time) needs 6 servers at its peak (the fleets hold 4 now), the instances quota is 6 with 1 held by other servers of the project (Nova's GET /limits): room for 5",
+        );
+    });
+
+    it("refuses vCPUs and RAM beyond the quota, and hosts beyond those declared for anti-affinity", () => {
+        const spread = { ...web, antiAffinity: true };
+        const problems = peakProblems(peakOf([spread], "up", flavors), { source: "herd:openstack.quota", cores: { max: 6 }, ramMB: { max: 65536 }, hosts: 6 });
+        expect(problems.map((p) => [p.limit, p.needed, p.room])).to.deep.equal([
+            ["cores", 8, 6],
+            ["hosts", 8, 6],
+        ]);
+        expect(problems[1].message).to.equal(
+            "a plain pulumi up puts 8 servers of fleet web in its anti-affinity server group at once, one per compute host: the cloud has 6 (herd:openstack.quota)",
+        );
+    });
+
+    it("ignores Nova's unlimited (-1)", () => {
+        expect(peakProblems(peakOf([web], "up", flavors), { source: "Nova's GET /limits", instances: { max: -1, used: 4 } })).to.deep.equal([]);
+    });
+
+    it("prefers Nova's limits and flavors to the declared ones", () => {
+        const args = { size: 2, release: { image: "img", flavor: "small", networks: ["net"] }, update: { batch: 1 } } as const;
+        const fleet = fleetChange("db", args, servers(2, "old"));
+        const declared = { quota: { instances: 100 }, flavors: { small: { vcpus: 1, ramMB: 1 } } };
+        expect(preflight([fleet], "up", declared).problems).to.deep.equal([]);
+        const cloud = {
+            limits: { maxTotalInstances: 3, totalInstancesUsed: 2, maxTotalCores: -1, totalCoresUsed: 2, maxTotalRAMSize: -1, totalRAMUsed: 0 },
+            flavors: new Map([["small", { vcpus: 2, ramMB: 4096 }]]),
+        };
+        const result = preflight([fleet], "up", declared, cloud);
+        expect(result.peak).to.include({ servers: 4, vcpus: 8 });
+        expect(result.problems.map((p) => p.limit)).to.deep.equal(["instances"]);
+        expect(preflight([fleet], "batches", declared, cloud).problems).to.deep.equal([]);
+    });
+});
