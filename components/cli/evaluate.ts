@@ -10,7 +10,7 @@ export const PROJECT_DIR_VARIABLE = "HERD_PROJECT_DIR";
  * Makes `require` load TypeScript, for programs written in it (as `pulumi up` does). Nothing to
  * do when a loader is already in place, e.g. under `node --import tsx`.
  */
-function registerTypeScript(program: string): void {
+export function registerTypeScript(program: string): void {
     if (!/\.[cm]?tsx?$/.test(program) || require.extensions[".ts"] !== undefined) {
         return;
     }

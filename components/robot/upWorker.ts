@@ -14,6 +14,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { LocalWorkspace } from "@pulumi/pulumi/automation";
 import { parse } from "yaml";
+import { registerTypeScript } from "../cli/evaluate";
 
 /** What the worker is asked to do. */
 export interface UpJob {
@@ -52,6 +53,11 @@ export function memberUrn(resources: readonly { urn: string; custom?: boolean }[
 async function main(job: UpJob): Promise<UpResult> {
     const project = parse(fs.readFileSync(path.join(job.projectDir, "Pulumi.yaml"), "utf8")) as { name: string; main?: string };
     const program = path.resolve(job.projectDir, project.main ?? ".");
+    // The installed CLI runs this file without a loader: a program in TypeScript needs one, as `pulumi up` has.
+    const entry = fs.statSync(program).isDirectory() ? path.join(program, "index.ts") : program;
+    if (fs.existsSync(entry)) {
+        registerTypeScript(entry);
+    }
     const stack = await LocalWorkspace.selectStack(
         { stackName: job.stack, projectName: project.name, program: () => runProgram(program) },
         { workDir: job.projectDir },
