@@ -1,5 +1,7 @@
 import * as fs from "node:fs";
+import { spawnSync } from "node:child_process";
 import * as http from "node:http";
+import * as https from "node:https";
 import * as os from "node:os";
 import * as path from "node:path";
 import { expect } from "chai";
@@ -236,6 +238,30 @@ describe("robot: the webhook receiver", () => {
         await send(port, { headers: auth, body: json(notification([webhookAlert({})])) });
         await robot.idle();
         expect(entries()[1]).to.deep.include({ event: "action", outcome: "failed", reason: "pulumi up of stack prod failed (exit 255): error: the stack is currently locked by 1 lock(s)" });
+    });
+
+    it("serves HTTPS with a certificate, for an address beyond loopback; plain HTTP gets nothing", async () => {
+        const made = spawnSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", path.join(dir, "key.pem"), "-out", path.join(dir, "cert.pem")], { encoding: "utf8" });
+        expect(made.status, made.stderr).to.equal(0);
+        const tls = { cert: fs.readFileSync(path.join(dir, "cert.pem"), "utf8"), key: fs.readFileSync(path.join(dir, "key.pem"), "utf8") };
+        robot = new Robot({ host: "127.0.0.1", port: 0, tls, credentials, stacks, settings: DEFAULT_SETTINGS, log, executor });
+        port = (await robot.listen()).port;
+        const body = JSON.stringify(notification([webhookAlert({})]));
+        const status = await new Promise<number>((resolve, reject) => {
+            const request = https.request({ host: "127.0.0.1", port, method: "POST", path: "/alerts", ca: tls.cert, headers: { ...auth, "content-type": "application/json" } }, (response) => {
+                response.resume();
+                resolve(response.statusCode ?? 0);
+            });
+            request.on("error", reject);
+            request.end(body);
+        });
+        expect(status).to.equal(200);
+        await robot.idle();
+        expect(executor.heals).to.have.length(1);
+        // The same request in clear text is not HTTP the server answers.
+        const clear = await send(port, { headers: auth, body }).then((a) => a.status, () => 0);
+        expect(clear).to.not.equal(200);
+        expect(executor.heals).to.have.length(1);
     });
 
     it("refuses to listen beyond loopback without TLS", () => {
