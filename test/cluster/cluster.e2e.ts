@@ -13,10 +13,9 @@
  */
 import * as fs from "node:fs";
 import * as https from "node:https";
-import * as path from "node:path";
 import { expect } from "chai";
 import { parse, parseDocument } from "yaml";
-import { changes, EngineProject, engineDir, ok, script, summary } from "../helpers/engine";
+import { changes, EngineProject, engineDir, ok, playgroundCluster, script, summary } from "../helpers/engine";
 
 const STACK = "local";
 /** The fleet rolled out: 12 pods, batch 3, hard spread, in namespace web. */
@@ -245,16 +244,9 @@ describe(`the ${STACK} stack through the real engine against a real Kubernetes c
         // The passphrase whose salt Pulumi.local.yaml carries (see scripts/playground.sh).
         copy = new EngineProject(engineDir(), { PULUMI_CONFIG_PASSPHRASE: "herd playground" });
         // The stack's kubeconfig (herd:kubernetes.kubeconfig) is where the cluster writes its own.
-        clusterDir = path.join(copy.project, ".herd", "playground");
-        const shared = process.env.HERD_CLUSTER_RUN;
-        if (shared) {
-            fs.mkdirSync(clusterDir, { recursive: true });
-            fs.copyFileSync(path.join(shared, "kubeconfig"), path.join(clusterDir, "kubeconfig"));
-        } else {
-            owned = true;
-            script("cluster-up.sh", "start", clusterDir);
-        }
-        api = new ApiServer(path.join(clusterDir, "kubeconfig"));
+        const cluster = playgroundCluster(copy);
+        ({ dir: clusterDir, owned } = cluster);
+        api = new ApiServer(cluster.kubeconfig);
         const nodes = await api.get<List<{ metadata: Metadata }>>("/api/v1/nodes");
         expect(nodes.items.length, "the cluster needs 3 nodes for a spread of 12 pods at 4 a node").to.equal(3);
         copy.initStack(STACK);

@@ -24,7 +24,7 @@ import * as path from "node:path";
 import { expect } from "chai";
 import * as YAML from "yaml";
 import { EngineExecutor, readRobotLog } from "../../components/robot";
-import { changes, EngineProject, engineDir, ok, REPO, script, summary } from "../helpers/engine";
+import { changes, EngineProject, engineDir, ok, playgroundCluster, REPO, script, summary } from "../helpers/engine";
 import { freePort, until } from "../helpers/robot";
 
 const STACK = "local";
@@ -54,6 +54,9 @@ describe("herd robot on a real control plane: a pod made unready is replaced thr
     const started: ChildProcess[] = [];
     let exporter: http.Server | undefined;
     let refresher: NodeJS.Timeout | undefined;
+    /** The exporter's kubectl under way, waited for before the work folder is removed. */
+    let refreshing: Promise<void> = Promise.resolve();
+    let stopped = false;
     /** Set by the first test, used by the second: the running Prometheus and the robot's log. */
     let prometheus: ChildProcess;
     let prometheusPort: number;
@@ -96,16 +99,7 @@ describe("herd robot on a real control plane: a pod made unready is replaced thr
 
     before(function () {
         copy = new EngineProject(engineDir(), { PULUMI_CONFIG_PASSPHRASE: "herd playground" });
-        clusterDir = path.join(copy.project, ".herd", "playground");
-        const shared = process.env.HERD_CLUSTER_RUN;
-        if (shared) {
-            fs.mkdirSync(clusterDir, { recursive: true });
-            fs.copyFileSync(path.join(shared, "kubeconfig"), path.join(clusterDir, "kubeconfig"));
-        } else {
-            owned = true;
-            script("cluster-up.sh", "start", clusterDir);
-        }
-        kubeconfig = path.join(clusterDir, "kubeconfig");
+        ({ dir: clusterDir, owned, kubeconfig } = playgroundCluster(copy));
         // The control plane's own kubectl first, for the robot as for this test.
         copy.env.PATH = `${path.join(script("cluster.sh"), "bin")}${path.delimiter}${copy.env.PATH}`;
         copy.initStack(STACK);
@@ -118,7 +112,9 @@ describe("herd robot on a real control plane: a pod made unready is replaced thr
                 await new Promise((resolve) => child.once("exit", resolve));
             }
         }
-        clearInterval(refresher);
+        stopped = true;
+        clearTimeout(refresher);
+        await refreshing;
         await new Promise((resolve) => (exporter ? exporter.close(resolve) : resolve(undefined)));
         if (owned) {
             script("cluster-up.sh", "stop", clusterDir);
@@ -154,13 +150,21 @@ describe("herd robot on a real control plane: a pod made unready is replaced thr
             }
             return `${lines.join("\n")}\n`;
         };
-        const refresh = () =>
-            execFile("kubectl", ["--kubeconfig", kubeconfig, "get", "pods", "--all-namespaces", "--output", "json"], { env: copy.env, maxBuffer: 64 * 1024 * 1024 }, (err, stdout) => {
-                if (!err) {
-                    metrics = render((JSON.parse(stdout) as { items: Pod[] }).items.filter((p) => ["web", WORKER.namespace].includes(p.metadata.namespace)));
-                }
-            });
-        refresher = setInterval(refresh, 500);
+        // One kubectl at a time, the next 500 ms after the last: on a busy machine they would pile up.
+        const refresh = () => {
+            refreshing = new Promise((resolve) =>
+                execFile("kubectl", ["--kubeconfig", kubeconfig, "get", "pods", "--all-namespaces", "--output", "json"], { env: copy.env, maxBuffer: 64 * 1024 * 1024 }, (err, stdout) => {
+                    if (!err) {
+                        metrics = render((JSON.parse(stdout) as { items: Pod[] }).items.filter((p) => ["web", WORKER.namespace].includes(p.metadata.namespace)));
+                    }
+                    if (!stopped) {
+                        refresher = setTimeout(refresh, 500);
+                    }
+                    resolve();
+                }),
+            );
+        };
+        refresh();
         exporter = http.createServer((_, response) => {
             response.writeHead(200, { "content-type": "text/plain; version=0.0.4" });
             response.end(metrics);
@@ -210,13 +214,13 @@ describe("herd robot on a real control plane: a pod made unready is replaced thr
         ]);
         const logFile = path.join(copy.project, ".herd", "robot.jsonl");
         entries = () => readRobotLog(logFile).entries;
-        await until("the robot to listen", () => entries().some((e) => e.event === "started"), 30_000);
-        await until("Alertmanager to be ready", async () => (await fetch(`http://127.0.0.1:${alertmanagerPort}/-/ready`)).ok, 30_000);
+        await until("the robot to listen", () => entries().some((e) => e.event === "started"), 120_000);
+        await until("Alertmanager to be ready", async () => (await fetch(`http://127.0.0.1:${alertmanagerPort}/-/ready`)).ok, 120_000);
         await until("Prometheus to count 3 ready workers", async () => {
             const query = encodeURIComponent(`sum(${"kube_pod_status_ready"}{namespace="jobs",condition="true"})`);
             const body = (await (await fetch(`http://127.0.0.1:${prometheusPort}/api/v1/query?query=${query}`)).json()) as { data: { result: { value: [number, string] }[] } };
             return body.data.result[0]?.value[1] === "3";
-        }, 60_000);
+        }, 120_000);
 
         // Slot of the fleet, made unready through the API, as a failing readiness probe would.
         const victim = before[1];
@@ -286,7 +290,7 @@ describe("herd robot on a real control plane: a pod made unready is replaced thr
         // HerdCanaryRestarts after 1s instead of 10m (HerdMemberDown back to its 5m); Prometheus reloads on SIGHUP.
         writeRules({ HerdCanaryRestarts: "1s" });
         prometheus.kill("SIGHUP");
-        await until("Prometheus to load the rules", async () => (await loadedFor("HerdCanaryRestarts")) === 1 && (await loadedFor("HerdMemberDown")) === 300, 30_000);
+        await until("Prometheus to load the rules", async () => (await loadedFor("HerdCanaryRestarts")) === 1 && (await loadedFor("HerdMemberDown")) === 300, 120_000);
         // The canary's container restarts (as a crashing release's would), through the API, once Prometheus has it at 0.
         const victim = canary()[0];
         const restarts = async () => {
@@ -294,7 +298,7 @@ describe("herd robot on a real control plane: a pod made unready is replaced thr
             const body = (await (await fetch(`http://127.0.0.1:${prometheusPort}/api/v1/query?query=${q}`)).json()) as { data: { result: { value: [number, string] }[] } };
             return body.data.result[0]?.value[1];
         };
-        await until("Prometheus to see the canary with no restart", async () => (await restarts()) === "0", 30_000);
+        await until("Prometheus to see the canary with no restart", async () => (await restarts()) === "0", 120_000);
         kubectl("patch", "pod", victim.metadata.name, "--namespace", WORKER.namespace, "--subresource=status", "--type=strategic", "--patch",
             JSON.stringify({ status: { containerStatuses: [{ name: victim.spec.containers[0].name, restartCount: 5 }] } }));
         const patched = Date.now();

@@ -229,3 +229,28 @@ export class EngineProject {
         fs.rmSync(this.work, { recursive: true, force: true });
     }
 }
+
+/** The cluster a test of the `local` stack runs against: its folder, its kubeconfig, and whether the test started it. */
+export interface TestCluster {
+    readonly dir: string;
+    readonly kubeconfig: string;
+    /** `true` when started here: the caller stops it (`cluster-up.sh stop dir`). */
+    readonly owned: boolean;
+}
+
+/**
+ * Gives the copy's `local` stack a cluster where its `herd:kubernetes.kubeconfig` points
+ * (`.herd/playground/kubeconfig`): the one scripts/with-cluster.sh started (`HERD_CLUSTER_RUN`),
+ * whose kubeconfig is copied there, or else one of its own, started in that folder.
+ */
+export function playgroundCluster(copy: EngineProject): TestCluster {
+    const dir = path.join(copy.project, ".herd", "playground");
+    const shared = process.env.HERD_CLUSTER_RUN;
+    if (shared) {
+        fs.mkdirSync(dir, { recursive: true });
+        fs.copyFileSync(path.join(shared, "kubeconfig"), path.join(dir, "kubeconfig"));
+    } else {
+        script("cluster-up.sh", "start", dir);
+    }
+    return { dir, kubeconfig: path.join(dir, "kubeconfig"), owned: !shared };
+}
