@@ -2,14 +2,14 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { expect } from "chai";
 import * as pulumi from "@pulumi/pulumi";
-import { formatValue, MAX_FLEET_SIZE, parseFleets } from "../components/config";
+import { formatValue, MAX_FLEET_SIZE, parseFleets, resolveStack } from "../components/config";
 import { HTTP_PATH_ALLOWED } from "../components/config/grammar";
 import { DockerWorkload, resolveDockerWorkload } from "../components/docker";
 import { KubernetesWorkload, resolveWorkload } from "../components/kubernetes";
 import { ServerGroup } from "../components/openstack";
 import { isSecret, ProgramError, ProgramRun, runProgram } from "../components/testing";
 import * as plugin from "../provider";
-import { rejectionOf } from "./helpers/project";
+import { PROJECT_DIR, rejectionOf } from "./helpers/project";
 
 /**
  * Hostile arguments given in code — by a program that builds fleets itself with the SDK, or
@@ -254,3 +254,82 @@ describe("hostile input given in code: Outputs and secrets", () => {
         }
     });
 });
+
+describe("hostile container releases: refused in the stack config and in code alike, before a pull or a start would fail", () => {
+    const BAD_IMAGES = ["NGINX", "nginx latest", "nginx\n:latest", "Registry/app", "nginx:", "nginx@sha256:abc", "a".repeat(256), "$(id)", "nginx;reboot", "`id`", "-nginx", "nginx:1.27@"];
+    const GOOD_IMAGES = [IMAGE, "nginx", "docker.io/library/nginx:1.27-alpine", "localhost:5000/team/app:v1", "[::1]:5000/app", "gcr.io/distroless/static:nonroot"];
+
+    /** The lines each path gives: the stack config's (without its prefix) and the SDK's, for one release. */
+    function refusals(release: Record<string, unknown>): { config: string[]; code: string[] } {
+        let config: string[] = [];
+        try {
+            parseFleets({ web: { backend: "docker", size: 1, release } }, "prod");
+        } catch (err) {
+            config = (err as Error).message.split("\n").slice(1).map((line) => line.replace("herd:fleets.web.", ""));
+        }
+        const code: string[] = [];
+        for (const resolve of [() => resolveDockerWorkload("web", { size: 1, release: release as never }), () => resolveWorkload("web", { size: 1, release: release as never })]) {
+            try {
+                resolve();
+            } catch (err) {
+                code.push(...(err as Error).message.split("\n").slice(1));
+            }
+        }
+        return { config, code };
+    }
+
+    for (const image of BAD_IMAGES) {
+        it(`refuses the image ${formatValue(image)}`, () => {
+            const { config, code } = refusals({ image });
+            expect(config).to.have.length(1);
+            expect(config[0]).to.match(new RegExp(`^  - release\\.image = ${escape(formatValue(image))}: expected an image reference such as`));
+            expect(code).to.deep.equal([config[0], config[0]]);
+        });
+    }
+
+    it("takes the image references Docker and Kubernetes pull", () => {
+        for (const image of GOOD_IMAGES) {
+            expect(refusals({ image }), image).to.deep.equal({ config: [], code: [] });
+        }
+    });
+
+    it("refuses a NUL in an env value, the command or the arguments: no process can be given one", () => {
+        const { config, code } = refusals({ image: IMAGE, command: ["app\u0000"], args: ["--x", "a\u0000b"], env: { A: "x\u0000y" } });
+        expect(config).to.deep.equal([
+            '  - release.command[0] = "app\\u0000": expected text without a NUL character, which no process can be given',
+            '  - release.args[1] = "a\\u0000b": expected text without a NUL character, which no process can be given',
+            '  - release.env.A = "x\\u0000y": expected text without a NUL character, which no process can be given',
+        ]);
+        expect(code).to.deep.equal([...config, ...config]);
+    });
+
+    it("bounds env and files together by what one ConfigMap or Secret holds, and env names by a ConfigMap key's length", () => {
+        const big = refusals({ image: IMAGE, env: { A: "x".repeat(600_000) }, files: { "/etc/app.conf": "y".repeat(600_000) } });
+        const line = '  - release.files = (a map of 1 key: "/etc/app.conf"): expected at most 1048576 bytes of env and files together (what one Kubernetes ConfigMap or Secret holds); this release has 1200014';
+        expect(big).to.deep.equal({ config: [line], code: [line, line] });
+        expect(refusals({ image: IMAGE, env: { A: "x".repeat(1_000_000) } }).config).to.have.length(0);
+        const name = "E".repeat(254);
+        const long = refusals({ image: IMAGE, env: { [name]: "x" } });
+        expect(long.config).to.have.length(1);
+        expect(long.config[0]).to.match(/: expected an environment variable name$/);
+        expect(long.code[0]).to.contain("expected an environment variable name");
+        expect(refusals({ image: IMAGE, env: { [name.slice(1)]: "x" } })).to.deep.equal({ config: [], code: [] });
+    });
+
+    it("refuses a probe image that is no image reference", () => {
+        const error = (() => {
+            try {
+                resolveStack({ fleets: {}, monitoring: { probeImage: "busybox latest" } }, { stack: "prod", projectDir: PROJECT_DIR });
+            } catch (err) {
+                return (err as Error).message;
+            }
+            return "";
+        })();
+        expect(error).to.contain('  - herd:monitoring.probeImage = "busybox latest": expected an image reference such as');
+    });
+});
+
+/** A text as a regular expression that matches it literally. */
+function escape(text: string): string {
+    return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}

@@ -4,7 +4,7 @@ import * as fc from "fast-check";
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import { parseFleets } from "../components/config";
-import { HTTP_PATH_ALLOWED } from "../components/config/grammar";
+import { HTTP_PATH_ALLOWED, IMAGE_REFERENCE_ALLOWED } from "../components/config/grammar";
 import {
     buildConfigMapData,
     buildDeploymentSpec,
@@ -394,7 +394,7 @@ describe("kubernetes: argument validation", () => {
                 "  - name = \"API\": expected a fleet name: lowercase letters, digits and '-', starting with a letter, at most 30 characters",
                 "  - size = -1: expected a whole number ≥ 0",
                 "  - update.batch = 0: expected a whole number ≥ 1",
-                '  - release.image = "": expected an image reference, pinned by digest where possible',
+                `  - release.image = "": expected ${IMAGE_REFERENCE_ALLOWED}`,
                 "  - release.port = 70000: expected a port, 1–65535",
                 '  - release.env has "1BAD": expected an environment variable name (letters, digits, _; not starting with a digit)',
                 '  - release.files has "relative.conf": expected an absolute file path',

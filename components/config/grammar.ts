@@ -118,6 +118,69 @@ export function containerFilePathProblem(value: unknown): string | undefined {
     return undefined;
 }
 
+// The grammar of an image reference, as Docker and containerd parse it (distribution/reference):
+// [domain[:port]/]path[:tag][@digest], path components lowercase.
+const PATH_COMPONENT = "[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*";
+const DOMAIN = "(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\\[[a-fA-F0-9:]+\\])(?::[0-9]+)?";
+const IMAGE_REFERENCE = new RegExp(
+    `^(?:(${DOMAIN})/)?(${PATH_COMPONENT}(?:/${PATH_COMPONENT})*)(?::[\\w][\\w.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$`,
+);
+/** Longest repository name (domain and path) an image reference may have. */
+const IMAGE_NAME_MAX = 255;
+
+/** What {@link imageReferenceProblem} allows, in words. */
+export const IMAGE_REFERENCE_ALLOWED =
+    "an image reference such as registry.example.org/app@sha256:<64 hex digits> or docker.io/library/nginx:1.27-alpine: lowercase path, optional :tag and @digest, no space or control character";
+
+/**
+ * Why a value is not an image reference Docker and Kubernetes would pull, or `undefined` when it
+ * is one: the grammar of `docker pull` (a first component without `.` or `:` that is not
+ * `localhost` is part of the path, hence lowercase), the repository name at most 255 characters.
+ */
+export function imageReferenceProblem(value: unknown): string | undefined {
+    const match = typeof value === "string" ? IMAGE_REFERENCE.exec(value) : null;
+    if (match === null) {
+        return IMAGE_REFERENCE_ALLOWED;
+    }
+    const [, domain, path] = match;
+    if (domain !== undefined && !/[.:[]/.test(domain) && domain !== "localhost" && !new RegExp(`^${PATH_COMPONENT}$`).test(domain)) {
+        return `${IMAGE_REFERENCE_ALLOWED}; ${JSON.stringify(domain)} is no registry (no '.' or ':'), so it is part of the path and must be lowercase`;
+    }
+    if ((domain === undefined ? 0 : domain.length + 1) + path.length > IMAGE_NAME_MAX) {
+        return `${IMAGE_REFERENCE_ALLOWED}; the name before the tag or digest has at most ${IMAGE_NAME_MAX} characters`;
+    }
+    return undefined;
+}
+
+/**
+ * `true` for text a process can be given as an argument or in its environment: no NUL
+ * character, which `execve` cannot pass (the container would fail to start).
+ */
+export function isProcessText(value: unknown): value is string {
+    return typeof value === "string" && !value.includes("\u0000");
+}
+
+/** What {@link isProcessText} allows, in words. */
+export const PROCESS_TEXT_ALLOWED = "text without a NUL character, which no process can be given";
+
+/**
+ * The most bytes of env values and file contents (with their names and paths) one container
+ * release may hold: what one Kubernetes ConfigMap or Secret takes (1 MiB). A container release
+ * runs on Docker and Kubernetes alike, so both stop there.
+ */
+export const RELEASE_DATA_MAX_BYTES = 1024 * 1024;
+
+/** Bytes of a container release's env and files, as {@link RELEASE_DATA_MAX_BYTES} counts them. */
+export function releaseDataBytes(release: { readonly env?: Readonly<Record<string, unknown>>; readonly files?: Readonly<Record<string, unknown>> }): number {
+    const entries = [...Object.entries(release.env ?? {}), ...Object.entries(release.files ?? {})];
+    return entries.reduce((sum, [key, value]) => sum + Buffer.byteLength(key) + (typeof value === "string" ? Buffer.byteLength(value) : 0), 0);
+}
+
+/** What {@link RELEASE_DATA_MAX_BYTES} allows, in words, for a release of `bytes`. */
+export function releaseDataAllowed(bytes: number): string {
+    return `at most ${RELEASE_DATA_MAX_BYTES} bytes of env and files together (what one Kubernetes ConfigMap or Secret holds); this release has ${bytes}`;
+}
+
 /** Prometheus functions whose argument is a range (`x[5m]`), which promtool checks. */
 const RANGE_FUNCTIONS = new Set([
     "rate", "irate", "increase", "delta", "idelta", "deriv", "predict_linear", "resets", "changes",

@@ -1,12 +1,20 @@
 import { z } from "zod";
+import { holdsSecret } from "../release/secrets";
 import {
     BASE_URL_ALLOWED,
     containerFilePathProblem,
     HTTP_PATH_ALLOWED,
+    IMAGE_REFERENCE_ALLOWED,
+    imageReferenceProblem,
     isBaseUrl,
     isHttpPath,
+    isProcessText,
     parseIpv4Cidr,
+    PROCESS_TEXT_ALLOWED,
     promqlProblem,
+    RELEASE_DATA_MAX_BYTES,
+    releaseDataAllowed,
+    releaseDataBytes,
 } from "./grammar";
 
 /**
@@ -87,18 +95,31 @@ export const serverReleaseSchema = strict({
     userData: projectPath("a #cloud-config file").optional(),
 });
 
-const envName = /^[A-Za-z_][A-Za-z0-9_]*$/;
+// At most 253 characters: on Kubernetes, an env name is a ConfigMap key.
+const envName = /^[A-Za-z_][A-Za-z0-9_]{0,252}$/;
+
+/** An image reference Docker and Kubernetes pull as it is written (see `imageReferenceProblem`). */
+const imageReference = z.string(expect(IMAGE_REFERENCE_ALLOWED)).check((ctx) => {
+    const problem = imageReferenceProblem(ctx.value);
+    // A secret here is refused as one, with a message that says why (see misplacedSecrets).
+    if (problem !== undefined && !holdsSecret(ctx.value)) {
+        ctx.issues.push({ code: "custom", input: ctx.value, message: problem });
+    }
+});
+
+/** A container's command or arguments: what `execve` takes. */
+const processArguments = z.array(text("argument").refine(isProcessText, expect(PROCESS_TEXT_ALLOWED)), expect("a list of arguments"));
 
 /** What a container member runs. Any change to one of these replaces the member. */
 export const containerReleaseSchema = strict({
-    image: text("an image reference, pinned by digest (name@sha256:…) where possible"),
+    image: imageReference,
     port: port.optional(),
-    command: names("argument").optional(),
-    args: names("argument").optional(),
+    command: processArguments.optional(),
+    args: processArguments.optional(),
     env: z
         .record(
             z.string().regex(envName, expect("an environment variable name")),
-            z.string(expect("a string value (quote numbers and booleans)")),
+            z.string(expect("a string value (quote numbers and booleans)")).refine(isProcessText, expect(PROCESS_TEXT_ALLOWED)),
             expect("a map of NAME: value"),
         )
         .optional(),
@@ -109,6 +130,12 @@ export const containerReleaseSchema = strict({
             expect("a map of /absolute/path: content"),
         )
         .optional(),
+}).check((ctx) => {
+    const bytes = releaseDataBytes(ctx.value);
+    if (bytes > RELEASE_DATA_MAX_BYTES) {
+        const key = ctx.value.files ? "files" : "env";
+        ctx.issues.push({ code: "custom", input: ctx.value[key], path: [key], message: releaseDataAllowed(bytes) });
+    }
 });
 
 const rolloutFields = {
@@ -348,7 +375,8 @@ export const monitoringSettingsSchema = strict({
         .string(expect("the base URL of a Prometheus Pushgateway, e.g. http://pushgateway.monitoring:9091"))
         .refine(isBaseUrl, expect(`the base URL of a Prometheus Pushgateway, e.g. http://pushgateway.monitoring:9091: ${BASE_URL_ALLOWED}`))
         .optional(),
-    probeImage: text("an image with a POSIX shell and wget (busybox), pinned by digest where possible").optional(),
+    // An image with a POSIX shell and wget (busybox), pinned by digest where possible.
+    probeImage: imageReference.optional(),
 });
 
 /** The validated value of `herd:monitoring`. */

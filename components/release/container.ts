@@ -1,5 +1,14 @@
 import type { ContainerReleaseConfig } from "../config/schema";
-import { containerFilePathProblem } from "../config/grammar";
+import { formatValue } from "../config/errors";
+import {
+    containerFilePathProblem,
+    imageReferenceProblem,
+    isProcessText,
+    PROCESS_TEXT_ALLOWED,
+    RELEASE_DATA_MAX_BYTES,
+    releaseDataAllowed,
+    releaseDataBytes,
+} from "../config/grammar";
 import { generationOf } from "./generation";
 
 /**
@@ -40,7 +49,8 @@ export const HERD_LABELS = {
 /** The default metrics path, as Prometheus client libraries serve it. */
 export const DEFAULT_METRICS_PATH = "/metrics";
 
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+// At most 253 characters: on Kubernetes, an env name is a ConfigMap key.
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,252}$/;
 
 /**
  * Why an env value or file content that is not a string is refused. The value itself is not
@@ -88,8 +98,16 @@ export function containerGeneration(release: ContainerRelease): string {
  */
 export function containerReleaseProblems(release: ContainerRelease, key: string): string[] {
     const problems: string[] = [];
-    if (typeof release.image !== "string" || release.image.trim() === "") {
-        problems.push(`${key}.image = ${JSON.stringify(release.image)}: expected an image reference, pinned by digest where possible`);
+    const image = imageReferenceProblem(release.image);
+    if (image !== undefined) {
+        problems.push(`${key}.image = ${formatValue(release.image)}: expected ${image}`);
+    }
+    for (const part of ["command", "args"] as const) {
+        (release[part] ?? []).forEach((argument, i) => {
+            if (!isProcessText(argument)) {
+                problems.push(`${key}.${part}[${i}] = ${formatValue(argument)}: expected ${PROCESS_TEXT_ALLOWED}`);
+            }
+        });
     }
     if (release.port !== undefined && !isPort(release.port)) {
         problems.push(`${key}.port = ${JSON.stringify(release.port)}: expected a port, 1–65535`);
@@ -99,6 +117,8 @@ export function containerReleaseProblems(release: ContainerRelease, key: string)
             problems.push(`${key}.env has ${JSON.stringify(name)}: expected an environment variable name (letters, digits, _; not starting with a digit)`);
         } else if (typeof release.env?.[name] !== "string") {
             problems.push(`${key}.env.${name} ${NOT_TEXT}`);
+        } else if (!isProcessText(release.env[name])) {
+            problems.push(`${key}.env.${name} = ${formatValue(release.env[name])}: expected ${PROCESS_TEXT_ALLOWED}`);
         }
     }
     for (const path of Object.keys(release.files ?? {}).sort()) {
@@ -108,6 +128,10 @@ export function containerReleaseProblems(release: ContainerRelease, key: string)
         } else if (typeof release.files?.[path] !== "string") {
             problems.push(`${key}.files[${JSON.stringify(path)}] ${NOT_TEXT}`);
         }
+    }
+    const bytes = releaseDataBytes(release);
+    if (bytes > RELEASE_DATA_MAX_BYTES) {
+        problems.push(`${key}.${release.files ? "files" : "env"} = ${formatValue(release.files ?? release.env)}: expected ${releaseDataAllowed(bytes)}`);
     }
     return problems;
 }
