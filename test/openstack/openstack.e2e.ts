@@ -443,16 +443,15 @@ describe(`the ${STACK} stack through the real engine and OpenStack provider agai
         expect(errors, await table("cache")).to.have.length(1);
         expect(await fault(errors[0].id)).to.match(/No valid host was found/);
 
+        // The stack file as committed; the cache fleet's servers, the failed one included, go with the destroy below.
         copy.git("checkout", "--", `Pulumi.${STACK}.yaml`);
-        copy.up(STACK);
-        expect(await servers("cache")).to.deep.equal([]);
     });
 
     it("pulumi destroy removes every member, group, security group, load balancer and port; the protected volumes stay, in the cloud and (until unprotected) in the state", async function () {
         const refused = copy.pulumi("destroy", "--stack", STACK, "--yes", "--skip-preview");
         expect(refused.status, "destroy stops at the protected volumes").to.not.equal(0);
         expect(refused.stdout + refused.stderr).to.match(/db-0-data.*cannot be deleted\s+because it is protected/s);
-        for (const fleet of ["web", "db"]) {
+        for (const fleet of ["web", "db", "cache"]) {
             const deadline = Date.now() + 120_000;
             while ((await servers(fleet)).length > 0 && Date.now() < deadline) {
                 await sleep(1000);
