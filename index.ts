@@ -19,6 +19,7 @@ const {
     fleets: resolved,
     monitoring,
     kubernetes,
+    openstack,
 } = resolveStack(
     {
         fleets: config.getObject("fleets"),
@@ -73,6 +74,21 @@ function probes(fleet: ResolvedFleet, target: ProbeTarget, opts: pulumi.Componen
     }
 }
 
+// Before any OpenStack resource is registered, the change is held against the project's quota
+// and compute hosts where the environment reaches the cloud (see programPreflight): every fleet
+// waits for it, and a refusal registers nothing. Not under mocks (herd plan, unit tests).
+let preflightGate: Promise<pulumi.Resource[]> | undefined;
+function openstackPreflight(): Promise<pulumi.Resource[]> {
+    if (!preflightGate) {
+        const { programPreflight } = require("./components/openstack/preflight") as typeof import("./components/openstack/preflight");
+        const { MockMonitor } = require("@pulumi/pulumi/runtime/mocks") as typeof import("@pulumi/pulumi/runtime/mocks");
+        const mocked = pulumi.runtime.getMonitor() instanceof MockMonitor;
+        const fleets = resolved.flatMap((fleet) => (fleet.backend === "openstack" ? [{ name: fleet.name, args: fleet.args }] : []));
+        preflightGate = (mocked ? Promise.resolve() : programPreflight(stack, fleets, openstack ?? {}, process.env)).then(() => []);
+    }
+    return preflightGate;
+}
+
 // Container probes push to the Pushgateway; resolveFleets refuses them without one.
 const pushgateway = monitoring?.pushgateway ?? "";
 const probeImage = monitoring?.probeImage ? { image: monitoring.probeImage } : {};
@@ -80,7 +96,7 @@ const probeImage = monitoring?.probeImage ? { image: monitoring.probeImage } : {
 function build(fleet: ResolvedFleet) {
     switch (fleet.backend) {
         case "openstack": {
-            const group = new (openstackBackend().ServerGroup)(fleet.name, fleet.args);
+            const group = new (openstackBackend().ServerGroup)(fleet.name, fleet.args, { dependsOn: openstackPreflight() });
             probes(fleet, { backend: "openstack" });
             return {
                 backend: fleet.backend,

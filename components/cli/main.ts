@@ -5,6 +5,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { Command, CommanderError } from "commander";
 import { ConfigError } from "../config";
+import { addApplyCommand } from "./apply";
 import { CliError, CliIo, ExitCode } from "./io";
 import { addPlanCommand } from "./plan";
 import { addPromoteCommand } from "./promote";
@@ -51,6 +52,7 @@ export async function run(argv: readonly string[], io: Partial<CliIo> = {}): Pro
             "\nExit codes: 0 done (plan: no change), 2 plan found changes, 3 plan refused by a protected stack (herd:protected), 1 invalid config, bad input or refused.",
         );
     addPlanCommand(program, cli, exit);
+    addApplyCommand(program, cli, exit);
     addStatusCommand(program, cli, exit);
     addReleaseCommand(program, cli, exit);
     addPromoteCommand(program, cli, exit);

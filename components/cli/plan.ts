@@ -1,6 +1,7 @@
 import { Command, Option } from "commander";
 import { hasUncommittedChanges, projectFilesDiffer, revisionExists } from "./git";
 import { CliError, CliIo, ExitCode } from "./io";
+import { formatPlanPreflight, planPreflight } from "./preflight";
 import { locateProject, readStackText, StackProject } from "./project";
 import type { Plan } from "./report";
 import { planStack, PlanFormat, printPlan } from "./stackPlan";
@@ -69,7 +70,9 @@ export function addPlanCommand(cli: Command, io: CliIo, exit: (code: number) => 
             "evaluate the program for a stack under mocks (no cloud, no Pulumi CLI) and show each slot's generation, release and wave, " +
                 "and which members would be created, replaced or deleted, batch by batch, against a git revision of the stack file. " +
                 "Without --against: the work tree against HEAD while there are uncommitted changes, else the last commit's change (HEAD~1 → HEAD). " +
-                "In a protected stack (herd:protected: true), a change that moves more than the first wave to a new release is refused: exit code 3",
+                "In a protected stack (herd:protected: true), a change that moves more than the first wave to a new release is refused: exit code 3. " +
+                "OpenStack fleets get a preflight: what the change needs at its peak under a plain pulumi up and under herd apply, against Nova's limits " +
+                "(when OS_* reach the cloud) or herd:openstack.quota; a change that does not fit even under herd apply is refused: exit code 3",
         )
         .requiredOption("-s, --stack <name...>", "the stack (reads Pulumi.<name>.yaml); several stacks are planned one after the other")
         .option("-a, --against <revision>", "git revision of the stack file to compare with (default: HEAD, or HEAD~1 when nothing is uncommitted)")
@@ -85,8 +88,15 @@ export function addPlanCommand(cli: Command, io: CliIo, exit: (code: number) => 
             for (const [i, stack] of flags.stack.entries()) {
                 const project = locateProject({ ...flags, stack }, io.cwd);
                 const revision: DefaultRevision = flags.against === undefined ? defaultRevision(project) : { against: flags.against };
-                const whole = await planStack(project, readStackText(project), revision.against);
+                const text = readStackText(project);
+                const whole = await planStack(project, text, revision.against);
                 const plan = flags.fleet === undefined ? whole : planOfFleet(whole, flags.fleet);
+                // What the OpenStack fleets' change needs at its peak, held against the project's quota and hosts.
+                const checked = await planPreflight(project, text, revision.against, process.env);
+                if (checked && checked.batches.problems.length > 0) {
+                    checked.batches.problems.forEach((problem) => io.stderr(`herd: refused by the preflight of stack ${stack}: ${problem.message}\n`));
+                    codes.push(ExitCode.Refused);
+                }
                 if (format !== "text") {
                     // The text plan ends with them; JSON and Markdown go to files and comments, so CI logs get them here.
                     plan.refusals.forEach((refusal) => io.stderr(`herd: refused in protected stack ${stack}: ${refusal.message}\n`));
@@ -103,6 +113,9 @@ export function addPlanCommand(cli: Command, io: CliIo, exit: (code: number) => 
                     io.stdout(format === "markdown" ? `_${revision.note}_\n\n` : `${revision.note}\n\n`);
                 }
                 codes.push(printPlan(plan, project, format, io.stdout));
+                if (checked) {
+                    io.stdout(format === "markdown" ? `\n\`\`\`\n${formatPlanPreflight(stack, checked)}\`\`\`\n` : `\n${formatPlanPreflight(stack, checked)}`);
+                }
             }
             if (format === "json") {
                 io.stdout(`${JSON.stringify(plans.length === 1 ? plans[0] : plans, null, 2)}\n`);

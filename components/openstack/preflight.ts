@@ -87,7 +87,7 @@ export function preflight(
     } else {
         const q = declared.quota ?? {};
         limits = {
-            source: "herd:openstack.quota",
+            source: declared.quota === undefined ? "no cloud reached (OS_*) and no herd:openstack.quota" : "herd:openstack.quota",
             ...(q.instances === undefined ? {} : { instances: { max: q.instances } }),
             ...(q.cores === undefined ? {} : { cores: { max: q.cores } }),
             ...(q.ramMB === undefined ? {} : { ramMB: { max: q.ramMB } }),
@@ -104,12 +104,13 @@ export function formatPreflight(stack: string, result: Preflight): string {
 }
 
 /** A server as Nova lists it (microversion 2.47 and later give the flavor's name). */
-interface NovaServer {
+export interface NovaServer {
     readonly id: string;
     readonly name: string;
     readonly status: string;
     readonly metadata: Readonly<Record<string, string>>;
     readonly flavor: { readonly original_name?: string; readonly vcpus?: number; readonly ram?: number };
+    readonly addresses?: Readonly<Record<string, readonly { readonly addr: string }[]>>;
 }
 
 /** The OpenStack environment the provider reads (`OS_AUTH_URL`, `OS_USERNAME`…), when it is set. */
@@ -226,4 +227,40 @@ export function slotsFromServers(servers: readonly NovaServer[]): Map<string, Sl
         byFleet.set(fleet, [...(byFleet.get(fleet) ?? []), { slot, generation: s.metadata["herd-generation"] ?? "", flavor: s.flavor.original_name ?? "" }]);
     }
     return byFleet;
+}
+
+/** The environment variable `herd apply` sets for the `up`s it runs (see components/cli/applyWorker.ts). */
+export const APPLY_VARIABLE = "HERD_APPLY";
+
+/**
+ * The program's preflight, run by `pulumi up` and `pulumi preview` before any OpenStack resource
+ * is registered: where the environment reaches the cloud (`OS_*`), the change from the servers
+ * the stack has (their `herd-stack`, `herd-fleet`, `herd-slot` and `herd-generation` metadata) to
+ * the config is held against Nova's limits and the declared compute hosts — for a plain `up`, or
+ * for one batch under `herd apply` (which sets `HERD_APPLY=batches`). Without `OS_*` nothing is
+ * checked here: `herd plan` and `herd apply` check the declared quota.
+ *
+ * @throws Error with the numbers when the change does not fit
+ */
+export async function programPreflight(
+    stack: string,
+    fleets: readonly { readonly name: string; readonly args: ServerGroupArgs }[],
+    declared: DeclaredLimits,
+    env: NodeJS.ProcessEnv,
+): Promise<void> {
+    if (fleets.length === 0 || !cloudEnvironment(env)) {
+        return;
+    }
+    const client = await NovaClient.login(env);
+    const [servers, limits, flavors] = await Promise.all([client.stackServers(stack), client.limits(), client.flavors()]);
+    const before = slotsFromServers(servers);
+    const changes = fleets.map((f) => fleetChange(f.name, f.args, before.get(f.name) ?? []));
+    const mode: ApplyMode = env[APPLY_VARIABLE] === "batches" ? "batches" : "up";
+    const result = preflight(changes, mode, declared, { limits, flavors });
+    if (result.problems.length === 0) {
+        return;
+    }
+    const batches = mode === "up" ? preflight(changes, "batches", declared, { limits, flavors }) : undefined;
+    const hint = batches && batches.problems.length === 0 ? `; herd apply --stack ${stack} applies it one batch at a time and needs ${formatPeak(batches.peak)}` : "";
+    throw new Error(`herd preflight refused stack ${stack}, before any server is created: ${result.problems.map((p) => p.message).join("; ")}${hint}`);
 }

@@ -1,0 +1,96 @@
+import { resolveStack, StackConfig } from "../config";
+import type { ServerGroupArgs } from "../openstack";
+import type { ApplyMode, FleetChange, SlotServer } from "../openstack/peak";
+import { cloudEnvironment, CloudLimits, DeclaredLimits, fleetChange, formatPreflight, NovaClient, Preflight, preflight, serversOf } from "../openstack/preflight";
+import type { FlavorSize } from "../openstack/peak";
+import { fileAtRevision } from "./git";
+import { CliError } from "./io";
+import { StackProject, stackConfigOf } from "./project";
+
+/** The OpenStack fleets of a stack config, and the limits it declares. */
+export interface OpenStackStack {
+    readonly fleets: readonly { readonly name: string; readonly args: ServerGroupArgs }[];
+    readonly declared: DeclaredLimits;
+}
+
+/** The OpenStack fleets of a stack config (validated: an invalid config throws its ConfigError). */
+export function openstackStack(config: StackConfig, project: Pick<StackProject, "stack" | "dir">): OpenStackStack {
+    const { fleets, openstack } = resolveStack({ fleets: config["herd:fleets"], openstack: config["herd:openstack"] }, { stack: project.stack, projectDir: project.dir });
+    return {
+        fleets: fleets.flatMap((fleet) => (fleet.backend === "openstack" ? [{ name: fleet.name, args: fleet.args }] : [])),
+        declared: openstack ?? {},
+    };
+}
+
+/** Nova's figures for the project, when the environment reaches a cloud (`OS_*`). */
+export interface CloudView {
+    readonly client: NovaClient;
+    readonly limits: CloudLimits;
+    readonly flavors: ReadonlyMap<string, FlavorSize>;
+}
+
+/** Logs in with the `OS_*` variables and reads the project's limits and flavors; `undefined` without them. */
+export async function cloudView(env: NodeJS.ProcessEnv): Promise<CloudView | undefined> {
+    if (!cloudEnvironment(env)) {
+        return undefined;
+    }
+    try {
+        const client = await NovaClient.login(env);
+        const [limits, flavors] = await Promise.all([client.limits(), client.flavors()]);
+        return { client, limits, flavors };
+    } catch (err) {
+        throw new CliError(`the OpenStack cloud of OS_AUTH_URL (${env.OS_AUTH_URL}) cannot be read for the preflight: ${(err as Error).message}`);
+    }
+}
+
+/** The changes of the stack's OpenStack fleets from what they hold (`before`, by fleet) to their config. */
+export function fleetChanges(stack: OpenStackStack, before: ReadonlyMap<string, readonly SlotServer[]>, fleet?: string): FleetChange[] {
+    return stack.fleets.filter((f) => fleet === undefined || f.name === fleet).map((f) => fleetChange(f.name, f.args, before.get(f.name) ?? []));
+}
+
+/** The preflight of both ways of applying a change: a plain `pulumi up`, and `herd apply`. */
+export interface PlanPreflight {
+    readonly up: Preflight;
+    readonly batches: Preflight;
+}
+
+/**
+ * The preflight `herd plan` prints: the change from the stack file at `against` to `text`, held
+ * against Nova's limits where the environment reaches the cloud, else the declared ones.
+ * `undefined` when no OpenStack fleet changes.
+ */
+export async function planPreflight(project: StackProject, text: string, against: string | null, env: NodeJS.ProcessEnv): Promise<PlanPreflight | undefined> {
+    const current = openstackStack(stackConfigOf(text, project.stackFileName), project);
+    if (current.fleets.length === 0) {
+        return undefined;
+    }
+    const previousText = against === null ? null : fileAtRevision(project.dir, against, project.stackFileName);
+    const before = new Map<string, SlotServer[]>();
+    if (previousText !== null) {
+        const previous = openstackStack(stackConfigOf(previousText, `${project.stackFileName} at ${against}`), project);
+        previous.fleets.forEach((f) => before.set(f.name, serversOf(f.name, f.args)));
+    }
+    const changes = fleetChanges(current, before);
+    if (changes.every(unchanged)) {
+        return undefined;
+    }
+    const cloud = await cloudView(env);
+    const modes: ApplyMode[] = ["up", "batches"];
+    const [up, batches] = modes.map((mode) => preflight(changes, mode, current.declared, cloud));
+    return { up, batches };
+}
+
+/** Whether a fleet's change leaves every slot as it is. */
+function unchanged(change: FleetChange): boolean {
+    const before = new Map(change.before.map((s) => [s.slot, s.generation]));
+    return change.before.length === change.after.length && change.after.every((s) => before.get(s.slot) === s.generation);
+}
+
+/** The preflight in words, for `herd plan`'s text: both ways, and which one the stack can take. */
+export function formatPlanPreflight(stack: string, result: PlanPreflight): string {
+    const lines = [formatPreflight(stack, result.up), formatPreflight(stack, result.batches)];
+    if (result.up.problems.length > 0 && result.batches.problems.length === 0) {
+        lines.push(`  a plain pulumi up of this change would be refused: apply it with herd apply --stack ${stack}`);
+    }
+    return `${lines.join("\n")}\n`;
+}

@@ -1,0 +1,165 @@
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { expect } from "chai";
+import { applyBatches, applyStack, batchTargets, deployedServers, StateResource } from "../components/cli/apply";
+import type { ApplyJob } from "../components/cli/applyWorker";
+import { run } from "../components/cli/main";
+import { resolveStack } from "../components/config";
+
+const INSTANCE = "openstack:compute/instance:Instance";
+const MEMBER = "openstack:loadbalancer/member:Member";
+const VOLUME = "openstack:blockstorage/volume:Volume";
+const ATTACH = "openstack:compute/volumeAttach:VolumeAttach";
+const urn = (type: string, name: string) => `urn:pulumi:s::herd::herd:openstack:ServerGroup$${type}::${name}`;
+
+/** A deployed member of `fleet` in `slot`, running `generation`, with its pool member. */
+function deployed(fleet: string, slot: number, generation: string, flavor = "m1.small"): StateResource[] {
+    return [
+        { urn: urn(INSTANCE, `${fleet}-${slot}`), type: INSTANCE, custom: true, inputs: { flavorName: flavor, metadata: { "herd-fleet": fleet, "herd-slot": String(slot), "herd-generation": generation } } },
+        { urn: urn(MEMBER, `${fleet}-${slot}-lb`), type: MEMBER, custom: true, inputs: {} },
+    ];
+}
+
+const STACK_FILE = `config:
+  herd:openstack:
+    quota: { instances: 6 }
+  herd:fleets:
+    web:
+      backend: openstack
+      size: 4
+      release: { image: img, flavor: m1.small, network: net }
+      update: { batch: 2 }
+`;
+
+describe("herd apply", () => {
+    let dir: string;
+    beforeEach(() => {
+        dir = fs.mkdtempSync(path.join(os.tmpdir(), "herd-apply-"));
+        fs.writeFileSync(path.join(dir, "Pulumi.yaml"), "name: herd\nruntime: nodejs\n");
+        fs.writeFileSync(path.join(dir, "Pulumi.s.yaml"), STACK_FILE);
+        fs.writeFileSync(path.join(dir, "index.ts"), "");
+    });
+    afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+    const state = [0, 1, 2, 3].flatMap((slot) => deployed("web", slot, "old"));
+
+    it("reads the deployed members from the stack's state", () => {
+        expect(deployedServers([...state, { urn: urn(VOLUME, "web-0-data"), type: VOLUME }]).get("web")).to.deep.equal([0, 1, 2, 3].map((slot) => ({ slot, generation: "old", flavor: "m1.small" })));
+    });
+
+    it("batches the replaced slots of each fleet, in slot order, a batch at a time", () => {
+        const change = (fleet: string, moved: number[], batch: number) => ({
+            fleet,
+            before: [0, 1, 2, 3, 4].map((slot) => ({ slot, generation: "old", flavor: "f" })),
+            after: [0, 1, 2, 3, 4, 5].map((slot) => ({ slot, generation: moved.includes(slot) ? "new" : "old", flavor: "f" })),
+            batch,
+            createBeforeDelete: true,
+            antiAffinity: false,
+        });
+        expect(applyBatches([change("web", [1, 2, 3, 4], 3), change("db", [0], 2)])).to.deep.equal([
+            { fleet: "web", index: 1, of: 2, slots: [1, 2, 3] },
+            { fleet: "web", index: 2, of: 2, slots: [4] },
+            { fleet: "db", index: 1, of: 1, slots: [0] },
+        ]);
+    });
+
+    it("targets a batch's members with their pool members and volume attachments, not their volumes", () => {
+        const volumes: StateResource[] = [
+            { urn: urn(VOLUME, "web-1-data"), type: VOLUME, custom: true },
+            { urn: urn(ATTACH, "web-1-data"), type: ATTACH, custom: true },
+        ];
+        expect(batchTargets([...state, ...volumes], { fleet: "web", index: 1, of: 2, slots: [0, 1] })).to.deep.equal([
+            urn(INSTANCE, "web-0"),
+            urn(MEMBER, "web-0-lb"),
+            urn(INSTANCE, "web-1"),
+            urn(MEMBER, "web-1-lb"),
+            urn(ATTACH, "web-1-data"),
+        ]);
+    });
+
+    it("runs a targeted up per batch, then a whole up, within the declared quota", async () => {
+        const jobs: ApplyJob[] = [];
+        const said: string[] = [];
+        await applyStack({
+            projectDir: dir,
+            stack: "s",
+            env: {},
+            say: (line) => said.push(line),
+            state: async () => state,
+            up: async (job) => {
+                jobs.push(job);
+                return { changes: { replace: 2 } };
+            },
+        });
+        expect(jobs.map((j) => j.targets?.map((t) => t.split("::").pop()))).to.deep.equal([["web-0", "web-0-lb", "web-1", "web-1-lb"], ["web-2", "web-2-lb", "web-3", "web-3-lb"], undefined]);
+        expect(said[0]).to.equal("preflight of stack s: herd apply needs at its peak 6 servers (limits: herd:openstack.quota)");
+        expect(said).to.include("fleet web, batch 2 of 2 (slots 2, 3): 2 replaced");
+    });
+
+    it("stops at the first failed batch and says what is left", async () => {
+        const jobs: ApplyJob[] = [];
+        let error: Error | undefined;
+        await applyStack({
+            projectDir: dir,
+            stack: "s",
+            env: {},
+            say: () => undefined,
+            state: async () => state,
+            up: async (job) => {
+                jobs.push(job);
+                throw new Error("pulumi up exited 255: Quota exceeded for instances");
+            },
+        }).catch((err: Error) => (error = err));
+        expect(jobs).to.have.length(1);
+        expect(error?.message).to.equal(
+            "fleet web, batch 1 of 2 (slots 0, 1) failed, stopped there: pulumi up exited 255: Quota exceeded for instances\n" +
+                "The batches before it are applied; web-2, web-3 still run their release, and the members of this batch that were not replaced still serve. " +
+                "Fix the cause, then run herd apply --stack s again.",
+        );
+    });
+
+    it("refuses a change that does not fit even one batch at a time, before any up", async () => {
+        fs.writeFileSync(path.join(dir, "Pulumi.s.yaml"), STACK_FILE.replace("instances: 6", "instances: 5"));
+        const jobs: ApplyJob[] = [];
+        const error = await applyStack({ projectDir: dir, stack: "s", env: {}, say: () => undefined, state: async () => state, up: async (job) => (jobs.push(job), { changes: {} }) }).catch(
+            (err: Error) => err,
+        );
+        expect(jobs).to.deep.equal([]);
+        expect((error as Error).message).to.equal(
+            "refused: stack s cannot take this change, even one batch at a time:\n" +
+                "  - herd apply (one batch at a time) needs 6 servers at its peak (the fleets hold 4 now), the instances quota is 5 (herd:openstack.quota): room for 5",
+        );
+    });
+
+    it("refuses an unknown fleet and a wrong --wait with one message", async () => {
+        const out: string[] = [];
+        const io = { stdout: (t: string) => out.push(t), stderr: (t: string) => out.push(t), cwd: dir };
+        expect(await run(["apply", "--stack", "s", "--fleet", "api"], io)).to.equal(1);
+        expect(await run(["apply", "--stack", "s", "--wait", "soon"], io)).to.equal(1);
+        expect(out.filter((line) => line.startsWith("herd:"))).to.deep.equal([
+            'herd: unknown OpenStack fleet "api" in stack "s": OpenStack fleets are web\n',
+            'herd: --wait = "soon": expected a whole number of seconds ≥ 1\n',
+        ]);
+    });
+});
+
+describe("herd:openstack.quota and herd:openstack.flavors in the stack config", () => {
+    const resolve = (openstack: unknown) => resolveStack({ fleets: {}, openstack }, { stack: "box", projectDir: "." });
+    const cases: [unknown, string][] = [
+        [{ quota: { instances: -1 } }, "herd:openstack.quota.instances = -1: expected a whole number ≥ 0"],
+        [{ quota: { instnaces: 3 } }, 'herd:openstack.quota.instnaces = 3: unknown key; did you mean "instances"? allowed keys: instances, cores, ramMB'],
+        [{ quota: { ramMB: 1.5 } }, "herd:openstack.quota.ramMB = 1.5: expected a whole number ≥ 0"],
+        [{ flavors: { big: { vcpus: 0, ramMB: 1 } } }, "herd:openstack.flavors.big.vcpus = 0: expected a whole number ≥ 1"],
+    ];
+    for (const [value, message] of cases) {
+        it(`refuses ${JSON.stringify(value)}`, () => {
+            expect(() => resolve(value)).to.throw(`Invalid herd config in stack "box" (Pulumi.box.yaml), 1 problem:\n  - ${message}`);
+        });
+    }
+
+    it("takes a quota and flavor sizes", () => {
+        const openstack = { quota: { instances: 6, cores: 12, ramMB: 4096 }, flavors: { "m1.small": { vcpus: 1, ramMB: 2048 } } };
+        expect(resolve(openstack).openstack).to.deep.equal(openstack);
+    });
+});
