@@ -19,12 +19,12 @@ import { git, temporaryRepositories } from "./helpers/repository";
 const SAMPLE = path.join(__dirname, "..", "examples", "robot", "alertmanager.yml");
 const TOKEN = "0123456789abcdef0123456789abcdef";
 
-function amtool(...args: string[]): { code: number | null; output: string } {
+function amtool(...args: string[]): { code: number | null; stdout: string; output: string } {
     const result = spawnSync("amtool", args, { encoding: "utf8" });
     if (result.error) {
         throw new Error(`amtool (Debian package prometheus-alertmanager) is needed: ${result.error.message}`);
     }
-    return { code: result.status, output: `${result.stdout}${result.stderr}` };
+    return { code: result.status, stdout: result.stdout, output: `${result.stdout}${result.stderr}` };
 }
 
 describe("robot: behind the real Alertmanager", function () {
@@ -40,6 +40,15 @@ describe("robot: behind the real Alertmanager", function () {
         const broken = path.join(work, "broken.yml");
         fs.writeFileSync(broken, fs.readFileSync(SAMPLE, "utf8").replace("receiver: herd-robot", "receiver: herd-robto"));
         expect(amtool("check-config", broken).code).to.not.equal(0);
+    });
+
+    it("routes to the robot exactly the alerts it acts on, and every alert to people (`amtool config routes test`)", () => {
+        const routed = (...labels: string[]) => amtool("config", "routes", "test", `--config.file=${SAMPLE}`, ...labels).stdout.trim();
+        expect(routed("alertname=HerdMemberDown", "herd_stack=prod", "herd_fleet=web", "herd_slot=3")).to.equal("herd-robot,people");
+        expect(routed("alertname=HerdCanaryErrorRate", "herd_stack=prod", "herd_fleet=api")).to.equal("herd-robot,people");
+        expect(routed("alertname=WebCanaryGateClosed", "herd_stack=prod", "herd_fleet=web", "herd_role=canary")).to.equal("herd-robot,people");
+        expect(routed("alertname=HerdProbeNginxWorkerCrashes", "herd_stack=prod", "herd_fleet=web")).to.equal("people");
+        expect(routed("alertname=HerdMemberDown")).to.equal("people");
     });
 
     it("routes herd's alerts to the robot, which replaces the member once, and lets no wrong token in", async () => {
