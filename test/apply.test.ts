@@ -6,6 +6,7 @@ import { applyBatches, applyStack, batchTargets, deployedServers, StateResource 
 import type { ApplyJob } from "../components/cli/applyWorker";
 import { run } from "../components/cli/main";
 import { resolveStack } from "../components/config";
+import { imageResourceName } from "../components/docker/spec";
 
 const INSTANCE = "openstack:compute/instance:Instance";
 const MEMBER = "openstack:loadbalancer/member:Member";
@@ -132,13 +133,30 @@ describe("herd apply", () => {
         );
     });
 
+    it("moves a Docker fleet batch by batch too: each container with the image its new release pulls", async () => {
+        const image = (digit: string) => `registry.example.org/api@sha256:${digit.repeat(64)}`;
+        const stackFile = (digit: string) => `config:\n  herd:fleets:\n    api:\n      backend: docker\n      size: 3\n      release: { image: "${image(digit)}", port: 8080 }\n      update: { batch: 2 }\n`;
+        const containerUrn = (name: string) => `urn:pulumi:s::herd::herd:docker:Workload$${"docker:index/container:Container"}::${name}`;
+        fs.writeFileSync(path.join(dir, "Pulumi.s.yaml"), stackFile("2"));
+        const deployedContainers: StateResource[] = [0, 1, 2].map((slot) => ({ urn: containerUrn(`api-${slot}`), type: "docker:index/container:Container", custom: true, inputs: { name: `api-${slot}-old` } }));
+        const jobs: ApplyJob[] = [];
+        await applyStack({ projectDir: dir, stack: "s", env: {}, say: () => undefined, state: async () => deployedContainers, up: async (job) => (jobs.push(job), { changes: {} }) });
+        const targets = jobs.map((j) => j.targets?.map((t) => t.split("$").pop()));
+        expect(targets).to.have.length(3);
+        expect(targets[2]).to.equal(undefined);
+        expect(targets[0]?.slice(1)).to.deep.equal(["docker:index/container:Container::api-0", "docker:index/container:Container::api-1"]);
+        expect(targets[0]?.[0]).to.equal(`docker:index/remoteImage:RemoteImage::${imageResourceName("api", image("2"))}`);
+        expect(targets[1]?.slice(1)).to.deep.equal(["docker:index/container:Container::api-2"]);
+        expect(targets[1]?.[0]).to.equal(targets[0]?.[0]);
+    });
+
     it("refuses an unknown fleet and a wrong --wait with one message", async () => {
         const out: string[] = [];
         const io = { stdout: (t: string) => out.push(t), stderr: (t: string) => out.push(t), cwd: dir };
         expect(await run(["apply", "--stack", "s", "--fleet", "api"], io)).to.equal(1);
         expect(await run(["apply", "--stack", "s", "--wait", "soon"], io)).to.equal(1);
         expect(out.filter((line) => line.startsWith("herd:"))).to.deep.equal([
-            'herd: unknown OpenStack fleet "api" in stack "s": OpenStack fleets are web\n',
+            'herd: unknown fleet "api" in stack "s": herd apply batches OpenStack and Docker fleets; they are web\n',
             'herd: --wait = "soon": expected a whole number of seconds ≥ 1\n',
         ]);
     });

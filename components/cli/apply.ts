@@ -2,6 +2,8 @@ import { spawn } from "node:child_process";
 import * as path from "node:path";
 import { LocalWorkspace } from "@pulumi/pulumi/automation";
 import { Command, Option } from "commander";
+import { resolveDockerWorkload } from "../docker/spec";
+import type { DockerWorkloadArgs } from "../docker/workload";
 import type { ServerGroupArgs } from "../openstack";
 import type { FleetChange, SlotServer } from "../openstack/peak";
 import { formatPreflight, NovaClient, preflight } from "../openstack/preflight";
@@ -22,7 +24,32 @@ const INSTANCE = "openstack:compute/instance:Instance";
 /** A member's companions, replaced with it: its pool member (`${member}-lb`) and volume attachment (`${member}-data`). */
 const COMPANIONS: Readonly<Record<string, string>> = { "-lb": "openstack:loadbalancer/member:Member", "-data": "openstack:compute/volumeAttach:VolumeAttach" };
 
+const CONTAINER = "docker:index/container:Container";
+const IMAGE = "docker:index/remoteImage:RemoteImage";
+
 const nameOf = (urn: string) => urn.split("::").pop() as string;
+
+/**
+ * The changes of Docker fleets, slot by slot: a slot is replaced when its container's name
+ * changes (it holds the generation and a hash of every setting, see resolveDockerWorkload).
+ * No flavors: a Docker host has no quota to hold the peak against.
+ */
+export function dockerChanges(fleets: readonly { readonly name: string; readonly args: DockerWorkloadArgs }[], resources: readonly StateResource[], only?: string): FleetChange[] {
+    const deployed = new Map(resources.filter((r) => r.type === CONTAINER).map((r) => [nameOf(r.urn), String(r.inputs?.name ?? "")]));
+    return fleets
+        .filter((f) => only === undefined || f.name === only)
+        .map((f) => {
+            const workload = resolveDockerWorkload(f.name, f.args);
+            return {
+                fleet: f.name,
+                before: workload.members.filter((m) => deployed.has(m.resourceName)).map((m) => ({ slot: m.slot, generation: deployed.get(m.resourceName) as string, flavor: "" })),
+                after: workload.members.map((m) => ({ slot: m.slot, generation: m.containerName, flavor: "" })),
+                batch: workload.batch,
+                createBeforeDelete: workload.order === "create-before-delete",
+                antiAffinity: false,
+            };
+        });
+}
 
 /** The fleets' servers as the stack's state holds them: slot, generation and flavor of every member, by fleet. */
 export function deployedServers(resources: readonly StateResource[]): Map<string, SlotServer[]> {
@@ -65,8 +92,14 @@ export function applyBatches(changes: readonly FleetChange[]): ApplyBatch[] {
     });
 }
 
-/** The URNs a batch's targeted `up` updates: each slot's member and its companions, as the state has them. */
-export function batchTargets(resources: readonly StateResource[], batch: ApplyBatch): string[] {
+/**
+ * The URNs a batch's targeted `up` updates: each slot's member and its companions, as the state
+ * has them; for a Docker member, also the image its new release pulls (a resource the state may
+ * not hold yet, named beside the container, which the `up` creates).
+ *
+ * @param images a Docker member's image resource name, by member resource name (`web-3`)
+ */
+export function batchTargets(resources: readonly StateResource[], batch: ApplyBatch, images: ReadonlyMap<string, string> = new Map()): string[] {
     const wanted = new Map<string, string>();
     for (const slot of batch.slots) {
         const member = `${batch.fleet}-${slot}`;
@@ -75,7 +108,21 @@ export function batchTargets(resources: readonly StateResource[], batch: ApplyBa
             wanted.set(`${member}${suffix}`, type);
         }
     }
-    return resources.filter((r) => r.custom !== false && wanted.get(nameOf(r.urn)) === r.type).map((r) => r.urn);
+    const targets: string[] = [];
+    for (const resource of resources) {
+        const name = nameOf(resource.urn);
+        if (resource.custom !== false && (wanted.get(name) === resource.type || (resource.type === CONTAINER && wanted.has(name)))) {
+            targets.push(resource.urn);
+            const image = resource.type === CONTAINER ? images.get(name) : undefined;
+            if (image !== undefined) {
+                const urn = resource.urn.replace(/docker:index\/container:Container::[^:]+$/, `${IMAGE}::${image}`);
+                if (!targets.includes(urn)) {
+                    targets.unshift(urn);
+                }
+            }
+        }
+    }
+    return targets;
 }
 
 /** Where and how {@link applyStack} works. */
@@ -112,12 +159,14 @@ export async function applyStack(options: ApplyOptions): Promise<void> {
     const env = options.env ?? process.env;
     const project = locateProject({ stack: options.stack, dir: options.projectDir }, options.projectDir);
     const stack = openstackStack(stackConfigOf(readStackText(project), project.stackFileName), project);
-    if (options.fleet !== undefined && !stack.fleets.some((f) => f.name === options.fleet)) {
-        const names = stack.fleets.map((f) => f.name);
-        throw new CliError(`unknown OpenStack fleet "${options.fleet}" in stack "${options.stack}": ${names.length > 0 ? `OpenStack fleets are ${names.join(", ")}` : "it has none"}`);
+    const names = [...stack.fleets, ...stack.dockerFleets].map((f) => f.name);
+    if (options.fleet !== undefined && !names.includes(options.fleet)) {
+        throw new CliError(`unknown fleet "${options.fleet}" in stack "${options.stack}": herd apply batches OpenStack and Docker fleets; ${names.length > 0 ? `they are ${names.join(", ")}` : "it has none"}`);
     }
     const resources = await (options.state ?? (() => exportState(project.dir, options.stack, env)))();
     const changes = fleetChanges(stack, deployedServers(resources), options.fleet);
+    const containers = dockerChanges(stack.dockerFleets, resources, options.fleet);
+    const images = new Map(stack.dockerFleets.flatMap((f) => resolveDockerWorkload(f.name, f.args).members.map((m) => [m.resourceName, m.imageResourceName] as const)));
     const cloud = await cloudView(env);
     const checked = preflight(changes, "batches", stack.declared, cloud);
     options.say(formatPreflight(options.stack, checked));
@@ -127,18 +176,19 @@ export async function applyStack(options: ApplyOptions): Promise<void> {
     const up = options.up ?? ((job: ApplyJob) => upInWorker(job, env));
     const args = new Map(stack.fleets.map((f) => [f.name, f.args]));
     const generations = new Map(changes.map((c) => [c.fleet, new Map(c.after.map((s) => [s.slot, s.generation]))]));
-    const batches = applyBatches(changes);
+    const batches = applyBatches([...changes, ...containers]);
     for (const batch of batches) {
         const what = `fleet ${batch.fleet}, batch ${batch.index} of ${batch.of} (slot${batch.slots.length === 1 ? "" : "s"} ${batch.slots.join(", ")})`;
-        const targets = batchTargets(resources, batch);
+        const targets = batchTargets(resources, batch, images);
         options.say(`${what}: pulumi up --target ${targets.map(nameOf).join(" ")}`);
         try {
             const result = await up({ projectDir: project.dir, stack: options.stack, targets });
             options.say(`${what}: ${changeText(result.changes)}`);
-            if (cloud) {
-                const names = batch.slots.map((slot) => `${batch.fleet}-${slot}-${generations.get(batch.fleet)?.get(slot)}`);
-                await waitForMembers(cloud.client, options.stack, args.get(batch.fleet) as ServerGroupArgs, names, options.waitMs ?? 5 * 60_000);
-                options.say(`${what}: ${names.join(", ")} ACTIVE${args.get(batch.fleet)?.loadBalancer ? " and in the pool" : ""}`);
+            // A Docker member's create waits until it is healthy (the provider's `wait`).
+            if (cloud && args.has(batch.fleet)) {
+                const servers = batch.slots.map((slot) => `${batch.fleet}-${slot}-${generations.get(batch.fleet)?.get(slot)}`);
+                await waitForMembers(cloud.client, options.stack, args.get(batch.fleet) as ServerGroupArgs, servers, options.waitMs ?? 5 * 60_000);
+                options.say(`${what}: ${servers.join(", ")} ACTIVE${args.get(batch.fleet)?.loadBalancer ? " and in the pool" : ""}`);
             }
         } catch (err) {
             const left = batches.slice(batches.indexOf(batch) + 1).flatMap((b) => b.slots.map((slot) => `${b.fleet}-${slot}`));

@@ -1,4 +1,5 @@
 import { resolveStack, StackConfig } from "../config";
+import type { DockerWorkloadArgs } from "../docker/workload";
 import type { ServerGroupArgs } from "../openstack";
 import type { ApplyMode, FleetChange, SlotServer } from "../openstack/peak";
 import { cloudEnvironment, CloudLimits, DeclaredLimits, fleetChange, formatPreflight, NovaClient, Preflight, preflight, serversOf } from "../openstack/preflight";
@@ -7,17 +8,19 @@ import { fileAtRevision } from "./git";
 import { CliError } from "./io";
 import { StackProject, stackConfigOf } from "./project";
 
-/** The OpenStack fleets of a stack config, and the limits it declares. */
+/** The fleets of a stack config whose batches herd owns — OpenStack and Docker — and the limits it declares. */
 export interface OpenStackStack {
     readonly fleets: readonly { readonly name: string; readonly args: ServerGroupArgs }[];
+    readonly dockerFleets: readonly { readonly name: string; readonly args: DockerWorkloadArgs }[];
     readonly declared: DeclaredLimits;
 }
 
-/** The OpenStack fleets of a stack config (validated: an invalid config throws its ConfigError). */
+/** The OpenStack and Docker fleets of a stack config (validated: an invalid config throws its ConfigError). */
 export function openstackStack(config: StackConfig, project: Pick<StackProject, "stack" | "dir">): OpenStackStack {
     const { fleets, openstack } = resolveStack({ fleets: config["herd:fleets"], openstack: config["herd:openstack"] }, { stack: project.stack, projectDir: project.dir });
     return {
         fleets: fleets.flatMap((fleet) => (fleet.backend === "openstack" ? [{ name: fleet.name, args: fleet.args }] : [])),
+        dockerFleets: fleets.flatMap((fleet) => (fleet.backend === "docker" ? [{ name: fleet.name, args: fleet.args }] : [])),
         declared: openstack ?? {},
     };
 }
