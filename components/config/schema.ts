@@ -360,10 +360,22 @@ export type KubernetesSettings = z.infer<typeof kubernetesSettingsSchema>;
  * `herd:openstack`: what the stack declares of its OpenStack cloud. `computeHosts` is the number
  * of compute hosts the project's servers can be placed on: with it, a fleet with hard
  * anti-affinity that cannot fit (one host per member, plus one per member of a batch with
- * create-before-delete) is refused before any server is created.
+ * create-before-delete) is refused before any server is created. `quota` and `flavors` declare
+ * the project's quota and flavor sizes for the preflight (see components/openstack/preflight.ts).
  */
 export const openstackSettingsSchema = strict({
     computeHosts: wholeNumber(1).optional(),
+    // The project's quota, for the preflight of `herd plan` and `herd apply` when the cloud is
+    // not reachable (where it is, Nova's own limits are used).
+    quota: strict({
+        instances: wholeNumber(0).optional(),
+        cores: wholeNumber(0).optional(),
+        ramMB: wholeNumber(0).optional(),
+    }).optional(),
+    // Flavor sizes by name, for vCPUs and RAM in the preflight when the cloud is not reachable.
+    flavors: z
+        .record(text("a flavor name"), strict({ vcpus: wholeNumber(1), ramMB: wholeNumber(1) }), expect("a map of flavor name: { vcpus, ramMB }"))
+        .optional(),
 });
 
 /** `herd:openstack` as the stack config gives it, validated. */
