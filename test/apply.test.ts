@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -159,6 +160,37 @@ describe("herd apply", () => {
             'herd: unknown fleet "api" in stack "s": herd apply batches OpenStack and Docker fleets; they are web\n',
             'herd: --wait = "soon": expected a whole number of seconds ≥ 1\n',
         ]);
+    });
+});
+
+describe("the preflight of herd plan", () => {
+    let dir: string;
+    const git = (...args: string[]) => execFileSync("git", args, { cwd: dir, env: { ...process.env, GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@t", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@t" } });
+    beforeEach(() => {
+        dir = fs.mkdtempSync(path.join(os.tmpdir(), "herd-plan-preflight-"));
+        fs.writeFileSync(path.join(dir, "Pulumi.yaml"), "name: herd\nruntime: nodejs\n");
+        fs.writeFileSync(path.join(dir, "Pulumi.s.yaml"), STACK_FILE.replace("quota: { instances: 6 }", "quota: { instances: 6, cores: 7 }\n    flavors: { m1.small: { vcpus: 1, ramMB: 2048 }, m1.medium: { vcpus: 2, ramMB: 4096 } }"));
+        fs.writeFileSync(path.join(dir, "index.ts"), "");
+        git("init", "--quiet");
+        git("add", "--all");
+        git("commit", "--quiet", "-m", "the stack");
+        fs.writeFileSync(path.join(dir, "Pulumi.s.yaml"), fs.readFileSync(path.join(dir, "Pulumi.s.yaml"), "utf8").replace("flavor: m1.small", "flavor: m1.medium"));
+    });
+    afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+    it("prints both peaks, and refuses (exit 3) a change that does not fit even under herd apply", async () => {
+        const out: string[] = [];
+        const err: string[] = [];
+        const code = await run(["plan", "--stack", "s"], { stdout: (t) => out.push(t), stderr: (t) => err.push(t), cwd: dir });
+        expect(out.join("")).to.contain(
+            "preflight of stack s: a plain pulumi up needs at its peak 8 servers, 12 vCPUs, 24576 MB of RAM (limits: herd:openstack.quota)\n" +
+                "  refused: a plain pulumi up needs 8 servers at its peak (the fleets hold 4 now), the instances quota is 6 (herd:openstack.quota): room for 6\n" +
+                "  refused: a plain pulumi up needs 12 vCPUs at its peak (the fleets hold 4 now), the cores quota is 7 (herd:openstack.quota): room for 7\n" +
+                "preflight of stack s: herd apply needs at its peak 6 servers, 10 vCPUs, 20480 MB of RAM (limits: herd:openstack.quota)\n" +
+                "  refused: herd apply (one batch at a time) needs 10 vCPUs at its peak (the fleets hold 4 now), the cores quota is 7 (herd:openstack.quota): room for 7\n",
+        );
+        expect(err).to.deep.equal(["herd: refused by the preflight of stack s: herd apply (one batch at a time) needs 10 vCPUs at its peak (the fleets hold 4 now), the cores quota is 7 (herd:openstack.quota): room for 7\n"]);
+        expect(code).to.equal(3);
     });
 });
 

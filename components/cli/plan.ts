@@ -92,7 +92,7 @@ export function addPlanCommand(cli: Command, io: CliIo, exit: (code: number) => 
                 const whole = await planStack(project, text, revision.against);
                 const plan = flags.fleet === undefined ? whole : planOfFleet(whole, flags.fleet);
                 // What the OpenStack fleets' change needs at its peak, held against the project's quota and hosts.
-                const checked = await planPreflight(project, text, revision.against, process.env);
+                const checked = await planPreflight(project, text, revision.against, process.env, flags.fleet);
                 if (checked && checked.batches.problems.length > 0) {
                     checked.batches.problems.forEach((problem) => io.stderr(`herd: refused by the preflight of stack ${stack}: ${problem.message}\n`));
                     codes.push(ExitCode.Refused);

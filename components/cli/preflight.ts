@@ -1,9 +1,8 @@
 import { resolveStack, StackConfig } from "../config";
 import type { DockerWorkloadArgs } from "../docker/workload";
 import type { ServerGroupArgs } from "../openstack";
-import type { ApplyMode, FleetChange, SlotServer } from "../openstack/peak";
+import type { ApplyMode, FlavorSize, FleetChange, SlotServer } from "../openstack/peak";
 import { cloudEnvironment, CloudLimits, DeclaredLimits, fleetChange, formatPreflight, NovaClient, Preflight, preflight, serversOf } from "../openstack/preflight";
-import type { FlavorSize } from "../openstack/peak";
 import { fileAtRevision } from "./git";
 import { CliError } from "./io";
 import { StackProject, stackConfigOf } from "./project";
@@ -58,13 +57,15 @@ export interface PlanPreflight {
 }
 
 /**
- * The preflight `herd plan` prints: the change from the stack file at `against` to `text`, held
- * against Nova's limits where the environment reaches the cloud, else the declared ones.
- * `undefined` when no OpenStack fleet changes.
+ * The preflight `herd plan` prints: the change from the stack file at `against` to `text` (of
+ * `fleet` alone, when given), held against Nova's limits where the environment reaches the
+ * cloud, else the declared quota. `undefined` when no OpenStack fleet changes, or there is no
+ * limit to hold it against.
  */
-export async function planPreflight(project: StackProject, text: string, against: string | null, env: NodeJS.ProcessEnv): Promise<PlanPreflight | undefined> {
+export async function planPreflight(project: StackProject, text: string, against: string | null, env: NodeJS.ProcessEnv, fleet?: string): Promise<PlanPreflight | undefined> {
     const current = openstackStack(stackConfigOf(text, project.stackFileName), project);
-    if (current.fleets.length === 0) {
+    // Nothing to hold the peak against: hard anti-affinity on the declared hosts is checked with the config already.
+    if (current.fleets.length === 0 || (current.declared.quota === undefined && !cloudEnvironment(env))) {
         return undefined;
     }
     const previousText = against === null ? null : fileAtRevision(project.dir, against, project.stackFileName);
@@ -73,7 +74,7 @@ export async function planPreflight(project: StackProject, text: string, against
         const previous = openstackStack(stackConfigOf(previousText, `${project.stackFileName} at ${against}`), project);
         previous.fleets.forEach((f) => before.set(f.name, serversOf(f.name, f.args)));
     }
-    const changes = fleetChanges(current, before);
+    const changes = fleetChanges(current, before, fleet);
     if (changes.every(unchanged)) {
         return undefined;
     }
