@@ -26,7 +26,9 @@ export const ExitCode = {
     Changes: 2,
     /**
      * `plan` only: the stack is protected (`herd:protected: true`) and the change moves more
-     * than a wave at once; the plan is printed, and the message names `herd release`.
+     * than a wave at once (the message names `herd release`), or the change of OpenStack fleets
+     * does not fit the project's quota even one batch at a time (the message gives the numbers);
+     * the plan is printed.
      */
     Refused: 3,
 } as const;

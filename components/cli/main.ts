@@ -49,7 +49,7 @@ export async function run(argv: readonly string[], io: Partial<CliIo> = {}): Pro
         .configureOutput({ writeOut: cli.stdout, writeErr: cli.stderr })
         .addHelpText(
             "after",
-            "\nExit codes: 0 done (plan: no change), 2 plan found changes, 3 plan refused by a protected stack (herd:protected), 1 invalid config, bad input or refused.",
+            "\nExit codes: 0 done (plan: no change), 2 plan found changes, 3 plan refused by a protected stack (herd:protected) or by the preflight of OpenStack fleets, 1 invalid config, bad input or refused.",
         );
     addPlanCommand(program, cli, exit);
     addApplyCommand(program, cli, exit);
