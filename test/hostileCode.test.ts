@@ -333,3 +333,22 @@ describe("hostile container releases: refused in the stack config and in code al
 function escape(text: string): string {
     return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
+
+describe("hostile OpenStack releases in the stack config: names the cloud would only fail to find", () => {
+    const base = { image: "debian-12", flavor: "b3-8", network: "ext-net" };
+    const problem = (release: object) => configProblem({ backend: "openstack", size: 1, release });
+
+    it("refuses control characters and over-long names in every name or ID of a server release", () => {
+        const cases: [object, string][] = [
+            [{ ...base, image: "debian\n12" }, 'release.image = (a text of 9 characters on 2 lines): expected an image ID (preferred) or name: at most 255 characters, no control character'],
+            [{ ...base, flavor: "b3-8\u0000" }, 'release.flavor = "b3-8\\u0000": expected a flavor name or ID: at most 255 characters, no control character'],
+            [{ ...base, network: undefined, networks: ["ext-net", "x\ry"] }, 'release.networks[1] = "x\\ry": expected a network name or ID: at most 255 characters, no control character'],
+            [{ ...base, keyPair: "k".repeat(256) }, "release.keyPair = (a text of 256 characters): expected a key pair name: at most 255 characters, no control character"],
+            [{ ...base, securityGroups: ["web\t"] }, 'release.securityGroups[0] = "web\\t": expected a security group name: at most 255 characters, no control character'],
+        ];
+        for (const [release, line] of cases) {
+            expect(problem(release)).to.equal(line);
+        }
+        expect(() => parseFleets({ web: { backend: "openstack", size: 1, release: { ...base, keyPair: "ops team" } } }, "prod")).to.not.throw();
+    });
+});

@@ -84,14 +84,24 @@ export function durationOf(value: string): number {
 /** Names that end up in cloud-side names, DNS labels and Kubernetes labels. */
 export const FLEET_NAME = /^[a-z]([a-z0-9-]{0,28}[a-z0-9])?$/;
 
+/**
+ * The name or ID of an OpenStack object (image, flavor, network, key pair, security group), as
+ * the cloud looks it up: at most 255 characters, none of them a control character (a newline
+ * would only fail, or match nothing, once the provider asks the cloud).
+ */
+const cloudName = (what: string) => {
+    const allowed = `${what}: at most 255 characters, no control character`;
+    return text(what).max(255, expect(allowed)).refine((value) => !/[\u0000-\u001f\u007f]/.test(value), expect(allowed));
+};
+
 /** What an OpenStack member runs. Any change to one of these replaces the member. */
 export const serverReleaseSchema = strict({
-    image: text("an image ID (preferred) or name"),
-    flavor: text("a flavor name or ID"),
-    network: text("a network name or ID").optional(),
-    networks: names("network name or ID").min(1, expect("at least one network")).optional(),
-    keyPair: text("a key pair name").optional(),
-    securityGroups: names("security group name").optional(),
+    image: cloudName("an image ID (preferred) or name"),
+    flavor: cloudName("a flavor name or ID"),
+    network: cloudName("a network name or ID").optional(),
+    networks: z.array(cloudName("a network name or ID"), expect("a list of network names or IDs")).min(1, expect("at least one network")).optional(),
+    keyPair: cloudName("a key pair name").optional(),
+    securityGroups: z.array(cloudName("a security group name"), expect("a list of security group names")).optional(),
     userData: projectPath("a #cloud-config file").optional(),
 });
 
