@@ -69,8 +69,9 @@ describe("herd apply and the preflight through the real engine against a real Op
     let admin: OpenStack;
     let cloudDir: string;
     let owned = false;
-    /** The project's instance quota during the test: the stack's servers + 2. */
+    /** The project's instance quota during the test: the stack's servers + 2; and before it, restored after. */
     let quota: number;
+    let quotaBefore: number | undefined;
 
     async function servers(): Promise<Server[]> {
         const { servers: all } = await cloud.get<{ servers: Server[] }>("compute", "servers/detail", COMPUTE);
@@ -155,6 +156,7 @@ describe("herd apply and the preflight through the real engine against a real Op
         copy = new EngineProject(engine, { ...readOpenrc(path.join(cloudDir, "openrc")), PULUMI_DEBUG_COMMANDS: "true" });
         fs.writeFileSync(copy.stackFile(STACK), STACK_FILE);
         copy.initStack(STACK);
+        quotaBefore = (await cloud.get<{ limits: { absolute: { maxTotalInstances: number } } }>("compute", "limits")).limits.absolute.maxTotalInstances;
         quota = SERVERS + 2;
         await setQuota(quota);
     });
@@ -163,8 +165,8 @@ describe("herd apply and the preflight through the real engine against a real Op
         if (copy) {
             copy.pulumi("destroy", "--stack", STACK, "--yes", "--skip-preview");
         }
-        if (admin) {
-            await setQuota(50).catch(() => undefined);
+        if (admin && quotaBefore !== undefined) {
+            await setQuota(quotaBefore).catch(() => undefined);
         }
         if (owned) {
             spawnSync("bash", [path.join(REPO, "scripts", "openstack", "cloud.sh"), "stop", cloudDir], { stdio: "inherit" });
