@@ -1,4 +1,4 @@
-import { resolveStack, StackConfig } from "../config";
+import { FLEETS_KEY, resolveStack, StackConfig } from "../config";
 import type { DockerWorkloadArgs } from "../docker/workload";
 import type { ServerGroupArgs } from "../openstack";
 import type { ApplyMode, FlavorSize, FleetChange, SlotServer } from "../openstack/peak";
@@ -14,8 +14,14 @@ export interface OpenStackStack {
     readonly declared: DeclaredLimits;
 }
 
-/** The OpenStack and Docker fleets of a stack config (validated: an invalid config throws its ConfigError). */
+/**
+ * The OpenStack and Docker fleets of a stack config (validated: an invalid config throws its
+ * ConfigError); none in a stack whose fleets are all built in code (no `herd:fleets`).
+ */
 export function openstackStack(config: StackConfig, project: Pick<StackProject, "stack" | "dir">): OpenStackStack {
+    if (config[FLEETS_KEY] === undefined) {
+        return { fleets: [], dockerFleets: [], declared: {} };
+    }
     const { fleets, openstack } = resolveStack({ fleets: config["herd:fleets"], openstack: config["herd:openstack"] }, { stack: project.stack, projectDir: project.dir });
     return {
         fleets: fleets.flatMap((fleet) => (fleet.backend === "openstack" ? [{ name: fleet.name, args: fleet.args }] : [])),
