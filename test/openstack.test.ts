@@ -20,7 +20,8 @@ import {
 } from "../components/openstack";
 import { generationOf } from "../components/release";
 import { batchesOf } from "../components/rollout";
-import { ProgramRun, RecordedResource, runProgram } from "../components/testing";
+import * as pulumi from "@pulumi/pulumi";
+import { ProgramError, ProgramRun, RecordedResource, runProgram } from "../components/testing";
 import { runStack } from "./helpers/project";
 
 const INSTANCE = "openstack:compute/instance:Instance";
@@ -171,15 +172,32 @@ describe("OpenStack ServerGroup", () => {
 
     it("refuses hard anti-affinity that cannot fit on the declared compute hosts, before registering anything", async () => {
         // Two hosts: two members fit with delete-before-create, not with create-before-delete.
-        const refusal = (args: Partial<ServerGroupArgs>) => group(args).then(() => undefined, (err: Error) => err.message);
-        expect(await refusal({ size: 2, spread: "anti-affinity", computeHosts: 2, update: { order: "delete-before-create" } })).to.equal(undefined);
-        expect(await refusal({ size: 2, spread: "anti-affinity", computeHosts: 2 })).to.equal(
-            'ServerGroup "web": update.order = create-before-delete: spread anti-affinity with create-before-delete needs a host for every replacement while the member it replaces still holds one: ' +
+        const refusal = async (args: Partial<ServerGroupArgs>) => {
+            const outcome = await group(args).then(
+                () => undefined,
+                (err: ProgramError) => err,
+            );
+            if (outcome) {
+                // A RunError (printed without a stack trace), thrown before anything was registered.
+                expect(pulumi.RunError.isInstance(outcome.cause), String(outcome.cause)).to.equal(true);
+                expect(outcome.resources).to.deep.equal([]);
+            }
+            return { message: outcome?.message };
+        };
+        expect((await refusal({ size: 2, spread: "anti-affinity", computeHosts: 2, update: { order: "delete-before-create" } })).message).to.equal(undefined);
+        expect((await refusal({ size: 2, spread: "anti-affinity", computeHosts: 2 })).message).to.equal(
+            'ServerGroup "web": invalid arguments:\n  - update.order = create-before-delete: spread anti-affinity with create-before-delete needs a host for every replacement while the member it replaces still holds one: ' +
                 "2 members + a batch of 1 = 3 hosts, the cloud has 2; use update.order: delete-before-create or spread: soft-anti-affinity",
         );
-        expect(await refusal({ size: 3, spread: "anti-affinity", computeHosts: 2, update: { order: "delete-before-create" } })).to.match(
-            /^ServerGroup "web": size = 3: spread anti-affinity places at most one member per compute host: 3 members need 3 hosts, the cloud has 2;/,
+        expect((await refusal({ size: 3, spread: "anti-affinity", computeHosts: 2, update: { order: "delete-before-create" } })).message).to.match(
+            /^ServerGroup "web": invalid arguments:\n {2}- size = 3: spread anti-affinity places at most one member per compute host: 3 members need 3 hosts, the cloud has 2;/,
         );
+        // User data Nova would refuse, and a load balancer without a health check, from code: all at once.
+        const big = `#cloud-config\nwrite_files:\n  - path: /etc/big\n    content: "${"x".repeat(60_000)}"\n`;
+        const { message } = await refusal({ release: { ...v1, userData: big }, health: undefined, loadBalancer: { port: 80 } });
+        expect(message).to.match(/^ServerGroup "web": invalid arguments:\n/);
+        expect(message).to.contain("  - loadBalancer needs a health check (args.health)");
+        expect(message).to.match(/ {2}- release\.userData: \d+ bytes once base64-encoded with herd's additions; Nova takes at most 65535/);
         // Soft anti-affinity fits anywhere; so does a fleet without declared hosts.
         await group({ size: 12, computeHosts: 2 });
         await group({ size: 12, spread: "anti-affinity" });

@@ -4,6 +4,7 @@ import { fleetNameProblems, refuseArguments, servingProblems } from "../core/arg
 import type { ProbeSpec } from "../monitoring/probe";
 import { defaultBatch, Rollout } from "../rollout";
 import { spreadProblem } from "./hosts";
+import { encodedUserDataSize, USER_DATA_MAX_ENCODED_BYTES } from "./userData";
 import { FAILED_CREATE, instanceInputs, isUuid, MemberPlan, planMembers, RELEASE_PROPERTIES, ServerRelease } from "./members";
 
 /** An ingress rule of the fleet's security group. */
@@ -133,33 +134,16 @@ export class ServerGroup extends pulumi.ComponentResource {
     readonly loadBalancerAddress: pulumi.Output<string | undefined>;
 
     constructor(name: string, args: ServerGroupArgs, opts?: pulumi.ComponentResourceOptions) {
-        // Checked before the component itself is registered: a refused fleet leaves nothing behind.
-        refuseArguments("ServerGroup", name, [...fleetNameProblems(name), ...servingProblems(args)]);
-        super("herd:openstack:ServerGroup", name, {}, opts);
-        if (args.loadBalancer && !args.health) {
-            throw new Error(`ServerGroup "${name}": loadBalancer needs a health check (args.health)`);
-        }
         // A volume can be attached to one server only: the new occupant of a slot can have it
         // only once the old one is gone.
         const deleteBeforeReplace = args.update?.order === "delete-before-create" || args.volume !== undefined;
-        if (args.computeHosts !== undefined) {
-            const problem = spreadProblem(
-                { size: args.size, spread: args.spread, batch: args.update?.batch ?? defaultBatch(args.size), createBeforeDelete: !deleteBeforeReplace },
-                args.computeHosts,
-            );
-            if (problem) {
-                throw new Error(`ServerGroup "${name}": ${problem.key === "size" ? "size" : "update.order"} = ${problem.key === "size" ? args.size : "create-before-delete"}: ${problem.message}`);
-            }
-        }
         const groupName = args.groupName ?? `herd-${name}`;
-        this.members = planMembers(name, {
-            size: args.size,
-            release: args.release,
-            rollout: args.rollout,
-            batch: args.update?.batch,
-            securityGroupName: groupName,
-            probes: args.probes,
-        });
+        // Everything is checked, and every member planned, before the component itself is
+        // registered: a refused fleet leaves nothing behind, and says all that is wrong at once.
+        const { members, problems } = planServerGroup(name, args, groupName, deleteBeforeReplace);
+        refuseArguments("ServerGroup", name, [...fleetNameProblems(name), ...servingProblems(args), ...problems]);
+        super("herd:openstack:ServerGroup", name, {}, opts);
+        this.members = members;
         this.generations = this.members.map((m) => m.generation);
 
         this.serverGroup = new openstack.compute.ServerGroup(
@@ -305,4 +289,55 @@ export class ServerGroup extends pulumi.ComponentResource {
             loadBalancerAddress: this.loadBalancerAddress,
         });
     }
+}
+
+/**
+ * Plans the members of a {@link ServerGroup} and finds what a cloud would refuse later: a load
+ * balancer without a health check, hard anti-affinity on too few declared hosts, a release that
+ * cannot be rendered, user data larger than Nova takes.
+ */
+function planServerGroup(
+    name: string,
+    args: ServerGroupArgs,
+    groupName: string,
+    deleteBeforeReplace: boolean,
+): { members: MemberPlan[]; problems: string[] } {
+    const problems: string[] = [];
+    if (args.loadBalancer && !args.health) {
+        problems.push("loadBalancer needs a health check (args.health)");
+    }
+    if (args.computeHosts !== undefined && Number.isSafeInteger(args.size) && args.size >= 0) {
+        const batch = args.update?.batch ?? defaultBatch(args.size);
+        const problem = spreadProblem({ size: args.size, spread: args.spread, batch, createBeforeDelete: !deleteBeforeReplace }, args.computeHosts);
+        if (problem) {
+            problems.push(`${problem.key} = ${problem.key === "size" ? args.size : "create-before-delete"}: ${problem.message}`);
+        }
+    }
+    let members: MemberPlan[] = [];
+    try {
+        members = planMembers(name, {
+            size: args.size,
+            release: args.release,
+            rollout: args.rollout,
+            batch: args.update?.batch,
+            securityGroupName: groupName,
+            probes: args.probes,
+        });
+    } catch (err) {
+        problems.push((err as Error).message.replace(`fleet "${name}": `, ""));
+    }
+    const checked = new Set<string>();
+    for (const member of members) {
+        if (!checked.has(member.generation)) {
+            checked.add(member.generation);
+            const encoded = encodedUserDataSize(member.userData);
+            if (encoded > USER_DATA_MAX_ENCODED_BYTES) {
+                problems.push(
+                    `${member.current ? "release" : "rollout.previous"}.userData: ${encoded} bytes once base64-encoded with herd's additions; ` +
+                        `Nova takes at most ${USER_DATA_MAX_ENCODED_BYTES}`,
+                );
+            }
+        }
+    }
+    return { members, problems };
 }
