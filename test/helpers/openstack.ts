@@ -4,8 +4,11 @@
  * endpoints. It refuses any endpoint outside 127.0.0.0/8: addresses the cloud hands out are
  * records, never targets.
  */
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
+import { REPO } from "./engine";
 
 /** The credentials of an `openrc` file (`export OS_…=…` lines), as environment variables. */
 export function readOpenrc(file: string): Record<string, string> {
@@ -129,4 +132,58 @@ function loopback(url: string | undefined): URL {
         throw new Error(`the OpenStack tests only talk to a cloud on loopback, not ${url}`);
     }
     return parsed;
+}
+
+/** The cloud an end-to-end test runs against, with the provider installed into the engine. */
+export interface Box {
+    /** The cloud's run folder (`openrc`, `admin-openrc`, `cloud.env`, …). */
+    readonly dir: string;
+    /** The test project's session. */
+    readonly cloud: OpenStack;
+    /** The admin's session. */
+    readonly admin: OpenStack;
+    /** The project's credentials, as `OS_*` environment variables. */
+    readonly env: Record<string, string>;
+    /** Stops the cloud and removes its folder if this box started it; otherwise nothing. */
+    stop(): void;
+}
+
+/**
+ * The OpenStack provider installed into the engine's plugins (scripts/openstack/provider.sh), and
+ * the cloud: the one started in `HERD_OPENSTACK_RUN` (left running), or one started here in a
+ * temporary folder (stopped by `stop`).
+ *
+ * @param engine the engine's folder (scripts/engine.sh)
+ */
+export async function openBox(engine: string): Promise<Box> {
+    const provider = spawnSync("bash", [path.join(REPO, "scripts", "openstack", "provider.sh")], {
+        env: { ...process.env, PULUMI_HOME: path.join(engine, "home") },
+        stdio: ["ignore", "ignore", "inherit"],
+    });
+    if (provider.status !== 0) {
+        throw new Error(`scripts/openstack/provider.sh exited ${provider.status}`);
+    }
+    const shared = process.env.HERD_OPENSTACK_RUN;
+    const dir = shared || fs.mkdtempSync(path.join(os.tmpdir(), "herd-openstack-"));
+    const cloudScript = (...args: string[]) => spawnSync("bash", [path.join(REPO, "scripts", "openstack", "cloud.sh"), ...args], { stdio: ["ignore", "ignore", "inherit"] });
+    const stop = () => {
+        if (!shared) {
+            cloudScript("stop", dir);
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    };
+    if (!shared) {
+        const started = cloudScript("start", dir);
+        if (started.status !== 0) {
+            stop();
+            throw new Error(`scripts/openstack/cloud.sh start exited ${started.status}`);
+        }
+    }
+    return {
+        dir,
+        cloud: await OpenStack.login(path.join(dir, "openrc")),
+        admin: await OpenStack.login(path.join(dir, "admin-openrc")),
+        env: readOpenrc(path.join(dir, "openrc")),
+        stop,
+    };
 }

@@ -12,14 +12,13 @@
  * no servers of its own: the test sets the project's instance quota), else starts and stops one
  * of its own. Every server listens on 127.0.0.1; the addresses the cloud hands out are only read.
  */
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { expect } from "chai";
 import { parseDocument } from "yaml";
 import { EngineProject, engineDir, ok, REPO, Run } from "../helpers/engine";
-import { OpenStack, readCloudEnv, readOpenrc } from "../helpers/openstack";
+import { Box, OpenStack, openBox, readCloudEnv } from "../helpers/openstack";
 
 const STACK = "quota";
 const COMPUTE = "2.79";
@@ -67,8 +66,8 @@ describe("herd apply and the preflight through the real engine against a real Op
     let copy: EngineProject;
     let cloud: OpenStack;
     let admin: OpenStack;
-    let cloudDir: string;
-    let owned = false;
+    /** The cloud (started here, or the one of HERD_OPENSTACK_RUN). */
+    let box: Box;
     /** The project's instance quota during the test: the stack's servers + 2; and before it, restored after. */
     let quota: number;
     let quotaBefore: number | undefined;
@@ -129,31 +128,17 @@ describe("herd apply and the preflight through the real engine against a real Op
     }
 
     async function setQuota(instances: number): Promise<void> {
-        const answer = await admin.request("compute", "PUT", `os-quota-sets/${readCloudEnv(cloudDir).OS_PROJECT_ID}`, { quota_set: { instances } });
+        const answer = await admin.request("compute", "PUT", `os-quota-sets/${readCloudEnv(box.dir).OS_PROJECT_ID}`, { quota_set: { instances } });
         expect(answer.status, JSON.stringify(answer.body)).to.equal(200);
     }
 
     before(async function () {
         const engine = engineDir();
-        const provider = spawnSync("bash", [path.join(REPO, "scripts", "openstack", "provider.sh")], {
-            env: { ...process.env, PULUMI_HOME: path.join(engine, "home") },
-            stdio: ["ignore", "ignore", "inherit"],
-        });
-        expect(provider.status, "scripts/openstack/provider.sh").to.equal(0);
-        const shared = process.env.HERD_OPENSTACK_RUN;
-        if (shared) {
-            cloudDir = shared;
-        } else {
-            owned = true;
-            cloudDir = fs.mkdtempSync(path.join(os.tmpdir(), "herd-openstack-"));
-            const started = spawnSync("bash", [path.join(REPO, "scripts", "openstack", "cloud.sh"), "start", cloudDir], { stdio: ["ignore", "ignore", "inherit"] });
-            expect(started.status, "scripts/openstack/cloud.sh start").to.equal(0);
-        }
-        cloud = await OpenStack.login(path.join(cloudDir, "openrc"));
-        admin = await OpenStack.login(path.join(cloudDir, "admin-openrc"));
+        box = await openBox(engine);
+        ({ cloud, admin } = box);
         const { servers: existing } = await cloud.get<{ servers: unknown[] }>("compute", "servers");
         expect(existing, "the project holds no servers before the test").to.have.length(0);
-        copy = new EngineProject(engine, { ...readOpenrc(path.join(cloudDir, "openrc")), PULUMI_DEBUG_COMMANDS: "true" });
+        copy = new EngineProject(engine, { ...box.env, PULUMI_DEBUG_COMMANDS: "true" });
         fs.writeFileSync(copy.stackFile(STACK), STACK_FILE);
         copy.initStack(STACK);
         quotaBefore = (await cloud.get<{ limits: { absolute: { maxTotalInstances: number } } }>("compute", "limits")).limits.absolute.maxTotalInstances;
@@ -168,10 +153,7 @@ describe("herd apply and the preflight through the real engine against a real Op
         if (admin && quotaBefore !== undefined) {
             await setQuota(quotaBefore).catch(() => undefined);
         }
-        if (owned) {
-            spawnSync("bash", [path.join(REPO, "scripts", "openstack", "cloud.sh"), "stop", cloudDir], { stdio: "inherit" });
-            fs.rmSync(cloudDir, { recursive: true, force: true });
-        }
+        box?.stop();
         copy?.remove();
     });
 

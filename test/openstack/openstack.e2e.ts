@@ -13,16 +13,14 @@
  * alone, it starts and stops a cloud of its own. Every server listens on 127.0.0.1; the addresses
  * the cloud hands out (fixed IPs, VIPs) are only read, never contacted.
  */
-import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { expect } from "chai";
 import { parseDocument } from "yaml";
 import { resolveStack } from "../../components/config";
 import { planMembers } from "../../components/openstack";
-import { changes, EngineProject, engineDir, ok, REPO, Run, summary } from "../helpers/engine";
-import { OpenStack, readOpenrc } from "../helpers/openstack";
+import { changes, EngineProject, engineDir, ok, Run, summary } from "../helpers/engine";
+import { Box, OpenStack, openBox } from "../helpers/openstack";
 
 const STACK = "box";
 const COMPUTE = "2.79";
@@ -56,9 +54,8 @@ describe(`the ${STACK} stack through the real engine and OpenStack provider agai
     let copy: EngineProject;
     let cloud: OpenStack;
     let admin: OpenStack;
-    /** The cloud's run folder; `owned` when this file started it (and so stops it). */
-    let cloudDir: string;
-    let owned = false;
+    /** The cloud (started here, or the one of HERD_OPENSTACK_RUN). */
+    let box: Box;
     /** Server IDs by fleet and slot after the first `pulumi up`. */
     let first: Record<string, string[]>;
     /** Generations by fleet and slot after the first `pulumi up`. */
@@ -215,36 +212,18 @@ describe(`the ${STACK} stack through the real engine and OpenStack provider agai
 
     before(async function () {
         const engine = engineDir();
-        // The provider, installed as plugin openstack 3.15.2 into the engine's plugin folder.
-        const provider = spawnSync("bash", [path.join(REPO, "scripts", "openstack", "provider.sh")], {
-            env: { ...process.env, PULUMI_HOME: path.join(engine, "home") },
-            stdio: ["ignore", "ignore", "inherit"],
-        });
-        expect(provider.status, "scripts/openstack/provider.sh").to.equal(0);
-        const shared = process.env.HERD_OPENSTACK_RUN;
-        if (shared) {
-            cloudDir = shared;
-        } else {
-            owned = true;
-            cloudDir = fs.mkdtempSync(path.join(os.tmpdir(), "herd-openstack-"));
-            const started = spawnSync("bash", [path.join(REPO, "scripts", "openstack", "cloud.sh"), "start", cloudDir], { stdio: ["ignore", "ignore", "inherit"] });
-            expect(started.status, "scripts/openstack/cloud.sh start").to.equal(0);
-        }
-        cloud = await OpenStack.login(path.join(cloudDir, "openrc"));
-        admin = await OpenStack.login(path.join(cloudDir, "admin-openrc"));
+        box = await openBox(engine);
+        ({ cloud, admin } = box);
         const { hypervisors } = await admin.get<{ hypervisors: { hypervisor_hostname: string; state: string }[] }>("compute", "os-hypervisors", COMPUTE);
         expect(hypervisors.filter((h) => h.state === "up"), "the box needs two compute hosts").to.have.length(2);
         // The program reaches the cloud as the test project, from the environment, as users do.
         // PULUMI_DEBUG_COMMANDS enables `pulumi up --event-log` (what the Automation API uses).
-        copy = new EngineProject(engine, { ...readOpenrc(path.join(cloudDir, "openrc")), PULUMI_DEBUG_COMMANDS: "true" });
+        copy = new EngineProject(engine, { ...box.env, PULUMI_DEBUG_COMMANDS: "true" });
         copy.initStack(STACK);
     });
 
     after(function () {
-        if (owned) {
-            spawnSync("bash", [path.join(REPO, "scripts", "openstack", "cloud.sh"), "stop", cloudDir], { stdio: "inherit" });
-            fs.rmSync(cloudDir, { recursive: true, force: true });
-        }
+        box?.stop();
         copy?.remove();
     });
 
