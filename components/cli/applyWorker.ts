@@ -16,6 +16,7 @@ import * as path from "node:path";
 import { LocalWorkspace } from "@pulumi/pulumi/automation";
 import { parse } from "yaml";
 import { APPLY_VARIABLE } from "../openstack/preflight";
+import { runWorker } from "../core/worker";
 
 /** What the worker is asked to do. */
 export interface ApplyJob {
@@ -54,17 +55,5 @@ async function main(job: ApplyJob): Promise<ApplyJobResult> {
 }
 
 if (require.main === module) {
-    // Keep standard output for the summary: what the program prints goes to standard error.
-    const write = process.stdout.write.bind(process.stdout);
-    process.stdout.write = process.stderr.write.bind(process.stderr) as typeof process.stdout.write;
-    main(JSON.parse(process.argv[2] ?? "{}") as ApplyJob).then(
-        (result) => {
-            write(`${JSON.stringify(result)}\n`);
-            process.exit(0);
-        },
-        (err: unknown) => {
-            process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
-            process.exit(1);
-        },
-    );
+    runWorker(main);
 }

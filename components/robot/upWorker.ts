@@ -15,6 +15,7 @@ import * as path from "node:path";
 import { LocalWorkspace } from "@pulumi/pulumi/automation";
 import { parse } from "yaml";
 import { registerTypeScript } from "../cli/evaluate";
+import { runWorker } from "../core/worker";
 
 /** What the worker is asked to do. */
 export interface UpJob {
@@ -73,18 +74,5 @@ async function main(job: UpJob): Promise<UpResult> {
 }
 
 if (require.main === module) {
-    // Keep standard output for the summary: what the program prints goes to standard error.
-    const toStderr = process.stderr.write.bind(process.stderr) as typeof process.stdout.write;
-    const write = process.stdout.write.bind(process.stdout);
-    process.stdout.write = toStderr;
-    main(JSON.parse(process.argv[2] ?? "{}") as UpJob).then(
-        (result) => {
-            write(`${JSON.stringify(result)}\n`);
-            process.exit(0);
-        },
-        (err: unknown) => {
-            process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
-            process.exit(1);
-        },
-    );
+    runWorker(main);
 }
