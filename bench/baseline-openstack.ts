@@ -43,7 +43,8 @@ export function openstackBaseline(t: OpenStackTemplate) {
         timeout: 3,
         maxRetries: 3,
     });
-    const replaceOnChanges = ["imageId", "imageName", "flavorId", "flavorName", "keyPair", "networks", "securityGroups", "userData", "schedulerHints"];
+    // "#initerror": a member whose create failed is replaced by the next up (see FAILED_CREATE).
+    const replaceOnChanges = ["imageId", "imageName", "flavorId", "flavorName", "keyPair", "networks", "securityGroups", "userData", "schedulerHints", "#initerror"];
     const ips: pulumi.Output<string>[] = [];
     let previousBatch: pulumi.Resource[] = [rule];
     let currentBatch: pulumi.Resource[] = [];
@@ -72,7 +73,7 @@ export function openstackBaseline(t: OpenStackTemplate) {
         const member = new openstack.loadbalancer.Member(
             `web-${slot}-lb`,
             { name, poolId: pool.id, address: server.accessIpV4, protocolPort: 80, monitorPort: 80 },
-            { replaceOnChanges: ["address"], deleteBeforeReplace: false },
+            { replaceOnChanges: ["address", "#initerror"], deleteBeforeReplace: false },
         );
         ips.push(server.accessIpV4);
         currentBatch.push(server, member);
