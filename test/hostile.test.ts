@@ -15,7 +15,6 @@ import {
     resolveStack,
     ResolveOptions,
     StackInput,
-    StackOptions,
 } from "../components/config";
 import { containerInputs, defaultHealthCommand, resolveDockerWorkload } from "../components/docker";
 import {
@@ -29,7 +28,7 @@ import {
     secretName,
 } from "../components/kubernetes";
 import { probeCloudConfig, probeObjectName, ruleFile, defaultAlerts } from "../components/monitoring";
-import { secretMarker } from "../components/release";
+import { plaintextMarker, secretMarker } from "../components/release";
 import { isSecret, ProgramError, ProgramRun, runProgram } from "../components/testing";
 import { PROGRAM, PROJECT_DIR, rejectionOf } from "./helpers/project";
 
@@ -198,24 +197,88 @@ describe("hostile input: secrets stay secret", function () {
         expect(error.message).to.contain("herd:fleets.web.size = -1: expected a whole number ≥ 0");
     });
 
-    it("are refused when Pulumi says a key holds one but the stack file does not say where, or the whole key is encrypted", () => {
+    it("in a herd:fleets secret as a whole (encrypted whole, or from ESC): every env value and file content is a secret", () => {
+        const fleets = {
+            web: { ...docker, release: { ...docker.release, env: { TOKEN, LOG_LEVEL: "info" }, files: { "/etc/app/key.pem": KEY } } },
+            db: openstack,
+        };
+        const tokenMarker = plaintextMarker("prod", TOKEN);
+        const expectMarked = (marked: ReturnType<typeof markSecrets>) => {
+            expect(marked.problems).to.deep.equal([]);
+            expect(marked.refused).to.equal(false);
+            expect(JSON.stringify(marked.value)).to.not.contain(TOKEN).and.not.contain("PRIVATE");
+            const web = (marked.value as typeof fleets).web.release;
+            expect(web.env).to.deep.equal({ TOKEN: tokenMarker, LOG_LEVEL: plaintextMarker("prod", "info") });
+            expect(web.files).to.deep.equal({ "/etc/app/key.pem": plaintextMarker("prod", KEY) });
+            expect(web.image).to.equal(docker.release.image);
+            expect((marked.value as typeof fleets).db).to.deep.equal(openstack);
+            expect(marked.secrets.get(tokenMarker)).to.equal(TOKEN);
+            expect(marked.secrets.get(plaintextMarker("prod", KEY))).to.equal(KEY);
+        };
+        // Encrypted whole in the stack file; the program reads the plaintext.
+        expectMarked(markSecrets("herd:fleets", fleets, { secure: TOKEN_CT }, true, "prod"));
+        // Secret by Pulumi's word, with no secure: value in the stack file (an ESC environment fills it).
+        expectMarked(markSecrets("herd:fleets", fleets, undefined, true, "prod"));
+        // The marker follows the value and the stack, not the ciphertext: encrypting again keeps the release.
+        expect(markSecrets("herd:fleets", fleets, { secure: KEY_CT }, true, "prod").value).to.deep.equal(markSecrets("herd:fleets", fleets, { secure: TOKEN_CT }, true, "prod").value);
+        expect(plaintextMarker("staging", TOKEN)).to.not.equal(tokenMarker);
+        // Through resolveStack: it resolves, and the plaintext travels beside the release.
+        const stack = resolveStack({ fleets }, { stack: "prod", projectDir: PROJECT_DIR, secretKeys: ["herd:fleets"] });
+        const web = stack.fleets.find((fleet) => fleet.name === "web");
+        expect(web?.backend === "docker" && web.args.release.env).to.deep.equal({ TOKEN: tokenMarker, LOG_LEVEL: plaintextMarker("prod", "info") });
+        expect(web?.backend === "docker" && web.args.secrets?.get(tokenMarker)).to.equal(TOKEN);
+    });
+
+    it("are refused where no one can read them: a whole key herd cannot decrypt, and another key secret as a whole", () => {
         const input: StackInput = { fleets: { web: { ...docker, release: { ...docker.release, env: { TOKEN } } } } };
-        const options: StackOptions = { stack: "prod", projectDir: PROJECT_DIR, secretKeys: ["herd:fleets"] };
-        const lines = problemLines(() => resolveStack(input, options));
-        expect(lines).to.deep.equal([
-            "  - herd:fleets = \"[secret]\": expected values whose secrets the stack file marks: Pulumi says this key holds a secret, but the stack file (where herd finds which values are secret) has no secure: value under it, as when the key comes from a Pulumi ESC environment; set each secret with pulumi config set --secret --path 'herd:fleets.<…>', or give a secret from ESC to a fleet built in code (README, \"Secrets from Pulumi ESC\")",
-        ]);
-        expect(lines.join("\n")).to.not.contain(TOKEN);
-        const whole = problemLines(() => resolveStack(input, { ...options, stored: { "herd:fleets": { secure: TOKEN_CT } } }));
+        // The test kit and herd plan read the ciphertext itself.
+        const whole = problemLines(() => resolveStack({ fleets: { secure: TOKEN_CT } }, { stack: "prod", projectDir: PROJECT_DIR, secretKeys: ["herd:fleets"] }));
         expect(whole).to.deep.equal([
-            "  - herd:fleets = \"[secret]\": expected plain text, with single values encrypted (pulumi config set --secret --path 'herd:fleets.<…>'): the whole key is encrypted, and herd names resources and plans after what it holds",
+            "  - herd:fleets = \"[secret]\": expected plain text, with single values encrypted (pulumi config set --secret --path 'herd:fleets.<…>'): the whole key is encrypted, and only pulumi preview and pulumi up can read it",
         ]);
-        // The stack file says where: the plaintext is replaced by its marker, and kept aside.
+        const monitoring = problemLines(() =>
+            resolveStack({ ...input, monitoring: { pushgateway: "http://pushgateway:9091" } }, { stack: "prod", projectDir: PROJECT_DIR, secretKeys: ["herd:monitoring"] }),
+        );
+        expect(monitoring).to.deep.equal([
+            "  - herd:monitoring = \"[secret]\": expected plain text: herd:monitoring holds no secret (herd shows its values in plans and messages, or reads them as paths), and Pulumi says this key is secret as a whole",
+        ]);
+        expect([...whole, ...monitoring].join("\n")).to.not.contain(TOKEN).and.not.contain(TOKEN_CT);
+        // The stack file says where: only those values are secret, behind their ciphertext's marker.
         const marked = markSecrets("herd:fleets", input.fleets, { web: { release: { env: { TOKEN: { secure: TOKEN_CT } } } } }, true);
         expect(marked.problems).to.deep.equal([]);
         expect(JSON.stringify(marked.value)).to.not.contain(TOKEN);
         expect(JSON.stringify(marked.value)).to.contain(secretMarker({ secure: TOKEN_CT }));
         expect([...marked.secrets]).to.deep.equal([[secretMarker({ secure: TOKEN_CT }), TOKEN]]);
+    });
+
+    it("in a herd:fleets secret as a whole reach the members as secrets, and plain sight nowhere, through the program", async () => {
+        const fleets = {
+            web: { ...docker, release: { ...docker.release, env: { TOKEN, LOG_LEVEL: "info" } } },
+            api: { ...kubernetes, release: { ...kubernetes.release, env: { TOKEN }, files: { "/etc/app/key.pem": KEY } } },
+        };
+        const check = (result: ProgramRun) => {
+            for (const container of result.ofType("docker:index/container:Container")) {
+                expect(isSecret(container.inputs.envs), container.name).to.equal(true);
+                expect((container.inputs.envs as { value: string[] }).value).to.deep.equal([`LOG_LEVEL=info`, `TOKEN=${TOKEN}`]);
+            }
+            expect(result.ofType("kubernetes:core/v1:Secret").map((s) => s.name).sort()).to.deep.equal([secretName("api", "stable", "env"), secretName("api", "stable", "files")]);
+            expect(JSON.stringify(result.ofType("kubernetes:core/v1:ConfigMap"))).to.not.contain(TOKEN).and.not.contain("BEGIN");
+            expect(result.plainText(TOKEN)).to.deep.equal([]);
+            expect(result.plainText("BEGIN PRIVATE KEY")).to.deep.equal([]);
+        };
+        // Encrypted whole: the stack file holds one ciphertext; pulumi up gives the program the JSON.
+        const encrypted = await runProgram({
+            program: PROGRAM,
+            projectDir: PROJECT_DIR,
+            stack: "hostile",
+            config: { "herd:fleets": { secure: TOKEN_CT } },
+            secrets: { [TOKEN_CT]: JSON.stringify(fleets) },
+        });
+        check(encrypted);
+        // From an ESC environment: plain in the program's config, secret by Pulumi's word.
+        const esc = await runProgram({ program: PROGRAM, projectDir: PROJECT_DIR, stack: "hostile", config: { "herd:fleets": fleets }, secretKeys: ["herd:fleets"] });
+        check(esc);
+        expect(esc.resources.map((r) => r.urn)).to.deep.equal(encrypted.resources.map((r) => r.urn));
     });
 
     it("never echo a file's content or a long value in a message", () => {

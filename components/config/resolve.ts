@@ -428,7 +428,7 @@ export function resolveStack(input: StackInput, options: StackOptions): Resolved
     const secrets = new Map<string, string>();
     const refused = new Set<string>();
     const marked = (key: string, value: unknown) => {
-        const result = markSecrets(key, value, options.stored?.[key], options.secretKeys?.includes(key) ?? false);
+        const result = markSecrets(key, value, options.stored?.[key], options.secretKeys?.includes(key) ?? false, options.stack);
         problems.push(...result.problems);
         for (const [marker, plaintext] of result.secrets) {
             secrets.set(marker, plaintext);

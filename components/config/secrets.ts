@@ -1,4 +1,4 @@
-import { holdsSecret, isSecretMarker, isSecureValue, secretMarker } from "../release/secrets";
+import { holdsSecret, isSecretMarker, isSecureValue, plaintextMarker, secretMarker } from "../release/secrets";
 import type { ConfigProblem } from "./errors";
 import { readStackConfig, StackConfig } from "./stackFile";
 
@@ -37,34 +37,49 @@ const isPlainObject = (value: unknown): value is Record<string, unknown> =>
  * - or the stored value at the same path is `{ secure: … }`: its plaintext is what the program
  *   reads, and its marker comes from the stored ciphertext.
  *
+ * When the key is secret as a whole — encrypted whole in the stack file, or secret by Pulumi's
+ * word with no `secure:` value under it (a key an ESC environment fills) — and the program reads
+ * its plaintext, every value that can be secret is: `herd:fleets`' env values and file contents
+ * (see {@link WHOLE_KEY_SECRETS}), each behind a marker of its plaintext (see `plaintextMarker`);
+ * the key's other values are what herd names and plans after. Any other key secret as a whole
+ * is refused: it holds no secret.
+ *
  * @param key the config key, e.g. `herd:fleets`, for messages
  * @param value what the program reads (`pulumi.Config.getObject`)
  * @param stored the same key in the stack file, `undefined` when unknown
  * @param secretKey whether Pulumi says the key holds a secret
+ * @param stack the stack, which salts the markers of a key secret as a whole
  */
-export function markSecrets(key: string, value: unknown, stored: unknown, secretKey: boolean): MarkedConfig {
+export function markSecrets(key: string, value: unknown, stored: unknown, secretKey: boolean, stack = ""): MarkedConfig {
     const secrets = new Map<string, string>();
     const problems: ConfigProblem[] = [];
-    if (isSecureValue(value) || (isSecureValue(stored) && value !== undefined)) {
+    if (isSecureValue(value)) {
         problems.push({
             path: [key],
             value: HIDDEN,
-            allowed: `plain text, with single values encrypted (pulumi config set --secret --path '${key}.<…>'): the whole key is encrypted, and herd names resources and plans after what it holds`,
+            allowed: `plain text, with single values encrypted (pulumi config set --secret --path '${key}.<…>'): the whole key is encrypted, and only pulumi preview and pulumi up can read it`,
         });
         return { value: undefined, secrets, problems, refused: true };
     }
-    let found = 0;
+    if (value !== undefined && (isSecureValue(stored) || (secretKey && !holdsSecureValue(stored) && !holdsMarker(value)))) {
+        if (key !== WHOLE_KEY_SECRETS.key) {
+            problems.push({
+                path: [key],
+                value: HIDDEN,
+                allowed: `plain text: ${key} holds no secret (herd shows its values in plans and messages, or reads them as paths), and Pulumi says this key is secret as a whole`,
+            });
+            return { value: undefined, secrets, problems, refused: true };
+        }
+        return markWholeKey(key, value, stack);
+    }
     const walk = (inner: unknown, storedInner: unknown, path: (string | number)[]): unknown => {
         if (isSecureValue(inner)) {
-            found++;
             return secretMarker(inner);
         }
         if (isSecretMarker(inner)) {
-            found++;
             return inner;
         }
         if (isSecureValue(storedInner) && (typeof inner === "string" || typeof inner === "number" || typeof inner === "boolean")) {
-            found++;
             const marker = secretMarker(storedInner);
             const plaintext = String(inner);
             if (secrets.has(marker) && secrets.get(marker) !== plaintext) {
@@ -84,17 +99,93 @@ export function markSecrets(key: string, value: unknown, stored: unknown, secret
         return inner;
     };
     const marked = walk(value, stored, []);
-    if (secretKey && found === 0) {
-        problems.push({
-            path: [key],
-            value: HIDDEN,
-            allowed:
-                "values whose secrets the stack file marks: Pulumi says this key holds a secret, but the stack file (where herd finds which values are secret) has no secure: value under it, " +
-                "as when the key comes from a Pulumi ESC environment; " +
-                `set each secret with pulumi config set --secret --path '${key}.<…>', or give a secret from ESC to a fleet built in code (README, "Secrets from Pulumi ESC")`,
-        });
-    }
     return { value: marked, secrets, problems, refused: false };
+}
+
+/**
+ * Where a key secret as a whole holds its secrets: `herd:fleets.<fleet>.release.env.<NAME>` and
+ * `.files.<path>`, and the same under `rollout.previous`, on the container backends (the only
+ * places a secret reaches a member as a secret).
+ */
+export const WHOLE_KEY_SECRETS = {
+    key: "herd:fleets",
+    places: [
+        ["release", "env"],
+        ["release", "files"],
+        ["rollout", "previous", "env"],
+        ["rollout", "previous", "files"],
+    ],
+    backends: ["kubernetes", "docker"],
+} as const;
+
+/** `herd:fleets` secret as a whole, read in plain text: each env value and file content behind its marker. */
+function markWholeKey(key: string, value: unknown, stack: string): MarkedConfig {
+    const secrets = new Map<string, string>();
+    const problems: ConfigProblem[] = [];
+    if (!isPlainObject(value)) {
+        return { value, secrets, problems, refused: false };
+    }
+    const fleets = Object.fromEntries(
+        Object.entries(value).map(([name, fleet]) => {
+            if (!isPlainObject(fleet) || !(WHOLE_KEY_SECRETS.backends as readonly unknown[]).includes(fleet.backend)) {
+                return [name, fleet];
+            }
+            let next: Record<string, unknown> = fleet;
+            for (const place of WHOLE_KEY_SECRETS.places) {
+                const parentPath = place.slice(0, -1);
+                const leaf = place[place.length - 1];
+                const parent = parentPath.reduce<unknown>((inner, step) => (isPlainObject(inner) ? inner[step] : undefined), next);
+                const entries = isPlainObject(parent) ? parent[leaf] : undefined;
+                if (!isPlainObject(entries)) {
+                    continue;
+                }
+                const marked = Object.fromEntries(
+                    Object.entries(entries).map(([entry, plaintext]) => {
+                        if (typeof plaintext !== "string" || holdsSecret(plaintext)) {
+                            return [entry, plaintext];
+                        }
+                        const marker = plaintextMarker(stack, plaintext);
+                        if (secrets.has(marker) && secrets.get(marker) !== plaintext) {
+                            problems.push({ path: [key, name, ...place, entry], value: marker, allowed: "a secret whose marker no other secret of the stack has: change either value" });
+                        }
+                        secrets.set(marker, plaintext);
+                        return [entry, marker];
+                    }),
+                );
+                next = setIn(next, place, marked);
+            }
+            return [name, next];
+        }),
+    );
+    return { value: fleets, secrets, problems, refused: false };
+}
+
+/** A copy of `value` with `path` set to `leaf` (every step along it an object already). */
+function setIn(value: Record<string, unknown>, path: readonly string[], leaf: unknown): Record<string, unknown> {
+    const [step, ...rest] = path;
+    return { ...value, [step]: rest.length === 0 ? leaf : setIn(value[step] as Record<string, unknown>, rest, leaf) };
+}
+
+/** Whether a stored value holds a `{ secure: … }` anywhere. */
+function holdsSecureValue(value: unknown): boolean {
+    if (isSecureValue(value)) {
+        return true;
+    }
+    if (Array.isArray(value)) {
+        return value.some(holdsSecureValue);
+    }
+    return isPlainObject(value) && Object.values(value).some(holdsSecureValue);
+}
+
+/** Whether a value read holds a marker or a `{ secure: … }` anywhere (the test kit, `herd plan`: the secrets are where they say). */
+function holdsMarker(value: unknown): boolean {
+    if (isSecureValue(value) || isSecretMarker(value)) {
+        return true;
+    }
+    if (Array.isArray(value)) {
+        return value.some(holdsMarker);
+    }
+    return isPlainObject(value) && Object.values(value).some(holdsMarker);
 }
 
 /**

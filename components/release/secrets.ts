@@ -52,6 +52,19 @@ export function secretMarker(value: SecureValue): string {
     return `[secret ${createHash("sha256").update(value.secure).digest("hex").slice(0, 8)}]`;
 }
 
+/**
+ * The marker of a secret known only as plaintext: a value of a `herd:fleets` that is secret as a
+ * whole (encrypted whole, or filled by an ESC environment), which has no ciphertext of its own.
+ * 8 hex digits of the SHA-256 of the value salted with the stack, so the same value keeps its
+ * marker (and the members their generation) however often the key is encrypted again. Unlike a
+ * ciphertext's marker, it is a function of the plaintext: a weak value (a short PIN) could be
+ * tested against a generation by someone who knows the rest of the release; encrypt such values
+ * one by one (`pulumi config set --secret --path`).
+ */
+export function plaintextMarker(stack: string, plaintext: string): string {
+    return `[secret ${createHash("sha256").update(`herd secret\0${stack}\0${plaintext}`).digest("hex").slice(0, 8)}]`;
+}
+
 /** Whether a string is exactly one marker. */
 export function isSecretMarker(value: unknown): value is string {
     return typeof value === "string" && WHOLE_MARKER.test(value);

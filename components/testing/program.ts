@@ -34,6 +34,11 @@ export interface RunOptions {
      * `{ secure: … }`, an opaque secret, as `herd plan` sees it. @default none
      */
     readonly secrets?: Readonly<Record<string, string>>;
+    /**
+     * Keys Pulumi marks secret besides those holding an encrypted value: a key a Pulumi ESC
+     * environment fills with a secret, which the stack file does not hold. @default none
+     */
+    readonly secretKeys?: readonly string[];
     /** Run as a preview (`pulumi preview`) rather than an update. @default false */
     readonly preview?: boolean;
     /**
@@ -212,7 +217,7 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
         config = fs.existsSync(path.join(projectDir, `Pulumi.${stack}.yaml`)) ? readStackConfig(projectDir, stack) : {};
     }
     const stored = config;
-    const secretKeys = Object.keys(stored).filter((key) => holdsSecure(stored[key]));
+    const secretKeys = [...new Set([...Object.keys(stored).filter((key) => holdsSecure(stored[key])), ...(options.secretKeys ?? [])])];
     pulumi.runtime.setAllConfig(runtimeConfig(decrypted(stored, options.secrets ?? {}) as StackConfig), secretKeys);
 
     const monitor = new RecordingMonitor({
