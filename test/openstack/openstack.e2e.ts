@@ -73,7 +73,7 @@ describe(`the ${STACK} stack through the real engine and OpenStack provider agai
     /** The fleet's servers by slot (its `herd-slot` metadata), none deleted. */
     async function servers(fleet: string): Promise<Server[]> {
         const { servers: all } = await cloud.get<{ servers: Server[] }>("compute", `servers/detail?name=${encodeURIComponent(`^${fleet}-`)}`, COMPUTE);
-        return all.filter((s) => s.metadata["herd-fleet"] === fleet).sort((a, b) => Number(a.metadata["herd-slot"]) - Number(b.metadata["herd-slot"]));
+        return all.filter((s) => s.metadata["herd-stack"] === STACK && s.metadata["herd-fleet"] === fleet).sort((a, b) => Number(a.metadata["herd-slot"]) - Number(b.metadata["herd-slot"]));
     }
     const ids = async (fleet: string) => (await servers(fleet)).map((s) => s.id);
     const table = async (fleet: string) =>
