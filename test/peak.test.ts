@@ -1,7 +1,11 @@
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { expect } from "chai";
 import fc from "fast-check";
 import { FleetChange, peakOf, peakProblems, SlotServer } from "../components/openstack/peak";
-import { fleetChange, preflight } from "../components/openstack/preflight";
+import { openstackEnvironment } from "../components/openstack/cloudsYaml";
+import { cloudEnvironment, fleetChange, preflight } from "../components/openstack/preflight";
 
 const FLAVORS: Record<string, { vcpus: number; ramMB: number }> = { small: { vcpus: 1, ramMB: 2048 }, large: { vcpus: 4, ramMB: 8192 } };
 const flavors = (name: string) => FLAVORS[name];
@@ -154,5 +158,77 @@ describe("the preflight of a change against the project's limits", () => {
         expect(result.peak).to.include({ servers: 4, vcpus: 8 });
         expect(result.problems.map((p) => p.limit)).to.deep.equal(["instances"]);
         expect(preflight([fleet], "batches", declared, cloud).problems).to.deep.equal([]);
+    });
+});
+
+describe("the cloud the preflight reads, from OS_* or OS_CLOUD and its clouds.yaml", () => {
+    const dirs: string[] = [];
+    after(() => dirs.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })));
+    /** A HOME with ~/.config/openstack holding the given files. */
+    function home(files: Record<string, string>): string {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "herd-clouds-"));
+        dirs.push(dir);
+        fs.mkdirSync(path.join(dir, ".config", "openstack"), { recursive: true });
+        for (const [name, text] of Object.entries(files)) {
+            fs.writeFileSync(path.join(dir, ".config", "openstack", name), text);
+        }
+        return dir;
+    }
+    const CLOUDS = [
+        "clouds:",
+        "  prod:",
+        "    auth: { auth_url: 'https://keystone.example.org:5000/v3', username: ops, project_name: web, user_domain_name: Default, project_domain_name: Default }",
+        "    region_name: GRA11",
+        "    interface: public",
+        "  legacy:",
+        "    auth: { auth_url: 'https://old.example.org/v3', username: ops, password: pw, tenant_name: web }",
+        "    default_domain: default",
+        "",
+    ].join("\n");
+
+    it("fills the OS_* variables from the named cloud, its password from secure.yaml", () => {
+        const env = openstackEnvironment({ HOME: home({ "clouds.yaml": CLOUDS, "secure.yaml": "clouds:\n  prod:\n    auth: { password: s3cret }\n" }), OS_CLOUD: "prod" });
+        expect(Object.fromEntries(Object.entries(env).filter(([name]) => name.startsWith("OS_")))).to.deep.equal({
+            OS_CLOUD: "prod",
+            OS_AUTH_URL: "https://keystone.example.org:5000/v3",
+            OS_USERNAME: "ops",
+            OS_PASSWORD: "s3cret",
+            OS_PROJECT_NAME: "web",
+            OS_USER_DOMAIN_NAME: "Default",
+            OS_PROJECT_DOMAIN_NAME: "Default",
+            OS_REGION_NAME: "GRA11",
+            OS_INTERFACE: "public",
+        });
+        expect(cloudEnvironment({ HOME: env.HOME, OS_CLOUD: "prod" })).to.equal(true);
+        expect(cloudEnvironment({ HOME: home({ "clouds.yaml": CLOUDS }), OS_CLOUD: "prod" })).to.equal(false, "no password without secure.yaml's");
+    });
+
+    it("lets variables the environment sets win, reads OS_CLIENT_CONFIG_FILE first, and maps tenant and default_domain", () => {
+        const dir = home({ "clouds.yaml": CLOUDS });
+        const file = path.join(dir, "other.yaml");
+        fs.writeFileSync(file, CLOUDS.replace("GRA11", "BHS5"));
+        const env = openstackEnvironment({ HOME: dir, OS_CLOUD: "prod", OS_CLIENT_CONFIG_FILE: file, OS_PASSWORD: "from-env" });
+        expect([env.OS_REGION_NAME, env.OS_PASSWORD]).to.deep.equal(["BHS5", "from-env"]);
+        const legacy = openstackEnvironment({ HOME: dir, OS_CLOUD: "legacy" });
+        expect([legacy.OS_PROJECT_NAME, legacy.OS_USER_DOMAIN_ID, legacy.OS_PROJECT_DOMAIN_ID]).to.deep.equal(["web", "default", "default"]);
+        expect(cloudEnvironment({ HOME: dir, OS_CLOUD: "legacy" })).to.equal(true);
+        // OS_AUTH_URL set: the openrc's variables are the cloud, clouds.yaml is not read.
+        const openrc = { HOME: dir, OS_CLOUD: "prod", OS_AUTH_URL: "https://x.example.org/v3" };
+        expect(openstackEnvironment(openrc)).to.deep.equal(openrc);
+        expect(cloudEnvironment({ HOME: dir })).to.equal(false);
+    });
+
+    it("refuses a cloud no clouds.yaml holds, and a clouds.yaml that is not YAML, without quoting it", () => {
+        const dir = home({ "clouds.yaml": CLOUDS });
+        expect(() => openstackEnvironment({ HOME: dir, OS_CLOUD: "staging" })).to.throw(
+            `OS_CLOUD=staging: no cloud of that name in a clouds.yaml (looked at ${path.resolve("clouds.yaml")}, ${path.join(dir, ".config", "openstack", "clouds.yaml")}, /etc/openstack/clouds.yaml)`,
+        );
+        const broken = home({ "clouds.yaml": "clouds:\n  prod: { auth: { password: hunter2 }\n" });
+        expect(() => cloudEnvironment({ HOME: broken, OS_CLOUD: "prod" }))
+            .to.throw(`OS_CLOUD=prod: ${path.join(broken, ".config", "openstack", "clouds.yaml")} is not valid YAML`)
+            .with.property("message")
+            .that.does.not.contain("hunter2");
+        const noUrl = home({ "clouds.yaml": "clouds:\n  prod: { auth: { username: ops, password: pw } }\n" });
+        expect(() => cloudEnvironment({ HOME: noUrl, OS_CLOUD: "prod" })).to.throw(`OS_CLOUD=prod: its entry in ${path.join(noUrl, ".config", "openstack", "clouds.yaml")} has no auth.auth_url`);
     });
 });

@@ -2,7 +2,7 @@ import { FLEETS_KEY, resolveStack, StackConfig } from "../config";
 import type { DockerWorkloadArgs } from "../docker/workload";
 import type { ServerGroupArgs } from "../openstack";
 import type { ApplyMode, FlavorSize, FleetChange, SlotServer } from "../openstack/peak";
-import { cloudEnvironment, CloudLimits, DeclaredLimits, fleetChange, formatPreflight, NovaClient, Preflight, preflight, serversOf } from "../openstack/preflight";
+import { cloudEnvironment, CloudLimits, cloudName, DeclaredLimits, fleetChange, formatPreflight, NovaClient, Preflight, preflight, serversOf } from "../openstack/preflight";
 import { fileAtRevision } from "./git";
 import { CliError } from "./io";
 import { StackProject, stackConfigOf } from "./project";
@@ -39,7 +39,7 @@ export interface CloudView {
 
 /** Logs in with the `OS_*` variables and reads the project's limits and flavors; `undefined` without them. */
 export async function cloudView(env: NodeJS.ProcessEnv): Promise<CloudView | undefined> {
-    if (!cloudEnvironment(env)) {
+    if (!reachesCloud(env)) {
         return undefined;
     }
     try {
@@ -47,7 +47,16 @@ export async function cloudView(env: NodeJS.ProcessEnv): Promise<CloudView | und
         const [limits, flavors] = await Promise.all([client.limits(), client.flavors()]);
         return { client, limits, flavors };
     } catch (err) {
-        throw new CliError(`the OpenStack cloud of OS_AUTH_URL (${env.OS_AUTH_URL}) cannot be read for the preflight: ${(err as Error).message}`);
+        throw new CliError(`the OpenStack cloud of ${cloudName(env)} cannot be read for the preflight: ${(err as Error).message}`);
+    }
+}
+
+/** Whether the environment reaches a cloud (`OS_*`, or `OS_CLOUD` and its clouds.yaml); a `CliError` when `OS_CLOUD` names none. */
+function reachesCloud(env: NodeJS.ProcessEnv): boolean {
+    try {
+        return cloudEnvironment(env);
+    } catch (err) {
+        throw new CliError(`the OpenStack cloud of ${cloudName(env)} cannot be read for the preflight: ${(err as Error).message}`);
     }
 }
 
@@ -71,7 +80,7 @@ export interface PlanPreflight {
 export async function planPreflight(project: StackProject, text: string, against: string | null, env: NodeJS.ProcessEnv, fleet?: string): Promise<PlanPreflight | undefined> {
     const current = openstackStack(stackConfigOf(text, project.stackFileName), project);
     // Nothing to hold the peak against: hard anti-affinity on the declared hosts is checked with the config already.
-    if (current.fleets.length === 0 || (current.declared.quota === undefined && !cloudEnvironment(env))) {
+    if (current.fleets.length === 0 || (current.declared.quota === undefined && !reachesCloud(env))) {
         return undefined;
     }
     const previousText = against === null ? null : fileAtRevision(project.dir, against, project.stackFileName);

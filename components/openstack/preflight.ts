@@ -5,6 +5,7 @@
  * declares (`herd:openstack.quota`, `herd:openstack.computeHosts`).
  */
 import { defaultBatch } from "../rollout";
+import { openstackEnvironment } from "./cloudsYaml";
 import { planMembers } from "./members";
 import { ApplyMode, FlavorSize, FleetChange, formatPeak, Limits, Peak, PeakProblem, peakOf, peakProblems, SlotServer } from "./peak";
 import type { ServerGroupArgs } from "./serverGroup";
@@ -113,9 +114,20 @@ export interface NovaServer {
     readonly addresses?: Readonly<Record<string, readonly { readonly addr: string }[]>>;
 }
 
-/** The OpenStack environment the provider reads (`OS_AUTH_URL`, `OS_USERNAME`…), when it is set. */
+/**
+ * Whether the environment reaches an OpenStack cloud as the provider does: `OS_AUTH_URL`,
+ * `OS_USERNAME`… (an `openrc`), or `OS_CLOUD` and its `clouds.yaml` (see `openstackEnvironment`).
+ *
+ * @throws Error when `OS_CLOUD` names a cloud no `clouds.yaml` holds
+ */
 export function cloudEnvironment(env: NodeJS.ProcessEnv): boolean {
-    return Boolean(env.OS_AUTH_URL && (env.OS_PASSWORD || env.OS_TOKEN) && (env.OS_USERNAME || env.OS_TOKEN));
+    const full = openstackEnvironment(env);
+    return Boolean(full.OS_AUTH_URL && (full.OS_PASSWORD || full.OS_TOKEN) && (full.OS_USERNAME || full.OS_USER_ID || full.OS_TOKEN));
+}
+
+/** The cloud the environment names, in words: `OS_CLOUD=prod` or `OS_AUTH_URL (https://…)`. */
+export function cloudName(env: NodeJS.ProcessEnv): string {
+    return env.OS_CLOUD && !env.OS_AUTH_URL ? `OS_CLOUD=${env.OS_CLOUD}` : `OS_AUTH_URL (${env.OS_AUTH_URL})`;
 }
 
 /**
@@ -128,8 +140,9 @@ export class NovaClient {
         private readonly endpoints: ReadonlyMap<string, string>,
     ) {}
 
-    /** Logs in with the `OS_*` variables (password authentication, v3). */
-    static async login(env: NodeJS.ProcessEnv): Promise<NovaClient> {
+    /** Logs in with the `OS_*` variables or the `clouds.yaml` entry of `OS_CLOUD` (password authentication, v3). */
+    static async login(given: NodeJS.ProcessEnv): Promise<NovaClient> {
+        const env = openstackEnvironment(given);
         const authUrl = (env.OS_AUTH_URL ?? "").replace(/\/?$/, "/");
         const domain = (name?: string, id?: string) => (id ? { id } : { name: name ?? "Default" });
         const response = await fetch(new URL("auth/tokens", authUrl), {
@@ -139,7 +152,11 @@ export class NovaClient {
                 auth: {
                     identity: {
                         methods: ["password"],
-                        password: { user: { name: env.OS_USERNAME, domain: domain(env.OS_USER_DOMAIN_NAME, env.OS_USER_DOMAIN_ID), password: env.OS_PASSWORD } },
+                        password: {
+                            user: env.OS_USER_ID
+                                ? { id: env.OS_USER_ID, password: env.OS_PASSWORD }
+                                : { name: env.OS_USERNAME, domain: domain(env.OS_USER_DOMAIN_NAME, env.OS_USER_DOMAIN_ID), password: env.OS_PASSWORD },
+                        },
                     },
                     scope: {
                         project: env.OS_PROJECT_ID
@@ -151,7 +168,7 @@ export class NovaClient {
             signal: AbortSignal.timeout(30_000),
         });
         if (response.status !== 201) {
-            throw new Error(`Keystone at ${env.OS_AUTH_URL} refused the login of ${env.OS_USERNAME}: ${response.status}`);
+            throw new Error(`Keystone at ${env.OS_AUTH_URL} refused the login of ${env.OS_USERNAME ?? env.OS_USER_ID}: ${response.status}`);
         }
         const token = response.headers.get("x-subject-token") as string;
         const catalog = ((await response.json()) as { token: { catalog: { type: string; endpoints: { interface: string; region: string; url: string }[] }[] } }).token.catalog;

@@ -132,6 +132,25 @@ describe("herd apply and the preflight through the real engine against a real Op
         expect(answer.status, JSON.stringify(answer.body)).to.equal(200);
     }
 
+    /**
+     * Runs `body` with the cloud named as many users name it: `OS_CLOUD` and a clouds.yaml
+     * (the cloud's own, entry `herd`) instead of the openrc's `OS_*` variables.
+     */
+    async function withCloudsYaml<T>(body: () => T | Promise<T>): Promise<T> {
+        const saved = Object.entries(copy.env).filter(([name]) => name.startsWith("OS_"));
+        for (const [name] of saved) {
+            delete copy.env[name];
+        }
+        Object.assign(copy.env, { OS_CLOUD: "herd", OS_CLIENT_CONFIG_FILE: path.join(box.dir, "clouds.yaml") });
+        try {
+            return await body();
+        } finally {
+            delete copy.env.OS_CLOUD;
+            delete copy.env.OS_CLIENT_CONFIG_FILE;
+            Object.assign(copy.env, Object.fromEntries(saved));
+        }
+    }
+
     before(async function () {
         const engine = engineDir();
         box = await openBox(engine);
@@ -166,12 +185,12 @@ describe("herd apply and the preflight through the real engine against a real Op
         expect(new Set(await hostsOf(db)).size).to.equal(2);
     });
 
-    it("a plain pulumi up of a release change is refused by the preflight with the quota's figures, before any server is created", async function () {
+    it("a plain pulumi up of a release change is refused by the preflight with the quota's figures (the cloud named by OS_CLOUD), before any server is created", async function () {
         const before = (await servers()).map((s) => s.id);
         setFleet("web", ["release", "flavor"], "m1.medium");
         setFleet("db", ["release", "userData"], "cloud-init/web.yaml");
         commit("web: a larger flavor; db: a new release");
-        const run = copy.pulumi("up", "--stack", STACK, "--yes", "--skip-preview");
+        const run = await withCloudsYaml(() => copy.pulumi("up", "--stack", STACK, "--yes", "--skip-preview"));
         expect(run.status).to.not.equal(0);
         const output = `${run.stdout}\n${run.stderr}`;
         // web: 4 old + 4 new alive until the end of the up; db: delete-before-create, 2.
@@ -182,8 +201,8 @@ describe("herd apply and the preflight through the real engine against a real Op
         expect((await servers()).map((s) => s.id)).to.deep.equal(before);
     });
 
-    it("herd plan shows both peaks and sends the change to herd apply", function () {
-        const run = copy.herd("plan", "--stack", STACK);
+    it("herd plan shows both peaks (Nova's, through OS_CLOUD) and sends the change to herd apply", async function () {
+        const run = await withCloudsYaml(() => copy.herd("plan", "--stack", STACK));
         expect(run.stdout).to.contain(`a plain pulumi up needs at its peak ${SERVERS + SIZE} servers, 14 vCPUs, 28672 MB of RAM, 2 compute hosts for fleet db's anti-affinity (limits: Nova's GET /limits)`);
         expect(run.stdout).to.contain(`herd apply needs at its peak ${SERVERS + 2} servers, 12 vCPUs, 24576 MB of RAM`);
         expect(run.stdout).to.contain(`a plain pulumi up of this change would be refused: apply it with herd apply --stack ${STACK}`);
