@@ -63,7 +63,7 @@ const badConfigs: { case: string; fleets: unknown; line: string }[] = [
     {
         case: "load balancer without health check",
         fleets: withWeb({ ...base, loadBalancer: { port: 80 } }),
-        line: "herd:fleets.web.health is missing: required, { path, port } when loadBalancer is set: traffic goes only to members that pass it",
+        line: "herd:fleets.web.health is missing: required, { path, port } (HTTP) or { port } (TCP) when loadBalancer is set: traffic goes only to members that pass it",
     },
     {
         case: "unknown update order",

@@ -1,5 +1,6 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { canonicalHealthCheck, HttpHealthCheck, TcpHealthCheck } from "../core/health";
 import { dockerArgsFromConfig, dockerConfigProblems } from "../docker/config";
 import type { DockerWorkloadArgs } from "../docker/workload";
 import { kubernetesArgsFromConfig } from "../kubernetes/config";
@@ -281,7 +282,8 @@ function openstackArgs(
         ...(fleet.rollout ? { rollout: { members: fleet.rollout.members, ...(previous ? { previous } : {}) } } : {}),
         ...(fleet.update ? { update: fleet.update } : {}),
         ...(fleet.spread ? { spread: fleet.spread } : {}),
-        ...(fleet.health ? { health: fleet.health } : {}),
+        // crossChecks refused a command check: Octavia runs HTTP and TCP checks only.
+        ...(fleet.health ? { health: canonicalHealthCheck(fleet.health) as HttpHealthCheck | TcpHealthCheck } : {}),
         ...(fleet.loadBalancer ? { loadBalancer: fleet.loadBalancer } : {}),
         ...(fleet.ingress ? { ingress: fleet.ingress } : {}),
         ...(fleet.volume ? { volume: fleet.volume } : {}),

@@ -1,13 +1,12 @@
 import { z } from "zod";
+import { HealthCheck, healthProblems } from "../core/health";
 import { holdsSecret } from "../release/secrets";
 import {
     BASE_URL_ALLOWED,
     containerFilePathProblem,
-    HTTP_PATH_ALLOWED,
     IMAGE_REFERENCE_ALLOWED,
     imageReferenceProblem,
     isBaseUrl,
-    isHttpPath,
     isProcessText,
     parseIpv4Cidr,
     PROCESS_TEXT_ALLOWED,
@@ -210,6 +209,22 @@ const probeSchema = strict({
     }).optional(),
 });
 
+/**
+ * A health check: `{ path, port }` (HTTP), `{ port }` (TCP) or `{ command }` (run in the member).
+ * Its grammar is the one callers from code get (`healthProblems`), word for word.
+ */
+const healthSchema = strict({
+    path: z.unknown().optional(),
+    port: z.unknown().optional(),
+    command: z.unknown().optional(),
+})
+    .check((ctx) => {
+        for (const problem of healthProblems(ctx.value)) {
+            ctx.issues.push({ code: "custom", input: problem.value, path: [...problem.path], message: problem.allowed });
+        }
+    })
+    .transform((health) => health as HealthCheck);
+
 /** Probe names become file, unit and metric names. */
 export const PROBE_NAME = /^[a-z][a-z0-9_]{0,39}$/;
 
@@ -220,10 +235,7 @@ const common = {
         order: z.enum(["create-before-delete", "delete-before-create"], expect("create-before-delete | delete-before-create")).optional(),
     }).optional(),
     spread: z.enum(["anti-affinity", "soft-anti-affinity"], expect("anti-affinity | soft-anti-affinity")).optional(),
-    health: strict({
-        path: z.string(expect(HTTP_PATH_ALLOWED)).refine(isHttpPath, expect(HTTP_PATH_ALLOWED)),
-        port,
-    }).optional(),
+    health: healthSchema.optional(),
     alerts: strict({ minHealthy: wholeNumber(0).optional() }).optional(),
     // Read by `herd robot` only: what it may do to this fleet on an alert (README, "The robot").
     robot: strict({

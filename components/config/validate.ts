@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { HEALTH_COMMAND_OUTSIDE } from "../core/health";
 import { ConfigError, ConfigProblem } from "./errors";
 import { parseIpv4Cidr } from "./grammar";
 import { misplacedSecrets } from "./secrets";
@@ -110,8 +111,11 @@ function crossChecks(fleet: FleetConfig, prefix: (string | number)[]): ConfigPro
             problems.push({
                 path: [...prefix, "health"],
                 value: undefined,
-                allowed: "{ path, port } when loadBalancer is set: traffic goes only to members that pass it",
+                allowed: "{ path, port } (HTTP) or { port } (TCP) when loadBalancer is set: traffic goes only to members that pass it",
             });
+        }
+        if (fleet.health?.command !== undefined) {
+            problems.push({ path: [...prefix, "health", "command"], value: fleet.health.command, allowed: HEALTH_COMMAND_OUTSIDE });
         }
     }
     if (fleet.backend === "openstack") {

@@ -1,8 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
-import { formatValue } from "../config/errors";
-import { HTTP_PATH_ALLOWED, isHttpPath, parseIpv4Cidr } from "../config/grammar";
+import { formatProblem, formatValue } from "../config/errors";
+import { parseIpv4Cidr } from "../config/grammar";
 import { FLEET_NAME } from "../config/schema";
 import { isPort } from "../release/container";
+import { healthProblems } from "./health";
 
 /**
  * Checks of a component's arguments given in code, with the grammar and words of the stack
@@ -25,36 +26,32 @@ export function fleetNameProblems(name: string): string[] {
 const PORT_ALLOWED = "a port, 1–65535";
 
 /**
- * One line per problem of an HTTP health check (`path`, `port`), each naming `key`.
+ * One line per problem of a health check (HTTP `{ path, port }`, TCP `{ port }` or
+ * `{ command }`), each naming `key`, in the words of the stack config's check.
  *
  * @param health the check, `undefined` when there is none
  * @param key how messages name it, e.g. `health`
+ * @param commands whether the backend can run a command in its members; `false` on OpenStack
  */
-export function healthCheckProblems(health: { readonly path: string; readonly port: number } | undefined, key = "health"): string[] {
+export function healthCheckProblems(health: unknown, key = "health", commands = true): string[] {
     if (health === undefined) {
         return [];
     }
-    const problems: string[] = [];
-    if (!isHttpPath(health.path)) {
-        problems.push(`${key}.path = ${formatValue(health.path)}: expected ${HTTP_PATH_ALLOWED}`);
-    }
-    if (!isPort(health.port)) {
-        problems.push(`${key}.port = ${formatValue(health.port)}: expected ${PORT_ALLOWED}`);
-    }
-    return problems;
+    return healthProblems(health, commands).map((problem) => formatProblem({ ...problem, path: [key, ...problem.path] }));
 }
 
 /**
- * One line per problem of a fleet's serving settings given in code: its health check, the port
- * of its load balancer, and its ingress rules (port, protocol, an IPv4 range parsed as the stack
- * config's is; no rule twice). The load balancer's health monitor sends `health.path` as it is.
+ * One line per problem of an OpenStack fleet's serving settings given in code: its health check
+ * (HTTP or TCP: Octavia cannot run a command in a server), the port of its load balancer, and
+ * its ingress rules (port, protocol, an IPv4 range parsed as the stack config's is; no rule
+ * twice). The load balancer's health monitor sends `health.path` as it is.
  */
 export function servingProblems(args: {
-    readonly health?: { readonly path: string; readonly port: number };
+    readonly health?: unknown;
     readonly loadBalancer?: { readonly port: number };
     readonly ingress?: readonly { readonly port: number; readonly protocol?: string; readonly cidr: string }[];
 }): string[] {
-    const problems = healthCheckProblems(args.health);
+    const problems = healthCheckProblems(args.health, "health", false);
     if (args.loadBalancer && !isPort(args.loadBalancer.port)) {
         problems.push(`loadBalancer.port = ${formatValue(args.loadBalancer.port)}: expected ${PORT_ALLOWED}`);
     }

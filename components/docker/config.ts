@@ -1,6 +1,7 @@
 import { ConfigProblem, formatProblem } from "../config/errors";
 import type { DockerFleetConfig } from "../config/schema";
 import { FLEETS_KEY } from "../config/validate";
+import { canonicalHealthCheck } from "../core/health";
 import { containerReleaseFromConfig } from "../release/container";
 import type { DockerWorkloadArgs } from "./workload";
 
@@ -58,7 +59,7 @@ export function dockerArgsFromConfig(name: string, fleet: DockerFleetConfig): Do
         release: containerReleaseFromConfig(fleet.release),
         ...(fleet.rollout ? { rollout: { members: fleet.rollout.members, ...(previous ? { previous } : {}) } } : {}),
         ...(fleet.update ? { update: { ...fleet.update } } : {}),
-        ...(fleet.health ? { health: { path: fleet.health.path, port: fleet.health.port } } : {}),
+        ...(fleet.health ? { health: canonicalHealthCheck(fleet.health) } : {}),
         ...(fleet.hostPort === undefined ? {} : { hostPort: fleet.hostPort }),
     };
 }

@@ -12,7 +12,7 @@ import {
     HERD_LABELS,
     isPort,
 } from "../release/container";
-import type { HealthCheck } from "../openstack/serverGroup";
+import { canonicalHealthCheck, HealthCheck, healthCheckKind } from "../core/health";
 import { generationOf, reveal, SecretValues } from "../release";
 import { assignSlots, batchesOf, defaultBatch } from "../rollout";
 import type { DockerWorkloadArgs } from "./workload";
@@ -75,7 +75,7 @@ export interface ResolvedDockerWorkload {
     readonly batch: number;
     /** Whether a slot's new container starts before its old one stops. */
     readonly order: "create-before-delete" | "delete-before-create";
-    /** The HTTP health check, when the fleet serves. */
+    /** The health check (HTTP, TCP or a command), when the fleet has one. */
     readonly health?: HealthCheck;
     /** The healthcheck command, when there is a health check. */
     readonly healthCommand?: readonly string[];
@@ -122,11 +122,40 @@ function shellQuote(value: string): string {
 }
 
 /**
- * The default healthcheck: an HTTP GET from inside the container with `wget`, which busybox and
- * Alpine based images carry. Images without a shell or `wget` need `healthCommand`.
+ * A POSIX shell script that exits 0 when a socket listens on TCP `port` in the container's
+ * network namespace, and 1 otherwise. It reads `/proc/net/tcp` and `/proc/net/tcp6` (the
+ * kernel's socket tables, readable by any user) with shell builtins only (`read`, `case`, `[`),
+ * so it needs `/bin/sh` and nothing else: no `nc`, `wget` or bash. A socket in LISTEN state
+ * (`0A`) is what a TCP connect would reach, short of a full accept queue. The kernel lists
+ * listening sockets before connected ones, so the script stops at the first connected one: a
+ * shell's `read` takes a byte per system call, and a busy server's thousands of connections
+ * would otherwise outlast the check's timeout.
+ */
+export function tcpListenScript(port: number): string {
+    const hex = port.toString(16).toUpperCase().padStart(4, "0");
+    return (
+        `for f in /proc/net/tcp /proc/net/tcp6; do [ -r "$f" ] || continue; ` +
+        `while read -r _ a _ s _; do case "$s" in st) continue ;; 0A) ;; *) break ;; esac; ` +
+        `case "$a" in *:${hex}) exit 0 ;; esac; done < "$f"; done; exit 1`
+    );
+}
+
+/**
+ * The Docker healthcheck test of a health check, run inside the container:
+ * - HTTP: a GET with `wget` through `/bin/sh` (busybox and Alpine based images carry both);
+ *   images without them need `healthCommand`, a TCP check or a command check;
+ * - TCP: {@link tcpListenScript} through `/bin/sh`, which needs no other tool in the image;
+ * - command: the user's command, executed as it is (`CMD`, no shell).
  */
 export function defaultHealthCommand(health: HealthCheck): string[] {
-    return ["CMD-SHELL", `wget -q -O /dev/null ${shellQuote(`http://127.0.0.1:${health.port}${health.path}`)} || exit 1`];
+    switch (healthCheckKind(health)) {
+        case "command":
+            return ["CMD", ...(health.command as readonly string[])];
+        case "tcp":
+            return ["CMD-SHELL", tcpListenScript(health.port as number)];
+        default:
+            return ["CMD-SHELL", `wget -q -O /dev/null ${shellQuote(`http://127.0.0.1:${health.port}${health.path}`)} || exit 1`];
+    }
 }
 
 function argumentProblems(name: string, args: DockerWorkloadArgs): string[] {
@@ -213,7 +242,7 @@ export function resolveDockerWorkload(name: string, args: DockerWorkloadArgs): R
         batch,
         order,
         ...(args.health
-            ? { health: { path: args.health.path, port: args.health.port }, healthCommand: [...(args.healthCommand ?? defaultHealthCommand(args.health))] }
+            ? { health: canonicalHealthCheck(args.health), healthCommand: [...(args.healthCommand ?? defaultHealthCommand(args.health))] }
             : {}),
         ...(args.hostPort === undefined ? {} : { hostPort: args.hostPort }),
         hostIp: args.hostIp ?? DEFAULT_HOST_IP,

@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import { ContainerRelease, HERD_LABELS, MetricsEndpoint } from "../release/container";
 import type { SecretValues } from "../release/secrets";
-import type { HealthCheck } from "../openstack/serverGroup";
+import type { HealthCheck } from "../core/health";
 import { Rollout } from "../rollout";
 import {
     CONTAINER_RELEASE_PROPERTIES,
@@ -31,12 +31,14 @@ export interface DockerWorkloadArgs {
         readonly order?: "create-before-delete" | "delete-before-create";
     };
     /**
-     * The HTTP check of a serving fleet, run inside each container every 10 s; creation waits
-     * until the new container is healthy. The default command needs `/bin/sh` and `wget` in the
-     * image (see `healthCommand`). @default no healthcheck
+     * The check each container runs every 10 s; creation waits until the new container is
+     * healthy. Docker runs every check inside the container, so each kind needs something there:
+     * `{ path, port }` (HTTP) a GET with `wget` through `/bin/sh`; `{ port }` (TCP) `/bin/sh`
+     * alone, reading the kernel's socket table (see `tcpListenScript`); `{ command }` the
+     * command given, run without a shell. @default no healthcheck
      */
     readonly health?: HealthCheck;
-    /** The healthcheck test, for images without `sh` and `wget`, e.g. `["CMD", "/app", "health"]`. @default a `wget` of `health` through `CMD-SHELL` */
+    /** The healthcheck test, replacing the one `health` gives, e.g. `["CMD", "/app", "health"]`. @default the test of `health` (see `defaultHealthCommand`) */
     readonly healthCommand?: readonly string[];
     /**
      * Publish the members' release port on the Docker host: slot `i` listens on `hostPort + i`.

@@ -1,4 +1,5 @@
 import type { KubernetesFleetConfig } from "../config/schema";
+import { canonicalHealthCheck } from "../core/health";
 import { containerReleaseFromConfig } from "../release/container";
 import type { KubernetesWorkloadArgs } from "./workload";
 
@@ -26,6 +27,6 @@ export function kubernetesArgsFromConfig(name: string, fleet: KubernetesFleetCon
         ...(fleet.spread === undefined ? {} : { spread: fleet.spread }),
         ...(fleet.nodeSelector === undefined ? {} : { nodeSelector: { ...fleet.nodeSelector } }),
         ...(fleet.tolerations === undefined ? {} : { tolerations: fleet.tolerations.map((t) => ({ ...t })) }),
-        ...(fleet.health ? { health: { path: fleet.health.path, port: fleet.health.port } } : {}),
+        ...(fleet.health ? { health: canonicalHealthCheck(fleet.health) } : {}),
     };
 }

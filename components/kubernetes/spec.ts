@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { HTTP_PATH_ALLOWED, isHttpPath } from "../config/grammar";
 import { MAX_FLEET_SIZE } from "../config/schema";
 import { fleetNameProblems, healthCheckProblems, refuseArguments } from "../core/arguments";
-import type { HealthCheck } from "../openstack/serverGroup";
+import { canonicalHealthCheck, HealthCheck, healthCheckKind } from "../core/health";
 import { assignSlots, defaultBatch, Rollout } from "../rollout";
 import {
     canonicalContainerRelease,
@@ -105,7 +105,7 @@ export interface ResolvedWorkload {
     readonly order: "create-before-delete" | "delete-before-create";
     /** How strictly pods are spread over nodes. */
     readonly spread: "anti-affinity" | "soft-anti-affinity";
-    /** The HTTP check behind the readiness, liveness and startup probes, when the fleet serves. */
+    /** The check behind the readiness, liveness and startup probes (HTTP, TCP or a command), when the fleet has one. */
     readonly health?: HealthCheck;
     /** CPU and memory of the container, defaults applied. */
     readonly resources: {
@@ -324,7 +324,7 @@ export function resolveWorkload(name: string, input: KubernetesWorkloadArgs): Re
         batch: input.update?.batch ?? defaultBatch(input.size),
         order: input.update?.order ?? "create-before-delete",
         spread: input.spread ?? "soft-anti-affinity",
-        ...(input.health ? { health: { path: input.health.path, port: input.health.port } } : {}),
+        ...(input.health ? { health: canonicalHealthCheck(input.health) } : {}),
         resources: {
             requests: { ...DEFAULT_REQUESTS, ...input.resources?.requests },
             limits: { ...DEFAULT_LIMITS, ...input.resources?.limits },
@@ -495,8 +495,19 @@ export interface ConfigMapRefs<N> {
     readonly secretFiles?: N;
 }
 
-function httpProbe(health: HealthCheck) {
-    return { httpGet: { path: health.path, port: health.port, scheme: "HTTP" }, timeoutSeconds: 2 };
+/**
+ * The probe of a health check: `httpGet`, `tcpSocket` or `exec`. A command gets 5 s, for the
+ * process it starts in the container; a connection 2 s.
+ */
+export function healthProbe(health: HealthCheck) {
+    switch (healthCheckKind(health)) {
+        case "command":
+            return { exec: { command: [...(health.command as readonly string[])] }, timeoutSeconds: 5 };
+        case "tcp":
+            return { tcpSocket: { port: health.port as number }, timeoutSeconds: 2 };
+        default:
+            return { httpGet: { path: health.path as string, port: health.port as number, scheme: "HTTP" }, timeoutSeconds: 2 };
+    }
 }
 
 /**
@@ -561,9 +572,9 @@ function container<N>(workload: ResolvedWorkload, plan: RolePlan, configMaps: Co
         // readiness decides, every 5 s, whether the Service sends the pod traffic.
         ...(workload.health
             ? {
-                  startupProbe: { ...httpProbe(workload.health), periodSeconds: 5, failureThreshold: 30 },
-                  readinessProbe: { ...httpProbe(workload.health), periodSeconds: 5, failureThreshold: 3 },
-                  livenessProbe: { ...httpProbe(workload.health), periodSeconds: 10, failureThreshold: 3 },
+                  startupProbe: { ...healthProbe(workload.health), periodSeconds: 5, failureThreshold: 30 },
+                  readinessProbe: { ...healthProbe(workload.health), periodSeconds: 5, failureThreshold: 3 },
+                  livenessProbe: { ...healthProbe(workload.health), periodSeconds: 10, failureThreshold: 3 },
               }
             : {}),
         volumeMounts: [

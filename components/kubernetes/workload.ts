@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import { childDependsOn } from "../core/dependencies";
-import type { HealthCheck } from "../openstack/serverGroup";
+import type { HealthCheck } from "../core/health";
 import { Rollout } from "../rollout";
 import { ContainerRelease, MetricsEndpoint } from "../release/container";
 import { reveal, SecretValues } from "../release/secrets";
@@ -51,8 +51,10 @@ export interface KubernetesWorkloadArgs {
      */
     readonly spread?: "anti-affinity" | "soft-anti-affinity";
     /**
-     * The HTTP check a pod must pass to receive traffic (readiness, every 5 s), to stay alive
-     * (liveness, every 10 s, restarted after 3 failures) and to count as started (up to 150 s).
+     * The check a pod must pass to receive traffic (readiness, every 5 s), to stay alive
+     * (liveness, every 10 s, restarted after 3 failures) and to count as started (up to 150 s):
+     * `{ path, port }` an HTTP GET (`httpGet`), `{ port }` a TCP connect (`tcpSocket`),
+     * `{ command }` a command run in the container (`exec`).
      * @default no probes: a pod receives traffic as soon as it runs
      */
     readonly health?: HealthCheck;

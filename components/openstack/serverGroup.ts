@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as openstack from "@pulumi/openstack";
 import { fleetNameProblems, refuseArguments, servingProblems } from "../core/arguments";
+import type { HttpHealthCheck, TcpHealthCheck } from "../core/health";
 import type { ProbeSpec } from "../monitoring/probe";
 import { defaultBatch, Rollout } from "../rollout";
 import { spreadProblem } from "./hosts";
@@ -17,13 +18,7 @@ export interface IngressRule {
     readonly cidr: string;
 }
 
-/** An HTTP health check every member must pass to receive traffic. */
-export interface HealthCheck {
-    /** HTTP path, e.g. `/healthz`. */
-    readonly path: string;
-    /** Port the member serves (and is checked) on. */
-    readonly port: number;
-}
+export type { CommandHealthCheck, HealthCheck, HttpHealthCheck, TcpHealthCheck } from "../core/health";
 
 /** An Octavia load balancer in front of the fleet. */
 export interface LoadBalancerArgs {
@@ -60,8 +55,11 @@ export interface ServerGroupArgs {
     };
     /** Nova server group policy spreading members over hypervisors. @default "soft-anti-affinity" */
     readonly spread?: "anti-affinity" | "soft-anti-affinity";
-    /** Health check of a serving fleet. @default none */
-    readonly health?: HealthCheck;
+    /**
+     * Health check of a serving fleet: `{ path, port }` (HTTP) or `{ port }` (TCP). The load
+     * balancer's monitor runs it from outside, so a `{ command }` check is refused. @default none
+     */
+    readonly health?: HttpHealthCheck | TcpHealthCheck;
     /** Load balancer sending traffic only to healthy members; requires `health`. @default none */
     readonly loadBalancer?: LoadBalancerArgs;
     /** Ingress rules of the fleet's security group. @default the health port from 0.0.0.0/0 when `health` is set */
@@ -109,7 +107,7 @@ export interface ServerOutput {
 /**
  * A fleet of interchangeable OpenStack VMs: one instance per slot (`${name}-${slot}`), spread by a
  * Nova server group, replaced (never patched) whenever its release changes, in batches that wait
- * for each other, optionally behind an Octavia load balancer with an HTTP health monitor.
+ * for each other, optionally behind an Octavia load balancer with an HTTP or TCP health monitor.
  */
 export class ServerGroup extends pulumi.ComponentResource {
     /** The plan every member was built from: slot, generation, names, batch. */
@@ -202,8 +200,9 @@ export class ServerGroup extends pulumi.ComponentResource {
                 {
                     name: groupName,
                     poolId: pool.id,
-                    type: protocol === "TCP" ? "TCP" : "HTTP",
-                    ...(protocol === "TCP" ? {} : { urlPath: args.health.path, httpMethod: "GET", expectedCodes: "200" }),
+                    // HTTP GETs the path; a TCP listener, or a check without a path, only connects.
+                    type: protocol === "TCP" || args.health.path === undefined ? "TCP" : "HTTP",
+                    ...(protocol === "TCP" || args.health.path === undefined ? {} : { urlPath: args.health.path, httpMethod: "GET", expectedCodes: "200" }),
                     delay: 5,
                     timeout: 3,
                     maxRetries: 3,
