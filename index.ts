@@ -1,10 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import type * as k8s from "@pulumi/kubernetes";
 import { isPulumiSecretKey, ResolvedFleet, resolveStack, storedStackConfig } from "./components/config";
-import type * as DockerBackend from "./components/docker/workload";
-import type * as KubernetesBackend from "./components/kubernetes";
-import { defaultAlerts, Probe, ProbeTarget, ruleFile } from "./components/monitoring";
-import type * as OpenStackBackend from "./components/openstack/serverGroup";
+import { alertRuleFile, buildFleet, type Fleet } from "./components/fleet";
+import { buildNamespace, namespaceResourceName, namespacesToCreate } from "./components/kubernetes/namespaces";
 
 const stack = pulumi.getStack();
 // `herd plan` evaluates this program for another revision's files; Pulumi runs it from here.
@@ -31,11 +29,7 @@ const {
 );
 const dockerHost = new pulumi.Config("docker").get("host");
 
-// Each backend's provider SDK takes a second or more to load: load only those the stack uses.
-const openstackBackend = () => require("./components/openstack/serverGroup") as typeof OpenStackBackend;
-const kubernetesBackend = () => require("./components/kubernetes") as typeof KubernetesBackend;
-const dockerBackend = () => require("./components/docker/workload") as typeof DockerBackend;
-
+// Each backend's provider SDK takes a second or more to load: only a stack with Kubernetes fleets loads it.
 // One provider for every Kubernetes object, from herd:kubernetes; none (the ambient kubeconfig) without it.
 let provider: k8s.Provider | undefined;
 function kubernetesProvider(): k8s.Provider | undefined {
@@ -52,7 +46,6 @@ const namespaces = new Map<string, k8s.core.v1.Namespace>();
 if (kubernetes?.createNamespaces !== false) {
     const kubernetesFleets = resolved.flatMap((fleet) => (fleet.backend === "kubernetes" ? [fleet.args.namespace ?? "default"] : []));
     if (kubernetesFleets.length > 0) {
-        const { buildNamespace, namespaceResourceName, namespacesToCreate } = kubernetesBackend();
         const { core } = require("@pulumi/kubernetes") as typeof k8s;
         const opts = kubernetesProvider() ? { provider: kubernetesProvider() } : {};
         for (const namespace of namespacesToCreate(kubernetesFleets)) {
@@ -65,13 +58,6 @@ function kubernetesOptions(namespace: string | undefined): pulumi.ComponentResou
     const created = namespaces.get(namespace ?? "default");
     const given = kubernetesProvider();
     return { ...(given ? { providers: [given] } : {}), ...(created ? { dependsOn: [created] } : {}) };
-}
-
-/** The fleet's probes, run where the fleet runs (see `Probe`). */
-function probes(fleet: ResolvedFleet, target: ProbeTarget, opts: pulumi.ComponentResourceOptions = {}): void {
-    for (const probe of fleet.alerts.probes ?? []) {
-        new Probe(`${fleet.name}-probe-${probe.name}`, { stack, fleet: fleet.name, probe, target }, opts);
-    }
 }
 
 // Before any OpenStack resource is registered, the change is held against the project's quota
@@ -89,69 +75,61 @@ function openstackPreflight(): Promise<pulumi.Resource[]> {
     return preflightGate;
 }
 
-// Container probes push to the Pushgateway; resolveFleets refuses them without one.
-const pushgateway = monitoring?.pushgateway ?? "";
-const probeImage = monitoring?.probeImage ? { image: monitoring.probeImage } : {};
+// Container probes push to the Pushgateway; resolveStack refuses them without one.
+const probeSettings = {
+    ...(monitoring?.pushgateway ? { pushgateway: monitoring.pushgateway } : {}),
+    ...(monitoring?.probeImage ? { probeImage: monitoring.probeImage } : {}),
+};
 
-function build(fleet: ResolvedFleet) {
+/** A fleet of the stack: its workload, default alerts, monitoring objects and probes (see `buildFleet`). */
+function build(fleet: ResolvedFleet): Fleet {
+    // The alerts as the stack config resolves them; the fleet gives its stack, name, size and probes itself.
+    const { stack: _stack, fleet: _fleet, size: _size, probes: _probes, ...alerts } = fleet.alerts;
+    const watched = { stack, alerts };
     switch (fleet.backend) {
-        case "openstack": {
-            const group = new (openstackBackend().ServerGroup)(fleet.name, fleet.args, { dependsOn: openstackPreflight() });
-            probes(fleet, { backend: "openstack" });
-            return {
-                backend: fleet.backend,
-                generations: group.generations,
-                servers: group.servers,
-                loadBalancerAddress: group.loadBalancerAddress,
-            };
-        }
-        case "kubernetes": {
-            const { KubernetesMonitoring, KubernetesWorkload, kubernetesMembersUp, scrapePort } = kubernetesBackend();
-            const { namespace, nodeSelector, tolerations } = fleet.args;
-            const workload = new KubernetesWorkload(fleet.name, fleet.args, kubernetesOptions(namespace));
-            // A fleet whose pods serve no metrics is counted by kube-state-metrics, not by scrapes that never come.
-            const metricsPort = scrapePort(workload.workload);
-            const metrics = workload.workload.metrics;
-            new KubernetesMonitoring(
-                `${fleet.name}-monitoring`,
-                {
-                    stack,
-                    fleet: fleet.name,
-                    namespace,
-                    metricsPort: metricsPort ?? false,
-                    ...(metrics ? { metricsPath: metrics.path } : {}),
-                    rules: defaultAlerts(metricsPort === undefined ? { ...fleet.alerts, membersUp: kubernetesMembersUp({ fleet: fleet.name, namespace }) } : fleet.alerts),
-                },
-                kubernetesOptions(namespace),
+        case "openstack":
+            return buildFleet(fleet.name, { backend: fleet.backend, ...fleet.args, ...watched }, { dependsOn: openstackPreflight() });
+        case "kubernetes":
+            return buildFleet(
+                fleet.name,
+                { backend: fleet.backend, ...fleet.args, ...watched, probes: fleet.alerts.probes ?? [], ...probeSettings },
+                kubernetesOptions(fleet.args.namespace),
             );
-            probes(
-                fleet,
-                {
-                    backend: "kubernetes",
-                    namespace,
-                    pushgateway,
-                    ...probeImage,
-                    ...(nodeSelector ? { nodeSelector } : {}),
-                    ...(tolerations ? { tolerations } : {}),
-                },
-                kubernetesOptions(namespace),
-            );
+        case "docker":
+            return buildFleet(fleet.name, {
+                backend: fleet.backend,
+                ...fleet.args,
+                ...(dockerHost ? { host: dockerHost } : {}),
+                ...watched,
+                probes: fleet.alerts.probes ?? [],
+                ...probeSettings,
+            });
+    }
+}
+
+/** What the stack shows of a fleet: its backend, the generation each slot (or role) runs, and how to reach it. */
+function outputsOf(fleet: Fleet) {
+    switch (fleet.backend) {
+        case "openstack":
             return {
                 backend: fleet.backend,
-                generations: workload.generations,
-                replicas: workload.replicas,
-                serviceName: workload.serviceName,
+                generations: fleet.workload.generations,
+                servers: fleet.workload.servers,
+                loadBalancerAddress: fleet.workload.loadBalancerAddress,
             };
-        }
-        case "docker": {
-            const workload = new (dockerBackend().DockerWorkload)(fleet.name, { ...fleet.args, ...(dockerHost ? { host: dockerHost } : {}) });
-            probes(fleet, { backend: "docker", pushgateway, network: workload.network.name, ...probeImage }, { provider: workload.provider });
+        case "kubernetes":
             return {
                 backend: fleet.backend,
-                generations: workload.generations,
-                containers: workload.containerNames,
+                generations: fleet.workload.generations,
+                replicas: fleet.workload.replicas,
+                serviceName: fleet.workload.serviceName,
             };
-        }
+        case "docker":
+            return {
+                backend: fleet.backend,
+                generations: fleet.workload.generations,
+                containers: fleet.workload.containerNames,
+            };
     }
 }
 
@@ -164,11 +142,13 @@ function oneMessage<T>(fleet: string, make: () => T): T {
     }
 }
 
+const built = resolved.map((fleet) => oneMessage(fleet.name, () => build(fleet)));
+
 /** Per fleet: its backend, the generation each slot (or role) runs, and how to reach it. */
-export const fleets = Object.fromEntries(resolved.map((fleet) => [fleet.name, oneMessage(fleet.name, () => build(fleet))]));
+export const fleets = Object.fromEntries(built.map((fleet) => [fleet.name, outputsOf(fleet)]));
 
 /**
  * The stack's Prometheus rule file for the fleets outside Kubernetes (OpenStack, Docker), whose
  * Prometheus is configured by hand; Kubernetes fleets carry theirs as PrometheusRule objects.
  */
-export const alertRules = ruleFile(resolved.filter((fleet) => fleet.backend !== "kubernetes").map((fleet) => defaultAlerts(fleet.alerts)));
+export const alertRules = alertRuleFile(built);

@@ -1,5 +1,6 @@
 export * from "./config";
 export * from "./docker";
+export * from "./fleet";
 export * from "./kubernetes";
 export * from "./monitoring";
 export * from "./openstack";

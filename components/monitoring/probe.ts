@@ -1,5 +1,6 @@
 import { AlertRule } from "./rules";
 import { durationOf, PROBE_NAME } from "../config/schema";
+import { formatValue } from "../config/errors";
 import { isBaseUrl, promqlProblem } from "../config/grammar";
 
 /**
@@ -37,29 +38,34 @@ const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
  * Checks a probe given in code (the stack config is checked by its schema already): its name,
  * metric and schedule go into file names, systemd units and shell arguments, so each must match
  * its strict grammar. One line per problem.
+ *
+ * @param key where the probe is in the caller's args (`probes[0]`): each line then names the
+ * key path and the value, as a stack config's problems do (`probes[0].every = "5x": expected …`).
+ * Without it, lines name the probe (`probe "name": every = "5x": expected …`).
  */
-export function probeSpecProblems(probe: ProbeSpec): string[] {
+export function probeSpecProblems(probe: ProbeSpec, key?: string): string[] {
     const problems: string[] = [];
-    const at = `probe ${JSON.stringify(probe.name)}`;
+    const at = (field: string, value: unknown, shown: boolean) =>
+        key === undefined ? `probe ${JSON.stringify(probe.name)}: ${field}${shown ? ` = ${JSON.stringify(value)}` : ""}` : `${key}.${field} = ${formatValue(value)}`;
     if (typeof probe.name !== "string" || !PROBE_NAME.test(probe.name)) {
-        problems.push(`${at}: name: expected lowercase letters, digits and '_', starting with a letter, at most 40 characters`);
+        problems.push(`${at("name", probe.name, false)}: expected lowercase letters, digits and '_', starting with a letter, at most 40 characters`);
     }
     if (probe.metric !== undefined && !(typeof probe.metric === "string" && METRIC_NAME.test(probe.metric) && probe.metric.length <= 200)) {
-        problems.push(`${at}: metric = ${JSON.stringify(probe.metric)}: expected a Prometheus metric name`);
+        problems.push(`${at("metric", probe.metric, true)}: expected a Prometheus metric name`);
     }
     const seconds = typeof probe.every === "string" ? durationOf(probe.every) : NaN;
     if (!(seconds >= 1 && seconds <= 24 * 3600)) {
-        problems.push(`${at}: every = ${JSON.stringify(probe.every)}: expected a duration from 1s to 24h, such as 30s, 5m or 1h`);
+        problems.push(`${at("every", probe.every, true)}: expected a duration from 1s to 24h, such as 30s, 5m or 1h`);
     }
     if (typeof probe.script !== "string" || !probe.script.startsWith("#!")) {
-        problems.push(`${at}: script: expected a script that starts with a shebang line such as #!/bin/sh`);
+        problems.push(`${at("script", probe.script, false)}: expected a script that starts with a shebang line such as #!/bin/sh`);
     } else if (Buffer.byteLength(probe.script, "utf8") > PROBE_SCRIPT_MAX_BYTES) {
-        problems.push(`${at}: script: expected at most ${PROBE_SCRIPT_MAX_BYTES} bytes, got ${Buffer.byteLength(probe.script, "utf8")}`);
+        problems.push(`${at("script", probe.script, false)}: expected at most ${PROBE_SCRIPT_MAX_BYTES} bytes, got ${Buffer.byteLength(probe.script, "utf8")}`);
     }
     const expr = probe.alert?.expr;
     const exprProblem = expr === undefined ? undefined : promqlProblem(expr);
     if (exprProblem !== undefined) {
-        problems.push(`${at}: alert.expr: expected a PromQL expression; this one has ${exprProblem}`);
+        problems.push(`${at("alert.expr", expr, false)}: expected a PromQL expression; this one has ${exprProblem}`);
     }
     return problems;
 }
@@ -72,7 +78,7 @@ export function pushgatewayProblems(url: unknown): string[] {
 }
 
 function requireValidProbes(probes: readonly ProbeSpec[]): void {
-    const problems = probes.flatMap(probeSpecProblems);
+    const problems = probes.flatMap((probe) => probeSpecProblems(probe));
     if (problems.length > 0) {
         throw new Error(`invalid probes:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
     }

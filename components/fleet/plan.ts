@@ -1,0 +1,203 @@
+import { type ConfigProblem, formatProblem } from "../config/errors";
+import { imageReferenceProblem, promqlProblem } from "../config/grammar";
+import { BACKENDS } from "../config/schema";
+import { fleetNameProblems } from "../core/arguments";
+import type { DockerWorkloadArgs } from "../docker/workload";
+import { isLabelKey, isLabelValue } from "../kubernetes/spec";
+import type { KubernetesWorkloadArgs } from "../kubernetes/workload";
+import { cronSchedule, probeSpecProblems, pushgatewayProblems, type ProbeSpec } from "../monitoring/probe";
+import { defaultMinHealthy, type FleetAlertInput } from "../monitoring/rules";
+import type { ServerGroupArgs } from "../openstack/serverGroup";
+import { defaultBatch } from "../rollout";
+
+/**
+ * The default alerts of a fleet: what `defaultAlerts` takes besides the fleet's stack, name, size
+ * and probes, which the fleet gives.
+ */
+export interface FleetAlerts extends Partial<Omit<FleetAlertInput, "stack" | "fleet" | "size" | "probes" | "minHealthy">> {
+    /**
+     * `HerdFleetBelowMinHealthy` fires when fewer members than this are up (for 2 minutes).
+     * @default the size minus one update batch: a rollout's batch down at a time does not alert
+     */
+    readonly minHealthy?: number;
+}
+
+/** What every fleet adds to its backend's arguments: how it is watched. */
+export interface FleetMonitoringArgs {
+    /** The stack, as the `herd_stack` label of every alert and of every probe's count. @default `pulumi.getStack()` */
+    readonly stack?: string;
+    /** The default alerts: fewer than `minHealthy` members up, a member down for 5 minutes. @default `{}` */
+    readonly alerts?: FleetAlerts;
+    /**
+     * Small scripts that count one failure mode each ("this bug happened N times"), each with an
+     * alert of its own. OpenStack members run them from a systemd timer their user data installs
+     * (so adding one replaces the members, in batches); Kubernetes runs each as a CronJob, Docker
+     * as a container, and both push the counts to `pushgateway`. @default []
+     */
+    readonly probes?: readonly ProbeSpec[];
+}
+
+/** Where the probes of a container fleet run and push their counts. */
+export interface ContainerProbeArgs {
+    /**
+     * Base URL of the Prometheus Pushgateway the probes push their counts to, e.g.
+     * `http://pushgateway.monitoring:9091`. Required when the fleet has probes. @default none
+     */
+    readonly pushgateway?: string;
+    /** The image probe containers run in; the wrapper needs a POSIX shell and `wget`. @default "docker.io/library/busybox:1.37" */
+    readonly probeImage?: string;
+}
+
+/** Arguments of an OpenStack fleet: those of its `ServerGroup`, and how it is watched. */
+export interface OpenStackFleetArgs extends ServerGroupArgs, FleetMonitoringArgs {
+    /** The fleet runs on OpenStack VMs. */
+    readonly backend: "openstack";
+}
+
+/** Arguments of a Kubernetes fleet: those of its `KubernetesWorkload`, and how it is watched. */
+export interface KubernetesFleetArgs extends KubernetesWorkloadArgs, FleetMonitoringArgs, ContainerProbeArgs {
+    /** The fleet runs as pods on Kubernetes. */
+    readonly backend: "kubernetes";
+    /**
+     * Labels of the fleet's PodMonitor and PrometheusRule, for a Prometheus Operator that selects
+     * them by label (kube-prometheus-stack selects `release: <its release name>`). @default {}
+     */
+    readonly monitoringLabels?: Readonly<Record<string, string>>;
+}
+
+/** Arguments of a Docker fleet: those of its `DockerWorkload`, and how it is watched. */
+export interface DockerFleetArgs extends DockerWorkloadArgs, FleetMonitoringArgs, ContainerProbeArgs {
+    /** The fleet runs as containers on one Docker engine. */
+    readonly backend: "docker";
+}
+
+/** Arguments of `buildFleet`: a backend's workload arguments, with `backend` saying which, and how the fleet is watched. */
+export type FleetArgs = OpenStackFleetArgs | KubernetesFleetArgs | DockerFleetArgs;
+
+/** A duration as Prometheus reads one (`for:` of a rule). */
+const PROMETHEUS_DURATION = /^([0-9]+(ms|s|m|h|d|w|y))+$/;
+
+/** A Pulumi stack name, which goes into label values and PromQL. */
+const STACK_NAME = /^[A-Za-z0-9_.-]{1,100}$/;
+
+/**
+ * One line per problem of what a fleet adds to its backend's arguments — backend, stack, alerts,
+ * probes, Pushgateway, probe image, monitoring labels — each naming its key path relative to the
+ * args (`probes[0].every`), the value and what is allowed, as a stack config's problems do. The
+ * backend's own arguments are checked by its component, before it registers anything.
+ */
+export function fleetProblems(name: string, args: FleetArgs): string[] {
+    const problems: string[] = [...fleetNameProblems(name)];
+    const add = (problem: ConfigProblem) => problems.push(formatProblem(problem));
+    const backend: unknown = args.backend;
+    if (!(BACKENDS as readonly unknown[]).includes(backend)) {
+        add({ path: ["backend"], value: backend, allowed: BACKENDS.join(" | ") });
+    }
+    if (args.stack !== undefined && !(typeof args.stack === "string" && STACK_NAME.test(args.stack))) {
+        add({ path: ["stack"], value: args.stack, allowed: "a Pulumi stack name: letters, digits, '-', '_' and '.', at most 100 characters" });
+    }
+    const minHealthy = args.alerts?.minHealthy;
+    if (minHealthy !== undefined && !(Number.isSafeInteger(minHealthy) && minHealthy >= 0)) {
+        add({ path: ["alerts", "minHealthy"], value: minHealthy, allowed: "a whole number ≥ 0" });
+    }
+    const memberDownFor = args.alerts?.memberDownFor;
+    if (memberDownFor !== undefined && !(typeof memberDownFor === "string" && PROMETHEUS_DURATION.test(memberDownFor))) {
+        add({ path: ["alerts", "memberDownFor"], value: memberDownFor, allowed: "a Prometheus duration such as 5m, 90s or 1h30m" });
+    }
+    const membersUp = args.alerts?.membersUp;
+    const membersUpProblem = membersUp === undefined ? undefined : typeof membersUp === "string" ? promqlProblem(membersUp) : "no text";
+    if (membersUpProblem !== undefined) {
+        add({ path: ["alerts", "membersUp"], value: membersUp, allowed: `a PromQL expression; this one has ${membersUpProblem}` });
+    }
+    const probes: unknown = args.probes ?? [];
+    if (!Array.isArray(probes) || probes.some((probe) => probe === null || typeof probe !== "object")) {
+        add({ path: ["probes"], value: probes, allowed: "a list of probes, each { name, script, every, metric?, alert? }" });
+    } else {
+        const seen = new Map<unknown, number>();
+        (probes as ProbeSpec[]).forEach((probe, i) => {
+            const own = probeSpecProblems(probe, `probes[${i}]`);
+            problems.push(...own);
+            const first = seen.get(probe.name);
+            if (first !== undefined) {
+                add({ path: ["probes", i, "name"], value: probe.name, allowed: `a name no other probe of the fleet has (probes[${first}] has it)` });
+            }
+            seen.set(probe.name, first ?? i);
+            // A schedule that is no duration is reported once, above.
+            if (backend === "kubernetes" && !own.some((line) => line.startsWith(`probes[${i}].every `))) {
+                try {
+                    cronSchedule(probe.every);
+                } catch (err) {
+                    add({ path: ["probes", i, "every"], value: probe.every, allowed: (err as Error).message.replace(/, got .*$/, "") });
+                }
+            }
+        });
+    }
+    if (args.backend === "kubernetes" || args.backend === "docker") {
+        containerProbeProblems(args, Array.isArray(probes) ? probes.length : 0).forEach(add);
+    }
+    if (args.backend === "kubernetes") {
+        for (const [key, value] of Object.entries(args.monitoringLabels ?? {})) {
+            if (!isLabelKey(key)) {
+                problems.push(`monitoringLabels has ${JSON.stringify(key)}: expected a label key such as example.org/team (name at most 63 characters)`);
+            } else if (typeof value !== "string" || !isLabelValue(value)) {
+                add({ path: ["monitoringLabels", key], value, allowed: "a label value: at most 63 letters, digits, '-', '_' or '.'" });
+            }
+        }
+    }
+    return problems;
+}
+
+/** The Pushgateway and image of a container fleet's probes. */
+function containerProbeProblems(args: ContainerProbeArgs & { readonly backend: string }, probes: number): ConfigProblem[] {
+    const problems: ConfigProblem[] = [];
+    if (args.pushgateway === undefined) {
+        if (probes > 0) {
+            problems.push({ path: ["pushgateway"], value: undefined, allowed: `the URL of a Prometheus Pushgateway: the probes of a ${args.backend} fleet push their counts there` });
+        }
+    } else if (pushgatewayProblems(args.pushgateway).length > 0) {
+        problems.push({ path: ["pushgateway"], value: args.pushgateway, allowed: "an http:// or https:// URL of a host (name or IP), an optional port and path, without user, query, fragment or trailing '/'" });
+    }
+    const image = args.probeImage === undefined ? undefined : imageReferenceProblem(args.probeImage);
+    if (image !== undefined) {
+        problems.push({ path: ["probeImage"], value: args.probeImage, allowed: image });
+    }
+    return problems;
+}
+
+/**
+ * What a fleet's default alerts are built from: its size, the minimum of healthy members (given,
+ * or the size minus one update batch) and its probes.
+ *
+ * @param membersUp PromQL counting members, for a fleet whose members are not scrape targets, unless `alerts.membersUp` says otherwise (see `FleetAlertInput.membersUp`)
+ */
+export function fleetAlertInput(name: string, args: FleetArgs, stack: string, membersUp?: string): FleetAlertInput {
+    const alerts = args.alerts ?? {};
+    const given = alerts.membersUp ?? membersUp;
+    return {
+        stack,
+        probes: args.probes ?? [],
+        fleet: name,
+        size: args.size,
+        ...alerts,
+        minHealthy: alerts.minHealthy ?? defaultMinHealthy(args.size, args.update?.batch ?? defaultBatch(args.size)),
+        ...(given === undefined ? {} : { membersUp: given }),
+    };
+}
+
+/** The arguments of an OpenStack fleet's `ServerGroup`: its own, without how the fleet is watched (its probes stay: the members run them). */
+export function serverGroupArgsOf(args: OpenStackFleetArgs): ServerGroupArgs {
+    const { backend: _backend, stack: _stack, alerts: _alerts, ...workload } = args;
+    return workload;
+}
+
+/** The arguments of a Kubernetes fleet's `KubernetesWorkload`: its own, without how the fleet is watched. */
+export function kubernetesWorkloadArgsOf(args: KubernetesFleetArgs): KubernetesWorkloadArgs {
+    const { backend: _backend, stack: _stack, alerts: _alerts, probes: _probes, pushgateway: _pushgateway, probeImage: _image, monitoringLabels: _labels, ...workload } = args;
+    return workload;
+}
+
+/** The arguments of a Docker fleet's `DockerWorkload`: its own, without how the fleet is watched. */
+export function dockerWorkloadArgsOf(args: DockerFleetArgs): DockerWorkloadArgs {
+    const { backend: _backend, stack: _stack, alerts: _alerts, probes: _probes, pushgateway: _pushgateway, probeImage: _image, ...workload } = args;
+    return workload;
+}
