@@ -226,3 +226,72 @@ export function promqlProblem(expr: string): string | undefined {
     });
     return problem;
 }
+
+/** What a PromQL expression evaluates to. */
+export type PromqlType = "scalar" | "vector" | "matrix" | "string";
+
+/** A node of a parsed PromQL expression. */
+type SyntaxNode = ReturnType<typeof promqlParser.parse>["topNode"];
+
+/** Functions that return a scalar; every other function returns an instant vector. */
+const SCALAR_FUNCTIONS = new Set(["scalar", "time", "pi"]);
+
+/**
+ * The type of a PromQL expression that parses (see {@link promqlProblem}), as Prometheus's own
+ * type checker derives it: a literal or `scalar()`/`time()`/`pi()` is a scalar, an operation
+ * between scalars too; a range selector or a subquery is a range vector; anything else an
+ * instant vector. Comments are skipped.
+ */
+export function promqlType(expr: string): PromqlType {
+    const operands = (node: SyntaxNode): SyntaxNode[] => {
+        const children: SyntaxNode[] = [];
+        for (let child = node.firstChild; child; child = child.nextSibling) {
+            if (child.name !== "LineComment") {
+                children.push(child);
+            }
+        }
+        return children;
+    };
+    const typeOf = (node: SyntaxNode | undefined): PromqlType => {
+        switch (node?.name) {
+            case "NumberDurationLiteral":
+                return "scalar";
+            case "StringLiteral":
+                return "string";
+            case "MatrixSelector":
+            case "SubqueryExpr":
+                return "matrix";
+            case "PromQL":
+            case "ParenExpr":
+            case "OffsetExpr":
+            case "StepInvariantExpr":
+                return typeOf(operands(node)[0]);
+            case "UnaryExpr":
+                return typeOf(operands(node).at(-1));
+            case "BinaryExpr": {
+                const children = operands(node);
+                return typeOf(children[0]) === "scalar" && typeOf(children.at(-1)) === "scalar" ? "scalar" : "vector";
+            }
+            case "FunctionCall": {
+                const name = node.getChild("FunctionIdentifier");
+                return name && SCALAR_FUNCTIONS.has(expr.slice(name.from, name.to)) ? "scalar" : "vector";
+            }
+            default:
+                return "vector";
+        }
+    };
+    return typeOf(promqlParser.parse(expr).topNode);
+}
+
+/** A PromQL expression without its `#` comments, which would swallow what follows it on the line. */
+export function withoutPromqlComments(expr: string): string {
+    const comments: { from: number; to: number }[] = [];
+    promqlParser.parse(expr).iterate({
+        enter: (node) => {
+            if (node.name === "LineComment") {
+                comments.push({ from: node.from, to: node.to });
+            }
+        },
+    });
+    return comments.reduceRight((text, { from, to }) => text.slice(0, from) + text.slice(to), expr);
+}

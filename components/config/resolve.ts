@@ -8,8 +8,9 @@ import type { KubernetesWorkloadArgs } from "../kubernetes/workload";
 import type { ServerGroupArgs, ServerRelease } from "../openstack";
 import { spreadProblem } from "../openstack/hosts";
 import { renderRelease } from "../openstack/members";
+import { containerGeneration } from "../release/container";
 import { cloudConfigProblems, encodedUserDataSize, parseCloudConfig, USER_DATA_MAX_ENCODED_BYTES } from "../openstack/userData";
-import { defaultMinHealthy, FleetAlertInput } from "../monitoring/rules";
+import { CanaryGate, defaultMinHealthy, FleetAlertInput } from "../monitoring/rules";
 import { cronSchedule, PROBE_SCRIPT_MAX_BYTES, ProbeSpec } from "../monitoring/probe";
 import type { SecretValues } from "../release/secrets";
 import { defaultBatch } from "../rollout";
@@ -307,6 +308,23 @@ function alertInput(name: string, fleet: FleetConfig, stack: string, fleetProbes
     };
 }
 
+/**
+ * The fleet's gate for its `HerdCanaryGateClosed` alert while a rollout is under way (some slots
+ * on the release, the others on the previous one), with the generation of the release as its
+ * component computes it: the canary's.
+ */
+function canaryGate(fleet: ResolvedFleet, config: FleetConfig): CanaryGate | undefined {
+    const members = config.rollout?.members ?? config.size;
+    if (!config.gate || members === 0 || members >= config.size) {
+        return undefined;
+    }
+    const generation =
+        fleet.backend === "openstack"
+            ? renderRelease(fleet.name, fleet.args.release, { securityGroupName: fleet.args.groupName ?? `herd-${fleet.name}`, probes: fleet.args.probes }, "release").generation
+            : containerGeneration(fleet.args.release);
+    return { query: config.gate.query, generation };
+}
+
 /** The secrets of a container fleet's args, when it holds any. */
 function withSecrets(options: ResolveOptions) {
     return options.secrets && options.secrets.size > 0 ? { secrets: options.secrets } : {};
@@ -345,7 +363,12 @@ function collectFleets(raw: unknown, options: ResolveOptions): { resolved: Resol
             }
         }
     }
-    return { resolved, problems };
+    // Only a fleet whose release renders has a generation; the others' problems end the run.
+    const gated = problems.length > 0 ? resolved : resolved.map((fleet) => {
+        const gate = canaryGate(fleet, checked.fleets[fleet.name]);
+        return gate ? { ...fleet, alerts: { ...fleet.alerts, canaryGate: gate } } : fleet;
+    });
+    return { resolved: gated, problems };
 }
 
 /**

@@ -1,3 +1,5 @@
+import { promqlType, withoutPromqlComments } from "../config/grammar";
+
 /**
  * A promotion gate: a PromQL query that must hold on the canary, and a minimum bake time since the
  * current wave went live. `herd promote` checks it before it moves a fleet to the next wave.
@@ -58,6 +60,33 @@ export function durationMs(duration: string): number {
 /** Replaces `$generation`, `$fleet` and `$stack` in a gate query. */
 export function gateQuery(query: string, context: GateContext): string {
     return query.replace(/\$(generation|fleet|stack)\b/g, (_, key: "generation" | "fleet" | "stack") => context[key]);
+}
+
+/**
+ * PromQL that returns one series, `{}`, exactly while a gate query would keep the gate closed by
+ * the rule {@link checkGate} applies, so that an alert on it fires when `herd promote` would
+ * refuse: for a query returning an instant vector, when it is empty or any of its samples is
+ * NaN or ±Inf (the finite samples are counted against all of them, and `absent` turns "not as
+ * many" and "none" into a series); for a scalar, when it is zero, NaN or ±Inf; a range vector is
+ * summed over its range per series first (a NaN or ±Inf sample makes the sum one); a string
+ * never holds. Comparisons with -Inf and +Inf filter out NaN, since every comparison with NaN is
+ * false. `#` comments are dropped, or they would swallow what follows.
+ *
+ * @param query the gate query, its `$generation`, `$fleet` and `$stack` already replaced
+ */
+export function gateClosedExpr(query: string): string {
+    const expr = withoutPromqlComments(query).trim();
+    const finite = (vector: string) => `absent(count((${vector}) > -Inf < +Inf) == count(${vector}))`;
+    switch (promqlType(expr)) {
+        case "scalar":
+            return `absent(vector(${expr}) != 0 > -Inf < +Inf)`;
+        case "matrix":
+            return finite(`sum_over_time(${expr})`);
+        case "string":
+            return "vector(1)";
+        case "vector":
+            return finite(expr);
+    }
 }
 
 interface PrometheusResponse {

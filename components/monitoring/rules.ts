@@ -1,4 +1,5 @@
 import * as YAML from "yaml";
+import { gateClosedExpr, gateQuery } from "./gate";
 import { probeAlert, ProbeSpec } from "./probe";
 
 /** A Prometheus alerting rule. */
@@ -23,6 +24,23 @@ export interface RuleGroup {
     readonly rules: readonly AlertRule[];
 }
 
+/** The promotion gate of a fleet whose rollout is under way, watched by `HerdCanaryGateClosed`. */
+export interface CanaryGate {
+    /** The gate query as configured (`gate.query`), with `$generation`, `$fleet` and `$stack` in it. */
+    readonly query: string;
+    /** Generation of the release being rolled out: the canary's, for `$generation` and the alert's `herd_generation`. */
+    readonly generation: string;
+    /**
+     * How long the gate must stay closed before the alert fires: long enough for a new canary's
+     * series to appear, short enough not to leave a failing canary serving for the gate's bake.
+     * @default "10m", like the other canary alerts
+     */
+    readonly for?: string;
+}
+
+/** How long a gate stays closed before `HerdCanaryGateClosed` fires, unless {@link CanaryGate.for} says otherwise. */
+export const DEFAULT_GATE_CLOSED_FOR = "10m";
+
 /** What the default alerts of a fleet need to know. */
 export interface FleetAlertInput {
     /** The stack, matched on the `herd_stack` label. */
@@ -43,6 +61,11 @@ export interface FleetAlertInput {
     readonly membersUp?: string;
     /** The fleet's probes, each with its own alert. @default [] */
     readonly probes?: readonly ProbeSpec[];
+    /**
+     * The fleet's promotion gate while a rollout is under way (some slots on the release, the
+     * others on the previous one): it adds `HerdCanaryGateClosed`. @default none: no gate, or no rollout under way
+     */
+    readonly canaryGate?: CanaryGate;
 }
 
 /**
@@ -61,9 +84,30 @@ function selector(stack: string, fleet: string): string {
 }
 
 /**
+ * `HerdCanaryGateClosed`: fires while the gate query, for the canary's generation, would keep the
+ * gate closed (see {@link gateClosedExpr}), so the robot can roll the canary back. Labelled as a
+ * canary's alert, with the canary's generation.
+ */
+export function canaryGateAlert(stack: string, fleet: string, gate: CanaryGate): AlertRule {
+    const query = gateQuery(gate.query, { stack, fleet, generation: gate.generation });
+    return {
+        alert: "HerdCanaryGateClosed",
+        expr: gateClosedExpr(query),
+        for: gate.for ?? DEFAULT_GATE_CLOSED_FOR,
+        labels: { herd_stack: stack, herd_fleet: fleet, herd_generation: gate.generation, herd_role: "canary", severity: "warning" },
+        annotations: {
+            summary: `The gate of fleet ${fleet} (${stack}) is closed on its canary, generation ${gate.generation}; roll back or hold the rollout`,
+            // Not the query itself: a `{{` in one of its strings would be read as a template.
+            description: "The gate query returns nothing, NaN, ±Inf or a scalar 0, so herd promote would refuse the next wave.",
+        },
+    };
+}
+
+/**
  * The alerts every fleet is born with: fewer than `minHealthy` members up, and a member down for
- * five minutes, plus one per probe. Labels identify the stack and fleet; the member-down alert
- * keeps the series' slot and generation, so it says which release the dead member ran.
+ * five minutes, plus one per probe, and while a rollout is under way one on the fleet's gate.
+ * Labels identify the stack and fleet; the member-down alert keeps the series' slot and
+ * generation, so it says which release the dead member ran.
  */
 export function defaultAlerts(input: FleetAlertInput): RuleGroup {
     const up = input.membersUp ?? `up{${selector(input.stack, input.fleet)}}`;
@@ -93,6 +137,7 @@ export function defaultAlerts(input: FleetAlertInput): RuleGroup {
                 },
             },
             ...(input.probes ?? []).map((probe) => probeAlert(probe, input.stack, input.fleet)),
+            ...(input.canaryGate ? [canaryGateAlert(input.stack, input.fleet, input.canaryGate)] : []),
         ],
     };
 }
