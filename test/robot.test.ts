@@ -24,6 +24,7 @@ import {
     RobotStack,
     robotStack,
 } from "../components/robot";
+import { canaryGateAlert } from "../components/monitoring";
 import { memberUrn } from "../components/robot/upWorker";
 import { notification, webhookAlert } from "./helpers/robot";
 
@@ -155,6 +156,24 @@ describe("robot: deciding what an alert asks for", () => {
         expect(decision.reason).to.equal("HerdCanaryErrorRate fired on the canary of fleet api (1 of 6 slots on the release)");
         // An alert labelled as the canary's counts too.
         expect(decideAll(emptyMemory(), alert({ fleet: "api", alertname: "HerdProbeSlowQueries", role: "canary", slot: undefined })).action).to.equal("rollback");
+    });
+
+    it("rolls back on HerdCanaryGateClosed, as its rule labels it, only when the fleet opted in", () => {
+        const rule = canaryGateAlert("prod", "api", { query: 'max(errors{herd_generation="$generation"}) < 1', generation: "c0ffee42" });
+        // Through Alertmanager's webhook JSON, as the robot reads it; the rule puts no slot on it.
+        const read = readWebhook(notification([webhookAlert({ alertname: rule.alert, herd_slot: "", ...rule.labels })]));
+        expect(read).to.not.be.a("string");
+        const firing = fleetAlert((read as Exclude<typeof read, string>).alerts[0]);
+        expect(firing).to.deep.include({ alertname: "HerdCanaryGateClosed", stack: "prod", fleet: "api", generation: "c0ffee42", role: "canary" });
+        const decision = decideAll(emptyMemory(), firing);
+        expect(decision).to.deep.include({ action: "rollback", mode: "commit", stack: "prod" });
+        expect(decision.reason).to.equal("HerdCanaryGateClosed fired on the canary of fleet api (1 of 6 slots on the release)");
+        const off = (stack: string): RobotStack | undefined => (stack === "prod" ? { fleets: { api: { ...api, rollback: "off" } } } : undefined);
+        expect(decide(firing, off, emptyMemory(), DEFAULT_SETTINGS, NOW)).to.deep.equal({
+            action: "ignore",
+            reason: "canary alert on fleet api: auto-rollback is off (herd:fleets.api.robot.rollback: commit | branch turns it on)",
+        });
+        expect(decideAll(emptyMemory(), { ...firing, status: "resolved" })).to.deep.equal({ action: "ignore", reason: "resolved: nothing to do" });
     });
 
     it("does not roll back a fleet with no rollout under way", () => {
