@@ -10,22 +10,22 @@
  * Python has the same members, names, generations and cattle rules as one built in TypeScript.
  */
 import * as pulumi from "@pulumi/pulumi";
-import {
-    DockerWorkload as HerdDockerWorkload,
-    KubernetesWorkload as HerdKubernetesWorkload,
-    resolveDockerWorkload,
-    resolveWorkload,
-    ServerGroup as HerdServerGroup,
-    type ContainerRelease as HerdContainerRelease,
-    type DockerWorkloadArgs,
-    type KubernetesWorkloadArgs,
-    type MetricsEndpoint as HerdMetricsEndpoint,
-    type ProbeSpec,
-    type ServerGroupArgs,
-    type Toleration as HerdToleration,
-    secretMarker,
+import type {
+    ContainerRelease as HerdContainerRelease,
+    DockerWorkloadArgs,
+    KubernetesWorkloadArgs,
+    MetricsEndpoint as HerdMetricsEndpoint,
+    ProbeSpec,
+    ServerGroupArgs,
+    Toleration as HerdToleration,
 } from "../components";
 import { fleetNameProblems, refuseArguments, servingProblems } from "../components/core/arguments";
+import { resolveDockerWorkload } from "../components/docker/spec";
+import { buildFleet, type DockerFleetArgs, type Fleet, type KubernetesFleetArgs, type OpenStackFleetArgs } from "../components/fleet";
+import { dockerWorkloadArgsOf, fleetProblems, kubernetesWorkloadArgsOf } from "../components/fleet/plan";
+import { resolveWorkload } from "../components/kubernetes/spec";
+import { ruleFile } from "../components/monitoring/rules";
+import { secretMarker } from "../components/release/secrets";
 
 /** How strictly members are spread: over hypervisors (OpenStack) or nodes (Kubernetes). */
 export const Spread = {
@@ -189,6 +189,14 @@ export interface Probe {
     alert?: ProbeAlert;
 }
 
+/** The default alerts of a fleet: fewer than `minHealthy` members up, a member down for 5 minutes. */
+export interface FleetAlerts {
+    /** Alert when fewer members than this are up. Defaults to the size minus one update batch. */
+    minHealthy?: number;
+    /** How long a member may be down before it alerts, as Prometheus reads a duration (`5m`, `90s`). Defaults to `5m`. */
+    memberDownFor?: string;
+}
+
 /** A node taint the members of a Kubernetes fleet tolerate. */
 export interface Toleration {
     /** Taint key. Defaults to every key (with `operator: Exists`). */
@@ -299,8 +307,10 @@ export interface ServerGroupComponentArgs {
     groupName?: string;
     /** Extra Nova metadata on every member. Defaults to none. */
     metadata?: Record<string, string>;
-    /** Probes every member runs. Defaults to none. */
+    /** Probes every member runs, each with an alert of its own. Defaults to none. */
     probes?: Probe[];
+    /** The fleet's default alerts. Defaults to `minHealthy` the size minus one update batch, `memberDownFor` 5m. */
+    alerts?: FleetAlerts;
 }
 
 /** Arguments of a {@link KubernetesWorkload}. */
@@ -333,6 +343,16 @@ export interface KubernetesWorkloadComponentArgs {
     servicePort?: number;
     /** Fixed names for the Deployments, Service and PodDisruptionBudget. Defaults to `false`. */
     fixedNames?: boolean;
+    /** The fleet's default alerts, in its PrometheusRule. Defaults to `minHealthy` the size minus one update batch, `memberDownFor` 5m. */
+    alerts?: FleetAlerts;
+    /** Probes run as CronJobs in the fleet's namespace, each with an alert of its own; they need `pushgateway`. Defaults to none. */
+    probes?: Probe[];
+    /** Base URL of the Prometheus Pushgateway probes push their counts to, e.g. `http://pushgateway.monitoring:9091`. Defaults to none. */
+    pushgateway?: string;
+    /** The image probe containers run in (a POSIX shell and `wget`). Defaults to `docker.io/library/busybox:1.37`. */
+    probeImage?: string;
+    /** Labels of the fleet's PodMonitor and PrometheusRule, for a Prometheus Operator that selects them by label. Defaults to none. */
+    monitoringLabels?: Record<string, string>;
 }
 
 /** Arguments of a {@link DockerWorkload}. */
@@ -363,6 +383,14 @@ export interface DockerWorkloadComponentArgs {
     host?: string;
     /** Keep pulled images when the fleet stops using them. Defaults to `true`. */
     keepImages?: boolean;
+    /** The fleet's default alerts. Defaults to `minHealthy` the size minus one update batch, `memberDownFor` 5m. */
+    alerts?: FleetAlerts;
+    /** Probes run as containers on the fleet's network, each with an alert of its own; they need `pushgateway`. Defaults to none. */
+    probes?: Probe[];
+    /** Base URL of the Prometheus Pushgateway probes push their counts to. Defaults to none. */
+    pushgateway?: string;
+    /** The image probe containers run in (a POSIX shell and `wget`). Defaults to `docker.io/library/busybox:1.37`. */
+    probeImage?: string;
 }
 
 function metricsOf(metrics: MetricsEndpoint | undefined): HerdMetricsEndpoint | false | undefined {
@@ -474,7 +502,23 @@ export function serverGroupArgs(args: ServerGroupComponentArgs): ServerGroupArgs
         ingress: args.ingress?.map((rule) => defined({ ...rule })),
         groupName: args.groupName,
         metadata: args.metadata,
-        probes: args.probes?.map((probe): ProbeSpec => defined({ ...probe, alert: probe.alert && defined({ ...probe.alert }) })),
+        probes: probeSpecs(args.probes),
+    });
+}
+
+/** The SDK's probes for the package's. */
+function probeSpecs(probes: Probe[] | undefined): ProbeSpec[] | undefined {
+    return probes?.map((probe): ProbeSpec => defined({ ...probe, alert: probe.alert && defined({ ...probe.alert }) }));
+}
+
+/** How a fleet is watched, as `buildFleet` takes it: its alerts and, for a container fleet, its probes and where they push. */
+function watchedArgs(args: { alerts?: FleetAlerts; probes?: Probe[]; pushgateway?: string; probeImage?: string; monitoringLabels?: Record<string, string> }) {
+    return defined({
+        alerts: args.alerts && defined({ ...args.alerts }),
+        probes: probeSpecs(args.probes),
+        pushgateway: args.pushgateway,
+        probeImage: args.probeImage,
+        monitoringLabels: args.monitoringLabels,
     });
 }
 
@@ -543,10 +587,16 @@ export function dockerWorkloadArgs(args: DockerWorkloadComponentArgs): DockerWor
     });
 }
 
+/** A fleet's alerts as a Prometheus rule file (see `buildFleet`). */
+function alertRulesOf(fleet: Fleet): pulumi.Output<string> {
+    return pulumi.output(ruleFile([fleet.ruleGroup]));
+}
+
 /**
  * A fleet of interchangeable OpenStack VMs: one instance per slot, spread by a Nova server group,
  * replaced (never patched) whenever its release changes, in batches, optionally behind an Octavia
- * load balancer with an HTTP health monitor.
+ * load balancer with an HTTP health monitor; monitored from birth: its probes run on every member,
+ * and its default and probe alerts are in {@link ServerGroup.alertRules}.
  */
 export class ServerGroup extends pulumi.ComponentResource {
     /** Name, generation and IPv4 address of every member, by slot. */
@@ -555,24 +605,30 @@ export class ServerGroup extends pulumi.ComponentResource {
     readonly generations: pulumi.Output<string[]>;
     /** The load balancer's VIP, when there is one. */
     readonly loadBalancerAddress: pulumi.Output<string | undefined>;
+    /** The fleet's alerts, as a Prometheus rule file for the Prometheus that scrapes its members. */
+    readonly alertRules: pulumi.Output<string>;
 
     constructor(name: string, args: ServerGroupComponentArgs, opts?: pulumi.ComponentResourceOptions) {
         // Checked before this component registers: a refused fleet leaves nothing behind.
         const problems = [...fleetNameProblems(name), ...outputProblems(args, false)];
-        refuseArguments("herd:index:ServerGroup", name, problems.length > 0 ? problems : servingProblems(args));
+        const fleetArgs: OpenStackFleetArgs = { backend: "openstack", ...serverGroupArgs(args), ...watchedArgs(args) };
+        refuseArguments("herd:index:ServerGroup", name, problems.length > 0 ? problems : [...servingProblems(args), ...fleetProblems(name, fleetArgs)]);
         super("herd:index:ServerGroup", name, {}, opts);
-        const fleet = new HerdServerGroup(name, serverGroupArgs(args), { parent: this });
-        this.servers = fleet.servers.apply((servers) => servers.map((server) => ({ ...server })));
-        this.generations = pulumi.output([...fleet.generations]);
-        this.loadBalancerAddress = fleet.loadBalancerAddress;
-        this.registerOutputs({ servers: this.servers, generations: this.generations, loadBalancerAddress: this.loadBalancerAddress });
+        const fleet = buildFleet(name, fleetArgs, { parent: this });
+        this.servers = fleet.workload.servers.apply((servers) => servers.map((server) => ({ ...server })));
+        this.generations = pulumi.output([...fleet.workload.generations]);
+        this.loadBalancerAddress = fleet.workload.loadBalancerAddress;
+        this.alertRules = alertRulesOf(fleet);
+        this.registerOutputs({ servers: this.servers, generations: this.generations, loadBalancerAddress: this.loadBalancerAddress, alertRules: this.alertRules });
     }
 }
 
 /**
  * A fleet of interchangeable pods on Kubernetes: a stable Deployment and, while a rollout is under
  * way, a canary Deployment, behind one Service and one PodDisruptionBudget; pods locked down,
- * probed and spread by default.
+ * probed and spread by default; monitored from birth: a PodMonitor and a PrometheusRule with its
+ * default, probe and canary alerts (the Prometheus Operator's CRDs must be in the cluster), and a
+ * CronJob per probe.
  */
 export class KubernetesWorkload extends pulumi.ComponentResource {
     /** Generation per Deployment. */
@@ -581,40 +637,50 @@ export class KubernetesWorkload extends pulumi.ComponentResource {
     readonly replicas: pulumi.Output<RoleReplicas>;
     /** The Service's name, when the fleet serves a port. */
     readonly serviceName: pulumi.Output<string | undefined>;
+    /** The fleet's alerts, which its PrometheusRule carries, as a Prometheus rule file. */
+    readonly alertRules: pulumi.Output<string>;
 
     constructor(name: string, args: KubernetesWorkloadComponentArgs, opts?: pulumi.ComponentResourceOptions) {
         // Checked before this component registers, the SDK's checks included: a refused fleet leaves nothing behind.
         refuseArguments("herd:index:KubernetesWorkload", name, [...fleetNameProblems(name), ...outputProblems(args, true)]);
-        const fleetArgs = kubernetesWorkloadArgs(args);
-        resolveWorkload(name, fleetArgs);
+        const fleetArgs: KubernetesFleetArgs = { backend: "kubernetes", ...kubernetesWorkloadArgs(args), ...watchedArgs(args) };
+        refuseArguments("herd:index:KubernetesWorkload", name, fleetProblems(name, fleetArgs));
+        resolveWorkload(name, kubernetesWorkloadArgsOf(fleetArgs));
         super("herd:index:KubernetesWorkload", name, {}, opts);
-        const fleet = new HerdKubernetesWorkload(name, fleetArgs, { parent: this });
-        this.generations = pulumi.output({ ...fleet.generations });
-        this.replicas = pulumi.output({ ...fleet.replicas });
-        this.serviceName = fleet.serviceName;
-        this.registerOutputs({ generations: this.generations, replicas: this.replicas, serviceName: this.serviceName });
+        const fleet = buildFleet(name, fleetArgs, { parent: this });
+        this.generations = pulumi.output({ ...fleet.workload.generations });
+        this.replicas = pulumi.output({ ...fleet.workload.replicas });
+        this.serviceName = fleet.workload.serviceName;
+        this.alertRules = alertRulesOf(fleet);
+        this.registerOutputs({ generations: this.generations, replicas: this.replicas, serviceName: this.serviceName, alertRules: this.alertRules });
     }
 }
 
 /**
  * A fleet of interchangeable containers on one Docker engine: one container per slot on the
- * fleet's own network, replaced (never updated) whenever its release changes, in batches.
+ * fleet's own network, replaced (never updated) whenever its release changes, in batches;
+ * monitored from birth: a container per probe, and its default and probe alerts in
+ * {@link DockerWorkload.alertRules}.
  */
 export class DockerWorkload extends pulumi.ComponentResource {
     /** Docker container name per slot. */
     readonly containerNames: pulumi.Output<string[]>;
     /** Generation per slot. */
     readonly generations: pulumi.Output<string[]>;
+    /** The fleet's alerts, as a Prometheus rule file for the Prometheus that scrapes its containers. */
+    readonly alertRules: pulumi.Output<string>;
 
     constructor(name: string, args: DockerWorkloadComponentArgs, opts?: pulumi.ComponentResourceOptions) {
         // Checked before this component registers, the SDK's checks included: a refused fleet leaves nothing behind.
         refuseArguments("herd:index:DockerWorkload", name, [...fleetNameProblems(name), ...outputProblems(args, true), ...secretOrderProblems(args)]);
-        const fleetArgs = dockerWorkloadArgs(args);
-        resolveDockerWorkload(name, fleetArgs);
+        const fleetArgs: DockerFleetArgs = { backend: "docker", ...dockerWorkloadArgs(args), ...watchedArgs(args) };
+        refuseArguments("herd:index:DockerWorkload", name, fleetProblems(name, fleetArgs));
+        resolveDockerWorkload(name, dockerWorkloadArgsOf(fleetArgs));
         super("herd:index:DockerWorkload", name, {}, opts);
-        const fleet = new HerdDockerWorkload(name, fleetArgs, { parent: this });
-        this.containerNames = pulumi.output([...fleet.containerNames]);
-        this.generations = pulumi.output([...fleet.generations]);
-        this.registerOutputs({ containerNames: this.containerNames, generations: this.generations });
+        const fleet = buildFleet(name, fleetArgs, { parent: this });
+        this.containerNames = pulumi.output([...fleet.workload.containerNames]);
+        this.generations = pulumi.output([...fleet.workload.generations]);
+        this.alertRules = alertRulesOf(fleet);
+        this.registerOutputs({ containerNames: this.containerNames, generations: this.generations, alertRules: this.alertRules });
     }
 }

@@ -4,7 +4,8 @@ import { expect } from "chai";
 import { getPulumiComponents } from "@pulumi/pulumi/provider/experimental";
 import type { PackageSpec, Property } from "@pulumi/pulumi/provider/experimental/schema";
 import { ServerGroup as HerdServerGroup } from "../../components";
-import { runProgram } from "../../components/testing";
+import * as YAML from "yaml";
+import { ProgramError, runProgram } from "../../components/testing";
 import * as plugin from "../../provider";
 
 const PROVIDER_DIR = path.join(__dirname, "..", "..", "provider");
@@ -101,9 +102,11 @@ describe("herd as a Pulumi component package (provider/)", () => {
             groupName: "string?",
             metadata: "map<string>?",
             probes: "Probe[]?",
+            alerts: "FleetAlerts?",
         });
         expect(resource.requiredInputs).to.deep.equal(["release", "size"]);
-        expect(shapes(resource.properties)).to.deep.equal({ servers: "Server[]", generations: "string[]", loadBalancerAddress: "string?" });
+        expect(shapes(resource.properties)).to.deep.equal({ servers: "Server[]", generations: "string[]", loadBalancerAddress: "string?", alertRules: "string" });
+        expect(shapes(schema.types["herd:index:FleetAlerts"].properties)).to.deep.equal({ minHealthy: "number?", memberDownFor: "string?" });
         expect(shapes(schema.types["herd:index:ServerRelease"].properties)).to.deep.equal({
             image: "string",
             flavor: "string",
@@ -146,8 +149,13 @@ describe("herd as a Pulumi component package (provider/)", () => {
             metrics: "MetricsEndpoint?",
             servicePort: "number?",
             fixedNames: "boolean?",
+            alerts: "FleetAlerts?",
+            probes: "Probe[]?",
+            pushgateway: "string?",
+            probeImage: "string?",
+            monitoringLabels: "map<string>?",
         });
-        expect(shapes(resource.properties)).to.deep.equal({ generations: "RoleGenerations", replicas: "RoleReplicas", serviceName: "string?" });
+        expect(shapes(resource.properties)).to.deep.equal({ generations: "RoleGenerations", replicas: "RoleReplicas", serviceName: "string?", alertRules: "string" });
         expect(shapes(schema.types["herd:index:ContainerRelease"].properties)).to.deep.equal({
             image: "string",
             command: "string[]?",
@@ -191,8 +199,12 @@ describe("herd as a Pulumi component package (provider/)", () => {
             metrics: "MetricsEndpoint?",
             host: "string?",
             keepImages: "boolean?",
+            alerts: "FleetAlerts?",
+            probes: "Probe[]?",
+            pushgateway: "string?",
+            probeImage: "string?",
         });
-        expect(shapes(resource.properties)).to.deep.equal({ containerNames: "string[]", generations: "string[]" });
+        expect(shapes(resource.properties)).to.deep.equal({ containerNames: "string[]", generations: "string[]", alertRules: "string" });
     });
 });
 
@@ -244,5 +256,53 @@ describe("the component package's args, mapped onto the TypeScript SDK's", () =>
         expect(inner.options.parent).to.equal(outer.urn);
         const members = (run: typeof direct) => run.ofType("openstack:compute/instance:Instance").map((r) => ({ name: r.name, inputs: r.inputs, replace: r.options.replaceOnChanges }));
         expect(members(viaPackage)).to.deep.equal(members(direct));
+    });
+
+    it("builds a fleet monitored from birth: a Kubernetes fleet's PrometheusRule and probe CronJob are its children, its alerts an output", async () => {
+        const probe = { name: "stuck_jobs", script: "#!/bin/sh\necho 0\n", every: "5m" };
+        const run = await runProgram({
+            program: () => {
+                const fleet = new plugin.KubernetesWorkload("api", {
+                    size: 3,
+                    namespace: "api",
+                    release: { image: "registry.example.org/api@sha256:5b0e8c1f3a2d4e6f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f7", port: 8080 },
+                    alerts: { minHealthy: 1 },
+                    probes: [probe],
+                    pushgateway: "http://pushgateway.monitoring:9091",
+                });
+                return { alertRules: fleet.alertRules };
+            },
+            config: {},
+        });
+        const outer = run.named("api", "herd:index:KubernetesWorkload");
+        expect(run.named("api", "herd:kubernetes:Workload").options.parent).to.equal(outer.urn);
+        expect(run.named("api-monitoring", "herd:kubernetes:Monitoring").options.parent).to.equal(outer.urn);
+        expect(run.named("api-probe-stuck_jobs", "herd:monitoring:Probe").options.parent).to.equal(outer.urn);
+        const rule = run.named("api-monitoring-rules", "kubernetes:monitoring.coreos.com/v1:PrometheusRule");
+        const { groups } = rule.inputs.spec as { groups: { rules: { alert: string; expr: string }[] }[] };
+        expect(groups[0].rules.map((r) => r.alert)).to.include.members(["HerdFleetBelowMinHealthy", "HerdMemberDown", "HerdProbeStuckJobs"]);
+        expect(groups[0].rules[0].expr).to.match(/ < 1$/);
+        expect(YAML.parse(run.outputs.alertRules as string)).to.deep.equal({ groups });
+        expect(run.named("api-probe-stuck-jobs", "kubernetes:batch/v1:CronJob").inputs.metadata).to.deep.include({ namespace: "api" });
+    });
+
+    it("refuses a fleet's probes without a Pushgateway before registering anything, naming the key", async () => {
+        const failure = await runProgram({
+            program: () => {
+                new plugin.DockerWorkload("cache", {
+                    size: 2,
+                    release: { image: "registry.example.org/cache@sha256:5b0e8c1f3a2d4e6f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f7" },
+                    probes: [{ name: "stuck_jobs", script: "#!/bin/sh\necho 0\n", every: "5m" }],
+                });
+            },
+            config: {},
+        }).then(
+            () => undefined,
+            (err: unknown) => err as ProgramError,
+        );
+        expect(failure?.message).to.equal(
+            'herd:index:DockerWorkload "cache": invalid arguments:\n  - pushgateway is missing: required, the URL of a Prometheus Pushgateway: the probes of a docker fleet push their counts there',
+        );
+        expect(failure?.resources.filter((r) => r.type !== "pulumi:pulumi:Stack")).to.deep.equal([]);
     });
 });
