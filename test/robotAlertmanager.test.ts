@@ -47,6 +47,8 @@ describe("robot: behind the real Alertmanager", function () {
         expect(routed("alertname=HerdMemberDown", "herd_stack=prod", "herd_fleet=web", "herd_slot=3")).to.equal("herd-robot,people");
         expect(routed("alertname=HerdCanaryErrorRate", "herd_stack=prod", "herd_fleet=api")).to.equal("herd-robot,people");
         expect(routed("alertname=WebCanaryGateClosed", "herd_stack=prod", "herd_fleet=web", "herd_role=canary")).to.equal("herd-robot,people");
+        // herd's own gate alert is labelled as the canary's too, and still reaches the robot once.
+        expect(routed("alertname=HerdCanaryGateClosed", "herd_stack=prod", "herd_fleet=web", "herd_role=canary", "herd_generation=c0ffee42")).to.equal("herd-robot,people");
         expect(routed("alertname=HerdProbeNginxWorkerCrashes", "herd_stack=prod", "herd_fleet=web")).to.equal("people");
         expect(routed("alertname=HerdMemberDown")).to.equal("people");
     });
