@@ -3,7 +3,7 @@ import * as path from "node:path";
 import { canonicalHealthCheck, HttpHealthCheck, TcpHealthCheck } from "../core/health";
 import { dockerArgsFromConfig, dockerConfigProblems } from "../docker/config";
 import type { DockerWorkloadArgs } from "../docker/workload";
-import { kubernetesArgsFromConfig } from "../kubernetes/config";
+import { kubernetesArgsFromConfig, kubernetesConfigProblems } from "../kubernetes/config";
 import type { KubernetesWorkloadArgs } from "../kubernetes/workload";
 import type { ServerGroupArgs, ServerRelease } from "../openstack";
 import { spreadProblem } from "../openstack/hosts";
@@ -350,9 +350,14 @@ function collectFleets(raw: unknown, options: ResolveOptions): { resolved: Resol
                     args: openstackArgs(name, fleet, fleetProbes, options, problems),
                 });
                 break;
-            case "kubernetes":
-                resolved.push({ name, backend: "kubernetes", args: { ...kubernetesArgsFromConfig(name, fleet), ...withSecrets(options) }, alerts });
+            case "kubernetes": {
+                const kubernetesProblems = kubernetesConfigProblems(name, fleet);
+                problems.push(...kubernetesProblems);
+                if (kubernetesProblems.length === 0) {
+                    resolved.push({ name, backend: "kubernetes", args: { ...kubernetesArgsFromConfig(name, fleet), ...withSecrets(options) }, alerts });
+                }
                 break;
+            }
             case "docker": {
                 const dockerProblems = dockerConfigProblems(name, fleet);
                 problems.push(...dockerProblems);

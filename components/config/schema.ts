@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { HealthCheck, healthProblems } from "../core/health";
+import { CPU_ALLOWED, MEDIUM_ALLOWED, MEMORY_ALLOWED, MOUNT_PATH_ALLOWED, objectNameAllowed, SIZE_ALLOWED } from "./kubernetesGrammar";
 import { holdsSecret } from "../release/secrets";
 import {
     BASE_URL_ALLOWED,
@@ -311,6 +312,24 @@ const toleration = strict({
     tolerationSeconds: wholeNumber(0).optional(),
 });
 
+/** A resource quantity: YAML may give a number (`cpu: 1`), which Kubernetes takes as its text. */
+const quantity = (allowed: string) => z.union([z.string(), z.number()], expect(allowed)).transform(String);
+
+const resourceQuantities = strict({ cpu: quantity(CPU_ALLOWED).optional(), memory: quantity(MEMORY_ALLOWED).optional() });
+
+/**
+ * An extra volume of a Kubernetes fleet. Its values' grammar and the rules between them (one
+ * source, a free mount path) are checked by the Kubernetes backend, for code and config alike.
+ */
+const kubernetesVolume = strict({
+    mountPath: z.string(expect(MOUNT_PATH_ALLOWED)),
+    readOnly: z.boolean(expect("true | false")).optional(),
+    emptyDir: strict({ medium: z.string(expect(MEDIUM_ALLOWED)).optional(), sizeLimit: quantity(SIZE_ALLOWED).optional() }).optional(),
+    secret: z.string(expect(objectNameAllowed("Secret"))).optional(),
+    configMap: z.string(expect(objectNameAllowed("ConfigMap"))).optional(),
+    persistentVolumeClaim: z.string(expect(objectNameAllowed("PersistentVolumeClaim"))).optional(),
+});
+
 /** A Kubernetes fleet in the stack config (`backend: kubernetes`): what {@link resolveFleets} turns into {@link KubernetesWorkloadArgs}. */
 export const kubernetesFleetSchema = strict({
     backend: z.literal("kubernetes"),
@@ -319,6 +338,12 @@ export const kubernetesFleetSchema = strict({
     namespace: z.string(expect("a Kubernetes namespace name")).regex(FLEET_NAME, expect("a Kubernetes namespace name")).optional(),
     nodeSelector: z.record(labelKey, labelValue, expect("a map of node label → value")).optional(),
     tolerations: z.array(toleration, expect("a list of { key, operator, value, effect, tolerationSeconds }")).optional(),
+    serviceAccountName: z.string(expect(objectNameAllowed("ServiceAccount"))).optional(),
+    automountServiceAccountToken: z.boolean(expect("true | false: whether the pods get the service account's API token")).optional(),
+    imagePullSecrets: z.array(z.string(expect(objectNameAllowed("Secret"))), expect("a list of Secret names")).optional(),
+    volumes: z.record(z.string(), kubernetesVolume, expect("a map of volume name → { mountPath, readOnly?, and one of emptyDir, secret, configMap, persistentVolumeClaim }")).optional(),
+    podAnnotations: z.record(z.string(), z.string(expect("a string value (quote numbers and booleans)")), expect("a map of annotation key: value")).optional(),
+    resources: strict({ requests: resourceQuantities.optional(), limits: resourceQuantities.optional() }).optional(),
     release: containerReleaseSchema,
     rollout: strict({ previous: containerReleaseSchema.optional(), ...rolloutFields }).optional(),
 });

@@ -3,3 +3,4 @@ export * from "./spec";
 export * from "./workload";
 export * from "./monitoring";
 export * from "./namespaces";
+export * from "./pod";

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { formatProblem } from "../config/errors";
 import { HTTP_PATH_ALLOWED, isHttpPath } from "../config/grammar";
 import { MAX_FLEET_SIZE } from "../config/schema";
 import { fleetNameProblems, healthCheckProblems, refuseArguments } from "../core/arguments";
@@ -15,26 +16,11 @@ import {
     isPort,
 } from "../release/container";
 import { holdsSecret } from "../release/secrets";
+import { podSettingsProblems, podVolume, ResolvedPodSettings, resolvePodSettings, ResourceQuantities, volumeMount } from "./pod";
 import type { KubernetesWorkloadArgs } from "./workload";
 
 /** Which Deployment a pod belongs to: `stable` runs the fleet's settled release, `canary` the one being rolled out. */
 export type Role = "stable" | "canary";
-
-/** CPU and memory of one container, in Kubernetes quantities (`100m`, `128Mi`). */
-export interface ResourceQuantities {
-    /** CPU, e.g. `100m` (a tenth of a core) or `2`. @default 100m requested, 500m limit */
-    readonly cpu?: string;
-    /** Memory, e.g. `128Mi` or `1Gi`. @default 128Mi requested, 256Mi limit */
-    readonly memory?: string;
-}
-
-/** Requests (what the scheduler reserves) and limits (the ceiling) of the fleet's container. */
-export interface ContainerResources {
-    /** @default { cpu: "100m", memory: "128Mi" } */
-    readonly requests?: ResourceQuantities;
-    /** @default { cpu: "500m", memory: "256Mi" } */
-    readonly limits?: ResourceQuantities;
-}
 
 /**
  * The pod's and container's security context. herd runs members locked down; loosen a setting
@@ -114,6 +100,8 @@ export interface ResolvedWorkload {
         /** The most a pod may use. */
         readonly limits: Required<ResourceQuantities>;
     };
+    /** Service account, image pull secrets, extra volumes and pod annotations, defaults applied. */
+    readonly pod: Omit<ResolvedPodSettings, "resources">;
     /** The pod's and container's security context. */
     readonly security: ResolvedSecurity;
     /** Node selector (sorted by key) and tolerations, as given; empty when unset. */
@@ -174,10 +162,6 @@ export interface RolePlan {
 
 /** Namespace of a fleet that names none. */
 export const DEFAULT_NAMESPACE = "default";
-/** Requests of a fleet's container that gives none: what the scheduler reserves per pod. */
-export const DEFAULT_REQUESTS = { cpu: "100m", memory: "128Mi" } as const;
-/** Limits of a fleet's container that gives none: the most a pod may use. */
-export const DEFAULT_LIMITS = { cpu: "500m", memory: "256Mi" } as const;
 /** Name of the container in every pod, and of its serving port (the Service targets it by name). */
 export const CONTAINER_NAME = "app";
 /** Name of the container's serving port, which the Service targets. */
@@ -301,6 +285,8 @@ function argumentProblems(input: KubernetesWorkloadArgs): string[] {
         problems.push(`metrics.path = ${JSON.stringify(input.metrics.path)}: expected ${HTTP_PATH_ALLOWED}`);
     }
     problems.push(...placementProblems(input));
+    const filePaths = [input.release, input.rollout?.previous].flatMap((release) => Object.keys(release?.files ?? {}));
+    problems.push(...podSettingsProblems(input, { filePaths, metrics: input.metrics !== false }).map(formatProblem));
     for (const capability of input.security?.addCapabilities ?? []) {
         if (!CAPABILITY.test(capability)) {
             problems.push(`security.addCapabilities has ${JSON.stringify(capability)}: expected a capability name such as NET_BIND_SERVICE`);
@@ -318,6 +304,7 @@ export function resolveWorkload(name: string, input: KubernetesWorkloadArgs): Re
     const roles = planRoles(input.size, input.release, input.rollout);
     const security = input.security ?? {};
     const servicePort = input.servicePort ?? input.release.port ?? input.rollout?.previous?.port;
+    const { resources, ...pod } = resolvePodSettings(input);
     return {
         name,
         namespace: input.namespace ?? DEFAULT_NAMESPACE,
@@ -325,10 +312,8 @@ export function resolveWorkload(name: string, input: KubernetesWorkloadArgs): Re
         order: input.update?.order ?? "create-before-delete",
         spread: input.spread ?? "soft-anti-affinity",
         ...(input.health ? { health: canonicalHealthCheck(input.health) } : {}),
-        resources: {
-            requests: { ...DEFAULT_REQUESTS, ...input.resources?.requests },
-            limits: { ...DEFAULT_LIMITS, ...input.resources?.limits },
-        },
+        resources,
+        pod,
         security: {
             runAsNonRoot: security.runAsNonRoot ?? true,
             readOnlyRootFilesystem: security.readOnlyRootFilesystem ?? true,
@@ -581,6 +566,7 @@ function container<N>(workload: ResolvedWorkload, plan: RolePlan, configMaps: Co
             { name: "tmp", mountPath: "/tmp" },
             ...files.map((path) => ({ name: "files", mountPath: path, subPath: fileKey(path), readOnly: true })),
             ...secretFiles.map((path) => ({ name: "secret-files", mountPath: path, subPath: fileKey(path), readOnly: true })),
+            ...workload.pod.volumes.map(volumeMount),
         ],
     };
 }
@@ -602,8 +588,10 @@ export function buildPodSpec<N>(workload: ResolvedWorkload, plan: RolePlan, conf
         throw new Error(`KubernetesWorkload "${workload.name}": the ${plan.role} pods need a files Secret exactly when the release has secret files`);
     }
     return {
-        // Members talk to nothing in the API server; a token would only be something to steal.
-        automountServiceAccountToken: false,
+        // Members talk to nothing in the API server unless told so; a token would only be something to steal.
+        ...(workload.pod.serviceAccountName === undefined ? {} : { serviceAccountName: workload.pod.serviceAccountName }),
+        automountServiceAccountToken: workload.pod.automountServiceAccountToken,
+        ...(workload.pod.imagePullSecrets.length > 0 ? { imagePullSecrets: workload.pod.imagePullSecrets.map((name) => ({ name })) } : {}),
         // Service links add an env variable per Service in the namespace: noise that differs by namespace.
         enableServiceLinks: false,
         securityContext: {
@@ -641,6 +629,7 @@ export function buildPodSpec<N>(workload: ResolvedWorkload, plan: RolePlan, conf
                           },
                       },
                   ]),
+            ...workload.pod.volumes.map(podVolume),
         ],
         ...(Object.keys(workload.placement.nodeSelector).length > 0 ? { nodeSelector: { ...workload.placement.nodeSelector } } : {}),
         ...(workload.placement.tolerations.length > 0 ? { tolerations: workload.placement.tolerations.map((t) => ({ ...t })) } : {}),
@@ -667,16 +656,19 @@ export function spreadConstraint(workload: ResolvedWorkload) {
     };
 }
 
-/** Prometheus discovery annotations of a role's pods, or none when metrics are off or there is no port. */
+/**
+ * The annotations of a role's pods: the fleet's `podAnnotations` and Prometheus's discovery
+ * annotations (unless metrics are off or there is no port), sorted by key; none when empty.
+ */
 export function podAnnotations(workload: ResolvedWorkload, plan: RolePlan): Record<string, string> | undefined {
-    if (workload.metrics === false) {
-        return undefined;
-    }
-    const port = workload.metrics.port ?? plan.release.port;
-    if (port === undefined) {
-        return undefined;
-    }
-    return { "prometheus.io/path": workload.metrics.path, "prometheus.io/port": String(port), "prometheus.io/scrape": "true" };
+    const port = workload.metrics === false ? undefined : (workload.metrics.port ?? plan.release.port);
+    const prometheus: Record<string, string> =
+        workload.metrics === false || port === undefined
+            ? {}
+            : { "prometheus.io/path": workload.metrics.path, "prometheus.io/port": String(port), "prometheus.io/scrape": "true" };
+    const annotations: Record<string, string> = { ...workload.pod.annotations, ...prometheus };
+    const keys = Object.keys(annotations).sort();
+    return keys.length === 0 ? undefined : Object.fromEntries(keys.map((key) => [key, annotations[key]]));
 }
 
 /**

@@ -12,7 +12,6 @@ import {
     buildDisruptionBudgetSpec,
     buildServiceSpec,
     configMapName,
-    ContainerResources,
     deploymentName,
     deploymentOrder,
     disruptionBudgetName,
@@ -28,9 +27,13 @@ import {
     WorkloadSecurity,
     WorkloadUpdate,
 } from "./spec";
+import type { PodSettings } from "./pod";
 
-/** Arguments of a {@link KubernetesWorkload}. */
-export interface KubernetesWorkloadArgs {
+/**
+ * Arguments of a {@link KubernetesWorkload}; the pod settings (service account, image pull
+ * secrets, extra volumes, pod annotations, requests and limits) are those of {@link PodSettings}.
+ */
+export interface KubernetesWorkloadArgs extends PodSettings {
     /** Number of pods, stable and canary together. */
     readonly size: number;
     /** The release new pods run. */
@@ -65,8 +68,6 @@ export interface KubernetesWorkloadArgs {
     readonly nodeSelector?: Readonly<Record<string, string>>;
     /** Node taints members tolerate (`spec.tolerations`), e.g. nodes dedicated to the fleet. @default none */
     readonly tolerations?: readonly Toleration[];
-    /** CPU and memory requests and limits of the container. @default requests 100m / 128Mi, limits 500m / 256Mi */
-    readonly resources?: ContainerResources;
     /** The security context. @default non-root, read-only root filesystem, no privilege escalation, all capabilities dropped, RuntimeDefault seccomp */
     readonly security?: WorkloadSecurity;
     /** Where Prometheus scrapes each pod (`prometheus.io/*` annotations); `false` for no scraping. @default the release's port, `/metrics` */
