@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { DockerWorkload, parseRollouts, releaseFromStack, ServerGroup, waveSchedule, type ServerRelease } from "herd";
+import { alertRuleFile, buildFleet, parseRollouts, releaseFromStack, waveSchedule, type ServerRelease } from "herd";
 
 /** `herd-consumer:edge` in the stack file. */
 interface EdgeConfig {
@@ -31,24 +31,37 @@ const edgeRelease: ServerRelease = {
     userData: "#cloud-config\npackages: [haproxy]\n",
 };
 
-const edgeFleet = new ServerGroup("edge", {
+/** Counts HAProxy's restarts since boot: the probe's alert fires while it is above 0. */
+const haproxyRestarts = `#!/bin/sh
+systemctl show haproxy --property=NRestarts --value
+`;
+
+// buildFleet gives each fleet its default alerts (fewer than minHealthy up, a member down for
+// 5 minutes) and its probes, as herd's own program does for the fleets of a stack file.
+const edgeFleet = buildFleet("edge", {
+    backend: "openstack",
     size: edge.size,
     ...releaseFromStack("edge", edgeRelease, rollouts, stack),
     spread: "anti-affinity",
     health: { path: "/healthz", port: 8080 },
     update: { batch: 1 },
+    probes: [{ name: "haproxy_restarts", script: haproxyRestarts, every: "1m" }],
 });
 
-const cacheFleet = new DockerWorkload("cache", {
+const cacheFleet = buildFleet("cache", {
+    backend: "docker",
     size: cache.size,
     release: { image: cache.image, port: 8080 },
     health: { path: "/healthz", port: 8080 },
     memory: 128,
+    alerts: { minHealthy: 1 },
 });
 
 /** Name, generation and address of every edge server, by slot. */
-export const edgeServers = edgeFleet.servers;
+export const edgeServers = edgeFleet.workload.servers;
 /** Docker container name of every cache slot. */
-export const cacheContainers = cacheFleet.containerNames;
+export const cacheContainers = cacheFleet.workload.containerNames;
 /** Where a rollout of the edge fleet would stop: 1, then every member. */
 export const edgeWaves = waveSchedule(edge.size);
+/** The alerts of both fleets, as a rule file for the Prometheus that scrapes them. */
+export const alertRules = alertRuleFile([edgeFleet, cacheFleet]);

@@ -1,5 +1,6 @@
 import * as path from "node:path";
 import { expect } from "chai";
+import { buildFleet } from "herd";
 import { ProgramError, runProgram, type ProgramRun, type RecordedResource } from "herd/testing";
 
 const program = path.join(__dirname, "..", "index.ts");
@@ -63,6 +64,48 @@ describe("a fleet of our own, built with herd from the packed package", () => {
             expect(container.inputs.healthcheck).to.have.property("tests").that.is.an("array").that.is.not.empty;
             expect(container.options.replaceOnChanges).to.include("image");
         }
+    });
+
+    it("is monitored from birth: the edge probe runs on every member, and both fleets' alerts are in one rule file", () => {
+        expect(run.named("edge-probe-haproxy_restarts", "herd:monitoring:Probe").custom).to.equal(false);
+        for (const server of members(run, INSTANCE, "edge")) {
+            expect(server.inputs.userData).to.include("haproxy_restarts");
+        }
+        const rules = run.outputs.alertRules as string;
+        expect(rules.match(/^ {2}- name: .*$/gm)).to.deep.equal(["  - name: herd-test-edge", "  - name: herd-test-cache"]);
+        expect(rules.match(/^ {6}- alert: .*$/gm)).to.deep.equal([
+            "      - alert: HerdFleetBelowMinHealthy",
+            "      - alert: HerdMemberDown",
+            "      - alert: HerdProbeHaproxyRestarts",
+            "      - alert: HerdFleetBelowMinHealthy",
+            "      - alert: HerdMemberDown",
+        ]);
+        // edge: 3 members, batches of 1 → alert below 2; cache: minHealthy 1, as index.ts says.
+        expect(rules).to.include('expr: (sum(up{herd_stack="test",herd_fleet="edge"}) or vector(0)) < 2');
+        expect(rules).to.include('expr: (sum(up{herd_stack="test",herd_fleet="cache"}) or vector(0)) < 1');
+    });
+
+    it("refuses a fleet built in code with a bad probe, naming the key in its args, before registering anything", async () => {
+        const failure = await runProgram({
+            program: () => {
+                buildFleet("edge", {
+                    backend: "openstack",
+                    size: 1,
+                    release: { image: "6d1f0b7e-2c4a-4e8b-9f3d-5a7c1e9b2d40", flavor: "b3-8", networks: ["ext-net"] },
+                    probes: [{ name: "haproxy_restarts", script: "#!/bin/sh\necho 0\n", every: "a minute" }],
+                });
+            },
+            stack: "test",
+            config: {},
+        }).then(
+            () => undefined,
+            (err: unknown) => err,
+        );
+        expect(failure).to.be.instanceOf(ProgramError);
+        expect((failure as ProgramError).message).to.equal(
+            'Fleet "edge": invalid arguments:\n  - probes[0].every = "a minute": expected a duration from 1s to 24h, such as 30s, 5m or 1h',
+        );
+        expect((failure as ProgramError).resources.filter((r) => r.custom)).to.deep.equal([]);
     });
 
     it("gives identical inputs for the same stack file, run after run", async () => {
