@@ -13,6 +13,8 @@ import * as pulumi from "@pulumi/pulumi";
 import type {
     ContainerRelease as HerdContainerRelease,
     DockerWorkloadArgs,
+    HealthCheck as HerdHealthCheck,
+    KubernetesVolume as HerdKubernetesVolume,
     KubernetesWorkloadArgs,
     MetricsEndpoint as HerdMetricsEndpoint,
     ProbeSpec,
@@ -135,12 +137,42 @@ export interface UpdatePolicy {
     order?: UpdateOrder;
 }
 
-/** An HTTP health check every member must pass to receive traffic. */
+/**
+ * A health check every member must pass to receive traffic: `path` and `port` for HTTP, `port`
+ * alone for TCP, or `command` alone, run in the member (Kubernetes and Docker; refused on
+ * OpenStack, whose load balancer checks from outside).
+ */
 export interface HealthCheck {
-    /** HTTP path, e.g. `/healthz`. */
-    path: string;
+    /** HTTP path, e.g. `/healthz`; without it, `port` is checked over TCP. */
+    path?: string;
     /** Port the member serves (and is checked) on. */
-    port: number;
+    port?: number;
+    /** A command run in the member, healthy when it exits 0, e.g. `["redis-cli", "ping"]`; without a port or path. */
+    command?: string[];
+}
+
+/** A scratch directory that lives as long as the pod. */
+export interface EmptyDirVolume {
+    /** `Memory` for a tmpfs. Defaults to the node's disk. */
+    medium?: string;
+    /** The most it may hold, e.g. `1Gi`. Defaults to no limit. */
+    sizeLimit?: string;
+}
+
+/** An extra volume of a Kubernetes fleet's pods, from exactly one source. */
+export interface KubernetesVolume {
+    /** Where the volume appears in the container: an absolute path. */
+    mountPath: string;
+    /** Defaults to `true` for `secret` and `configMap`, `false` otherwise. */
+    readOnly?: boolean;
+    /** A scratch directory that lives as long as the pod. */
+    emptyDir?: EmptyDirVolume;
+    /** The name of a Secret in the fleet's namespace. */
+    secret?: string;
+    /** The name of a ConfigMap in the fleet's namespace. */
+    configMap?: string;
+    /** The name of a PersistentVolumeClaim in the fleet's namespace, mounted by every pod. */
+    persistentVolumeClaim?: string;
 }
 
 /** An Octavia load balancer in front of an OpenStack fleet. */
@@ -297,7 +329,7 @@ export interface ServerGroupComponentArgs {
     update?: UpdatePolicy;
     /** Nova server group policy. Defaults to `soft-anti-affinity`. */
     spread?: Spread;
-    /** Health check of a serving fleet. Defaults to none. */
+    /** Health check of a serving fleet: `path` and `port` (HTTP) or `port` alone (TCP); a command is refused. Defaults to none. */
     health?: HealthCheck;
     /** Load balancer sending traffic only to healthy members; needs `health`. Defaults to none. */
     loadBalancer?: LoadBalancer;
@@ -331,10 +363,20 @@ export interface KubernetesWorkloadComponentArgs {
     nodeSelector?: Record<string, string>;
     /** Node taints members tolerate. Defaults to none. */
     tolerations?: Toleration[];
-    /** The HTTP check behind the readiness, liveness and startup probes. Defaults to none. */
+    /** The check behind the readiness, liveness and startup probes: HTTP, TCP or a command. Defaults to none. */
     health?: HealthCheck;
     /** Defaults to requests 100m / 128Mi, limits 500m / 256Mi. */
     resources?: ContainerResources;
+    /** The ServiceAccount the pods run as. Defaults to the namespace's `default`. */
+    serviceAccountName?: string;
+    /** Mount the service account's API token into the pods. Defaults to `false`. */
+    automountServiceAccountToken?: boolean;
+    /** Secrets with the registry credentials to pull the image. Defaults to none. */
+    imagePullSecrets?: string[];
+    /** Extra volumes by name, each with its mount. Defaults to none. */
+    volumes?: Record<string, KubernetesVolume>;
+    /** Annotations of every pod, beside herd's Prometheus ones. Defaults to none. */
+    podAnnotations?: Record<string, string>;
     /** Defaults to non-root, read-only root filesystem, no privilege escalation, no capabilities, RuntimeDefault seccomp. */
     security?: WorkloadSecurity;
     /** Defaults to scraping the release's port at `/metrics`. */
@@ -365,9 +407,9 @@ export interface DockerWorkloadComponentArgs {
     rollout?: ContainerRollout;
     /** How replacements proceed within one `pulumi up`. */
     update?: UpdatePolicy;
-    /** The HTTP check run inside each container. Defaults to none. */
+    /** The check run inside each container: HTTP (with `wget`), TCP (with `/bin/sh` alone) or a command. Defaults to none. */
     health?: HealthCheck;
-    /** The healthcheck test, for images without `sh` and `wget`. Defaults to a `wget` of `health`. */
+    /** The healthcheck test, replacing the one `health` gives. Defaults to the test of `health`. */
     healthCommand?: string[];
     /** Publish the release port on the host: slot `i` listens on `hostPort + i`. Defaults to none. */
     hostPort?: number;
@@ -406,6 +448,14 @@ function metricsOf(metrics: MetricsEndpoint | undefined): HerdMetricsEndpoint | 
 /** Drops the keys whose value is `undefined`, which the engine sends for unset inputs. */
 function defined<T extends object>(value: T): T {
     return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}
+
+/**
+ * The TypeScript SDK's health check for a {@link HealthCheck}: its kind is told by the keys it
+ * has, which the workloads check (a command beside a port, say, is refused).
+ */
+function healthOf(health: HealthCheck | undefined): HerdHealthCheck | undefined {
+    return health && (defined({ ...health }) as HerdHealthCheck);
 }
 
 /**
@@ -497,7 +547,8 @@ export function serverGroupArgs(args: ServerGroupComponentArgs): ServerGroupArgs
         rollout: args.rollout && defined({ members: args.rollout.members, previous: args.rollout.previous && defined({ ...args.rollout.previous }) }),
         update: args.update && defined({ ...args.update }),
         spread: args.spread,
-        health: args.health,
+        // servingProblems refuses a command: Octavia checks servers from outside.
+        health: healthOf(args.health) as ServerGroupArgs["health"],
         loadBalancer: args.loadBalancer && defined({ ...args.loadBalancer }),
         ingress: args.ingress?.map((rule) => defined({ ...rule })),
         groupName: args.groupName,
@@ -543,12 +594,25 @@ export function kubernetesWorkloadArgs(args: KubernetesWorkloadComponentArgs): K
         nodeSelector: args.nodeSelector,
         // The schema has no string unions: resolveWorkload checks operator and effect.
         tolerations: args.tolerations?.map((toleration) => defined({ ...toleration }) as HerdToleration),
-        health: args.health,
+        health: healthOf(args.health),
         resources: args.resources && defined({ ...args.resources }),
         security: args.security && defined({ ...args.security }),
         metrics: metricsOf(args.metrics),
         servicePort: args.servicePort,
         fixedNames: args.fixedNames,
+        serviceAccountName: args.serviceAccountName,
+        automountServiceAccountToken: args.automountServiceAccountToken,
+        imagePullSecrets: args.imagePullSecrets,
+        // The schema has no string unions: resolveWorkload checks the medium.
+        volumes:
+            args.volumes &&
+            Object.fromEntries(
+                Object.entries(args.volumes).map(([name, volume]) => [
+                    name,
+                    defined({ ...volume, emptyDir: volume.emptyDir && defined({ ...volume.emptyDir }) }) as HerdKubernetesVolume,
+                ]),
+            ),
+        podAnnotations: args.podAnnotations,
     });
 }
 
@@ -575,7 +639,7 @@ export function dockerWorkloadArgs(args: DockerWorkloadComponentArgs): DockerWor
         size: args.size,
         ...releases,
         update: (args.update || order) && defined({ ...args.update, order }),
-        health: args.health,
+        health: healthOf(args.health),
         healthCommand: args.healthCommand,
         hostPort: args.hostPort,
         hostIp: args.hostIp,
@@ -595,7 +659,7 @@ function alertRulesOf(fleet: Fleet): pulumi.Output<string> {
 /**
  * A fleet of interchangeable OpenStack VMs: one instance per slot, spread by a Nova server group,
  * replaced (never patched) whenever its release changes, in batches, optionally behind an Octavia
- * load balancer with an HTTP health monitor; monitored from birth: its probes run on every member,
+ * load balancer with an HTTP or TCP health monitor; monitored from birth: its probes run on every member,
  * and its default and probe alerts are in {@link ServerGroup.alertRules}.
  */
 export class ServerGroup extends pulumi.ComponentResource {

@@ -145,6 +145,11 @@ describe("herd as a Pulumi component package (provider/)", () => {
             tolerations: "Toleration[]?",
             health: "HealthCheck?",
             resources: "ContainerResources?",
+            serviceAccountName: "string?",
+            automountServiceAccountToken: "boolean?",
+            imagePullSecrets: "string[]?",
+            volumes: "map<KubernetesVolume>?",
+            podAnnotations: "map<string>?",
             security: "WorkloadSecurity?",
             metrics: "MetricsEndpoint?",
             servicePort: "number?",
@@ -174,6 +179,15 @@ describe("herd as a Pulumi component package (provider/)", () => {
         // `metrics: MetricsEndpoint | false` becomes an object with `scrape: false`.
         expect(shapes(schema.types["herd:index:MetricsEndpoint"].properties)).to.deep.equal({ scrape: "boolean?", port: "number?", path: "string?" });
         expect(shape(schema.types["herd:index:WorkloadSecurity"].properties?.seccompProfile as Property)).to.equal("SeccompProfile?");
+        expect(shapes(schema.types["herd:index:HealthCheck"].properties)).to.deep.equal({ path: "string?", port: "number?", command: "string[]?" });
+        expect(shapes(schema.types["herd:index:KubernetesVolume"].properties)).to.deep.equal({
+            mountPath: "string",
+            readOnly: "boolean?",
+            emptyDir: "EmptyDirVolume?",
+            secret: "string?",
+            configMap: "string?",
+            persistentVolumeClaim: "string?",
+        });
         expect(shapes(schema.types["herd:index:Toleration"].properties)).to.deep.equal({
             key: "string?",
             operator: "string?",
@@ -284,6 +298,62 @@ describe("the component package's args, mapped onto the TypeScript SDK's", () =>
         expect(groups[0].rules[0].expr).to.match(/ < 1$/);
         expect(YAML.parse(run.outputs.alertRules as string)).to.deep.equal({ groups });
         expect(run.named("api-probe-stuck-jobs", "kubernetes:batch/v1:CronJob").inputs.metadata).to.deep.include({ namespace: "api" });
+    });
+
+    it("takes a TCP or command health check and a Kubernetes fleet's pod settings, as the TypeScript SDK does", async () => {
+        const release = { image: "registry.example.org/cache@sha256:" + "c".repeat(64), port: 6379 };
+        const run = await runProgram({
+            program: () => {
+                new plugin.KubernetesWorkload("cache", {
+                    size: 2,
+                    release,
+                    health: { command: ["redis-cli", "ping"] },
+                    serviceAccountName: "cache",
+                    imagePullSecrets: ["registry"],
+                    volumes: { data: { persistentVolumeClaim: "cache-data", mountPath: "/data" }, scratch: { emptyDir: { medium: "Memory" }, mountPath: "/scratch" } },
+                    podAnnotations: { "example.org/team": "storage" },
+                });
+                new plugin.ServerGroup("queue", {
+                    size: 1,
+                    release: { image: "6d1f0b7e-2c4a-4e8b-9f3d-5a7c1e9b2d40", flavor: "b3-8", networks: ["ext-net"] },
+                    health: { port: 5672 },
+                    loadBalancer: { port: 5672, protocol: "TCP" },
+                });
+            },
+            config: {},
+        });
+        const pod = (run.named("cache-stable", "kubernetes:apps/v1:Deployment").inputs.spec as { template: { spec: Record<string, unknown> } }).template.spec;
+        expect(pod).to.deep.include({ serviceAccountName: "cache", imagePullSecrets: [{ name: "registry" }] });
+        expect((pod.containers as { readinessProbe: unknown }[])[0].readinessProbe).to.deep.include({ exec: { command: ["redis-cli", "ping"] } });
+        expect((pod.volumes as { name: string }[]).map((v) => v.name)).to.deep.equal(["tmp", "data", "scratch"]);
+        expect(run.named("queue-monitor", "openstack:loadbalancer/monitor:Monitor").inputs).to.include({ type: "TCP" });
+    });
+
+    it("refuses a command check on OpenStack and a bad volume, with the SDK's words, before registering anything", async () => {
+        const refused = async (build: () => void) =>
+            (await runProgram({ program: build, config: {} }).then(
+                () => undefined,
+                (err: unknown) => err as ProgramError,
+            )) as ProgramError;
+        const server = await refused(
+            () =>
+                new plugin.ServerGroup("queue", {
+                    size: 1,
+                    release: { image: "6d1f0b7e-2c4a-4e8b-9f3d-5a7c1e9b2d40", flavor: "b3-8", networks: ["ext-net"] },
+                    health: { command: ["rabbitmq-diagnostics", "ping"] },
+                }),
+        );
+        expect(server.message).to.contain(
+            'herd:index:ServerGroup "queue": invalid arguments:\n  - health.command = ["rabbitmq-diagnostics","ping"]: expected { path, port } (HTTP) or { port } (TCP)',
+        );
+        expect(server.resources.filter((r) => r.type !== "pulumi:pulumi:Stack")).to.deep.equal([]);
+        const workload = await refused(
+            () => new plugin.KubernetesWorkload("cache", { size: 1, release: { image: "registry.example.org/cache@sha256:" + "c".repeat(64) }, volumes: { data: { emptyDir: { medium: "Disk" }, mountPath: "/data/" } } }),
+        );
+        expect(workload.message).to.contain(
+            "  - volumes.data.mountPath = \"/data/\": expected a normalized absolute file path: no '//', '/./', '..' or trailing '/'\n  - volumes.data.emptyDir.medium = \"Disk\": expected Memory (a tmpfs), or no medium for the node's disk",
+        );
+        expect(workload.resources.filter((r) => r.type !== "pulumi:pulumi:Stack")).to.deep.equal([]);
     });
 
     it("refuses a fleet's probes without a Pushgateway before registering anything, naming the key", async () => {
