@@ -53,7 +53,7 @@ export interface KubernetesFleet extends BuiltFleet {
     readonly backend: "kubernetes";
     /** Its Deployments, Service, PodDisruptionBudget, ConfigMaps and Secrets. */
     readonly workload: KubernetesBackend.KubernetesWorkload;
-    /** Its PodMonitor (when the pods serve metrics) and the PrometheusRule carrying {@link BuiltFleet.ruleGroup}. */
+    /** Its PodMonitor (when the pods serve metrics) and the PrometheusRule carrying `ruleGroup`. */
     readonly monitoring: KubernetesMonitoringModule.KubernetesMonitoring;
 }
 
@@ -92,7 +92,7 @@ export type Fleet = OpenStackFleet | KubernetesFleet | DockerFleet;
  *
  * @example A Kubernetes fleet with a probe, whose PrometheusRule comes with it
  * ```ts
- * import { buildFleet } from "pulumi-herd";
+ * import { buildFleet } from "herd";
  *
  * const api = buildFleet("api", {
  *     backend: "kubernetes",
@@ -109,7 +109,7 @@ export type Fleet = OpenStackFleet | KubernetesFleet | DockerFleet;
  *
  * @example OpenStack and Docker fleets, whose alerts go into a rule file for Prometheus
  * ```ts
- * import { alertRuleFile, buildFleet } from "pulumi-herd";
+ * import { alertRuleFile, buildFleet } from "herd";
  *
  * const edge = buildFleet("edge", { backend: "openstack", size: 3, release: { image: "6d1f0b7e-…", flavor: "b3-8", networks: ["ext-net"] } });
  * const cache = buildFleet("cache", { backend: "docker", size: 2, release: { image: "registry.example.org/cache@sha256:…" } });
