@@ -5,7 +5,8 @@
 #   ${HERD_ENGINE_CACHE:-$HOME/.cache/herd-engine}/<versions>/
 #     bin/pulumi                       the CLI, at the version of @pulumi/pulumi in package-lock.json
 #     bin/pulumi-resource-kubernetes   the provider, at the version of @pulumi/kubernetes
-#     bin/pulumi-language-nodejs       the Node.js language host, when the proxy serves it
+#     bin/pulumi-language-nodejs       the Node.js language host, when the proxy serves it; else
+#                                      scripts/pulumi-language-nodejs.js, which runs policy packs
 #     home/                            PULUMI_HOME, with the provider installed as a plugin
 #     versions.env                     what was asked for and what was built
 #
@@ -16,6 +17,9 @@
 # Where the proxy refuses the lock file's version (it serves only some), the nearest version it
 # serves is built instead and a warning says so; HERD_PULUMI_VERSION and
 # HERD_KUBERNETES_PROVIDER_VERSION (Go module versions, e.g. v3.274.1) choose one explicitly.
+#
+# The stand-in language host is installed on every run, outside the cache key: a warm cache stays
+# warm and gets the stand-in of the checkout that runs it.
 #
 # Usage: scripts/engine.sh           progress on standard error; prints the cache folder on standard output
 set -euo pipefail
@@ -70,8 +74,27 @@ key="pulumi-${HERD_PULUMI_VERSION:-v$sdk_pulumi}_kubernetes-${HERD_KUBERNETES_PR
 dir="$cache_root/$key"
 bin="$dir/bin"
 
+# The Node.js language host runs policy packs (`pulumi preview --policy-pack`). Where the proxy
+# does not serve the real one, scripts/pulumi-language-nodejs.js stands in for it; a real one that
+# was built is left alone. Replaced only when it differs, and atomically (checkouts share the cache).
+readonly STAND_IN=scripts/pulumi-language-nodejs.js
+readonly STAND_IN_MARK="herd: the engine's stand-in for pulumi-language-nodejs"
+install_language_host() {
+    local target="$bin/pulumi-language-nodejs"
+    if [ -e "$target" ] && ! grep -qF "$STAND_IN_MARK" "$target"; then
+        return
+    fi
+    cmp -s "$STAND_IN" "$target" && return
+    mkdir -p "$bin"
+    cp "$STAND_IN" "$target.$$"
+    chmod 755 "$target.$$"
+    mv -f "$target.$$" "$target"
+    log "installed $STAND_IN as $target (the proxy serves no pulumi-language-nodejs; it runs policy packs only)"
+}
+
 if [ -f "$dir/ready" ] && [ -x "$bin/pulumi" ] && [ -x "$bin/pulumi-resource-kubernetes" ]; then
     log "cached: $dir"
+    install_language_host
     sed 's/^/engine:   /' "$dir/versions.env" >&2
     echo "$dir"
     exit 0
@@ -272,6 +295,7 @@ log "installing the provider as plugin resource kubernetes $plugin_version (PULU
     echo "GO=$(go env GOVERSION)"
 } >"$dir/versions.env"
 rm -rf "$dir/tmp"
+install_language_host
 touch "$dir/ready"
 log "ready in $((SECONDS - started)) s: $dir"
 sed 's/^/engine:   /' "$dir/versions.env" >&2
