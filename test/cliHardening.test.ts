@@ -406,7 +406,7 @@ describe("encrypted values (secure:) in a stack file", function () {
             [
                 "a secret where an object is expected",
                 withSecret(original).replace("      health: { path: /ready, port: 8080 }\n", `      health:\n        secure: ${CIPHERTEXT}\n`),
-                `herd: Invalid herd config in stack "prod" (Pulumi.prod.yaml), 1 problem:\n  - herd:fleets.api.health = "${secretMarker({ secure: CIPHERTEXT })}": expected an object with keys path, port\n`,
+                `herd: Invalid herd config in stack "prod" (Pulumi.prod.yaml), 1 problem:\n  - herd:fleets.api.health = "${secretMarker({ secure: CIPHERTEXT })}": expected an object with keys path, port, command\n`,
             ],
             [
                 "herd:fleets encrypted as a whole",
