@@ -14,11 +14,12 @@ consumer="$root/examples/consumer"
 pack_dir=$(mktemp -d)
 trap 'rm -rf "$pack_dir"' EXIT
 
-echo "consumer: packing herd (npm pack runs the build)"
+echo "consumer: packing pulumi-herd (npm pack runs the build)"
 npm pack --json --pack-destination "$pack_dir" >"$pack_dir/pack.json"
 
 # What the tarball must and may hold: package.json, README.md, dist/**/*.js and dist/**/*.d.ts,
-# and every file that package.json points at (exports, types, bin).
+# and every file that package.json points at (exports, types, bin); @pulumi/pulumi as a peer
+# dependency and tsx not a dependency.
 tarball=$(node - "$pack_dir/pack.json" "$root/package.json" <<'JS'
 const fs = require("node:fs");
 const [packFile, manifestFile] = process.argv.slice(2);
@@ -36,6 +37,13 @@ collect(manifest.exports);
 collect(manifest.types);
 collect(manifest.bin);
 collect(manifest.typesVersions);
+// One copy of the Pulumi SDK in a user's project (theirs), and no TypeScript loader forced on them.
+if (manifest.dependencies?.["@pulumi/pulumi"] || !manifest.peerDependencies?.["@pulumi/pulumi"]) {
+    problems.push("@pulumi/pulumi: must be a peer dependency, not a dependency");
+}
+if (manifest.dependencies?.tsx) {
+    problems.push("tsx: must not be a runtime dependency");
+}
 for (const target of [...targets].sort()) {
     if (!files.has(target)) problems.push(`${target}: named in package.json but not in the package`);
 }

@@ -92,7 +92,7 @@ export type Fleet = OpenStackFleet | KubernetesFleet | DockerFleet;
  *
  * @example A Kubernetes fleet with a probe, whose PrometheusRule comes with it
  * ```ts
- * import { buildFleet } from "herd";
+ * import { buildFleet } from "pulumi-herd";
  *
  * const api = buildFleet("api", {
  *     backend: "kubernetes",
@@ -109,7 +109,7 @@ export type Fleet = OpenStackFleet | KubernetesFleet | DockerFleet;
  *
  * @example OpenStack and Docker fleets, whose alerts go into a rule file for Prometheus
  * ```ts
- * import { alertRuleFile, buildFleet } from "herd";
+ * import { alertRuleFile, buildFleet } from "pulumi-herd";
  *
  * const edge = buildFleet("edge", { backend: "openstack", size: 3, release: { image: "6d1f0b7e-…", flavor: "b3-8", networks: ["ext-net"] } });
  * const cache = buildFleet("cache", { backend: "docker", size: 2, release: { image: "registry.example.org/cache@sha256:…" } });

@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { alertRuleFile, buildFleet, parseRollouts, releaseFromStack, waveSchedule, type ServerRelease } from "herd";
+import { alertRuleFile, buildFleet, parseRollouts, releaseFromStack, waveSchedule, type ServerRelease } from "pulumi-herd";
 
 /** `herd-consumer:edge` in the stack file. */
 interface EdgeConfig {

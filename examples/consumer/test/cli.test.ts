@@ -5,8 +5,8 @@ import * as path from "node:path";
 import { expect } from "chai";
 
 const project = path.join(__dirname, "..");
-/** The `herd` command line of the installed package, as `npx herd` runs it. */
-const HERD = path.join(project, "node_modules", "herd", "dist", "cli", "main.js");
+/** The `herd` command of the installed package `pulumi-herd`, the link `npx herd` runs. */
+const HERD = path.join(project, "node_modules", ".bin", "herd");
 const GIT_ENV = { ...process.env, GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@example.org", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@example.org", GIT_CONFIG_NOSYSTEM: "1", HOME: os.tmpdir() };
 
 function git(dir: string, ...args: string[]): void {

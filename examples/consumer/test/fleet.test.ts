@@ -1,7 +1,7 @@
 import * as path from "node:path";
 import { expect } from "chai";
-import { buildFleet } from "herd";
-import { ProgramError, runProgram, type ProgramRun, type RecordedResource } from "herd/testing";
+import { buildFleet } from "pulumi-herd";
+import { ProgramError, runProgram, type ProgramRun, type RecordedResource } from "pulumi-herd/testing";
 
 const program = path.join(__dirname, "..", "index.ts");
 const INSTANCE = "openstack:compute/instance:Instance";
