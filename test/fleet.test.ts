@@ -199,15 +199,15 @@ describe("buildFleet refuses a bad argument from code before registering anythin
     });
 });
 
-describe("buildFleet loads only the provider SDK of the backend a fleet uses", () => {
-    it("none on import, then @pulumi/openstack alone for an OpenStack fleet", function () {
+describe("the package loads only the provider SDK of the backend a fleet uses", () => {
+    it("none on importing the package root, then @pulumi/openstack alone for an OpenStack fleet", function () {
         this.timeout(60_000);
         const script = `
             const loaded = () => [...new Set(Object.keys(require.cache).flatMap((file) => {
                 const sdk = /node_modules\\/@pulumi\\/(openstack|kubernetes|docker)\\//.exec(file);
                 return sdk ? [sdk[1]] : [];
             }))].sort();
-            const { buildFleet } = require("./components/fleet");
+            const { buildFleet } = require("./components");
             const { runProgram } = require("./components/testing");
             const onImport = loaded();
             runProgram({ program: () => void buildFleet("edge", ${JSON.stringify(openstackArgs)}), stack: "test", config: {} })

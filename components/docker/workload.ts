@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import * as docker from "@pulumi/docker";
+import type * as docker from "@pulumi/docker";
 import { ContainerRelease, HERD_LABELS, MetricsEndpoint } from "../release/container";
 import type { SecretValues } from "../release/secrets";
 import type { HealthCheck } from "../core/health";
@@ -108,6 +108,8 @@ export class DockerWorkload extends pulumi.ComponentResource {
         // Checked before the component itself is registered: a refused fleet leaves nothing behind.
         const workload = resolveDockerWorkload(name, args);
         super("herd:docker:Workload", name, {}, opts);
+        // The Docker SDK loads when a fleet uses it, not when herd is imported (a second or more).
+        const docker = require("@pulumi/docker") as typeof import("@pulumi/docker");
         this.workload = workload;
 
         const given = this.getProvider("docker:index/container:Container");

@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import * as k8s from "@pulumi/kubernetes";
+import type * as k8s from "@pulumi/kubernetes";
 import { childDependsOn } from "../core/dependencies";
 import { DEFAULT_METRICS_PATH, HERD_LABELS } from "../release/container";
 import { AlertRule, RuleGroup } from "../monitoring/rules";
@@ -123,6 +123,8 @@ export class KubernetesMonitoring extends pulumi.ComponentResource {
 
     constructor(name: string, args: KubernetesMonitoringArgs, opts?: pulumi.ComponentResourceOptions) {
         super("herd:kubernetes:Monitoring", name, {}, opts);
+        // The Kubernetes SDK loads when a fleet uses it, not when herd is imported (a second or more).
+        const k8s = require("@pulumi/kubernetes") as typeof import("@pulumi/kubernetes");
         const metadata = { namespace: args.namespace ?? DEFAULT_NAMESPACE, labels: { ...fleetSelector(args.fleet), ...args.selectorLabels } };
         this.ruleGroup = kubernetesRuleGroup(args);
         if (args.metricsPort !== false) {

@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import * as k8s from "@pulumi/kubernetes";
+import type * as k8s from "@pulumi/kubernetes";
 import { childDependsOn } from "../core/dependencies";
 import type { HealthCheck } from "../core/health";
 import { Rollout } from "../rollout";
@@ -132,6 +132,8 @@ export class KubernetesWorkload extends pulumi.ComponentResource {
         // Checked before the component itself is registered: a refused fleet leaves nothing behind.
         const workload = resolveWorkload(name, args);
         super("herd:kubernetes:Workload", name, {}, opts);
+        // The Kubernetes SDK loads when a fleet uses it, not when herd is imported (a second or more).
+        const k8s = require("@pulumi/kubernetes") as typeof import("@pulumi/kubernetes");
         this.workload = workload;
 
         const configMaps: k8s.core.v1.ConfigMap[] = [];

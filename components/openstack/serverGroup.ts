@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import * as openstack from "@pulumi/openstack";
+import type * as openstack from "@pulumi/openstack";
 import { fleetNameProblems, refuseArguments, servingProblems } from "../core/arguments";
 import type { HttpHealthCheck, TcpHealthCheck } from "../core/health";
 import type { ProbeSpec } from "../monitoring/probe";
@@ -141,6 +141,8 @@ export class ServerGroup extends pulumi.ComponentResource {
         const { members, problems } = planServerGroup(name, args, groupName, deleteBeforeReplace);
         refuseArguments("ServerGroup", name, [...fleetNameProblems(name), ...servingProblems(args), ...problems]);
         super("herd:openstack:ServerGroup", name, {}, opts);
+        // The OpenStack SDK loads when a fleet uses it, not when herd is imported (a second or more).
+        const openstack = require("@pulumi/openstack") as typeof import("@pulumi/openstack");
         this.members = members;
         this.generations = this.members.map((m) => m.generation);
 
