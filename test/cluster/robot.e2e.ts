@@ -17,7 +17,7 @@
  *
  * Not part of `npm test`: scripts/robot-test.sh runs it next to a cluster (scripts/with-cluster.sh).
  */
-import { ChildProcess, execFile, spawn, spawnSync } from "node:child_process";
+import { ChildProcess, execFile, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as path from "node:path";
@@ -25,7 +25,7 @@ import { expect } from "chai";
 import * as YAML from "yaml";
 import { EngineExecutor, readRobotLog } from "../../components/robot";
 import { changes, EngineProject, engineDir, ok, playgroundCluster, REPO, script, summary } from "../helpers/engine";
-import { freePort, until } from "../helpers/robot";
+import { freePort, startRobotBehindAlertmanager, TestProcesses, until } from "../helpers/robot";
 
 const STACK = "local";
 const WORKER = { fleet: "worker", namespace: "jobs", size: 3 };
@@ -51,7 +51,7 @@ describe("herd robot on a real control plane: a pod made unready is replaced thr
     let clusterDir: string;
     let owned = false;
     let kubeconfig: string;
-    const started: ChildProcess[] = [];
+    let processes: TestProcesses;
     let exporter: http.Server | undefined;
     let refresher: NodeJS.Timeout | undefined;
     /** The exporter's kubectl under way, waited for before the work folder is removed. */
@@ -88,30 +88,17 @@ describe("herd robot on a real control plane: a pod made unready is replaced thr
         (JSON.parse(kubectl("get", "pods", "--namespace", namespace, "--selector", `herd.dev/fleet=${fleet},herd.dev/role`, "--output", "json")) as { items: Pod[] }).items;
     const table = (list: Pod[]) => list.map((p) => `${p.metadata.name} ${p.metadata.uid} ready=${isReady(p)}${p.metadata.deletionTimestamp ? " terminating" : ""}`).join("\n");
 
-    /** Starts a process whose output goes to a file in the work folder; it is stopped by PID after the tests. */
-    function start(name: string, command: string, args: string[], env: NodeJS.ProcessEnv = copy.env): ChildProcess {
-        const out = fs.openSync(path.join(copy.work, `${name}.log`), "a");
-        const child = spawn(command, args, { cwd: copy.project, env, stdio: ["ignore", out, out] });
-        fs.closeSync(out);
-        started.push(child);
-        return child;
-    }
-
     before(function () {
         copy = new EngineProject(engineDir(), { PULUMI_CONFIG_PASSPHRASE: "herd playground" });
         ({ dir: clusterDir, owned, kubeconfig } = playgroundCluster(copy));
         // The control plane's own kubectl first, for the robot as for this test.
         copy.env.PATH = `${path.join(script("cluster.sh"), "bin")}${path.delimiter}${copy.env.PATH}`;
         copy.initStack(STACK);
+        processes = new TestProcesses(copy.work, copy.project, copy.env);
     });
 
     after(async function () {
-        for (const child of started.reverse()) {
-            if (child.exitCode === null && child.signalCode === null) {
-                child.kill("SIGTERM");
-                await new Promise((resolve) => child.once("exit", resolve));
-            }
-        }
+        await processes?.stop();
         stopped = true;
         clearTimeout(refresher);
         await refreshing;
@@ -176,46 +163,34 @@ describe("herd robot on a real control plane: a pod made unready is replaced thr
         rulesFile = path.join(copy.work, "rules.yml");
         writeRules({ HerdMemberDown: "1s" });
 
-        const [alertmanagerPort, robotPort] = [await freePort(), await freePort()];
+        const robot = await startRobotBehindAlertmanager(processes, {
+            work: copy.work,
+            projectDir: copy.project,
+            stack: STACK,
+            token: TOKEN,
+            waits: { group_wait: "1s", group_interval: "1s", repeat_interval: "1m" },
+        });
+        entries = robot.entries;
         prometheusPort = await freePort();
         fs.writeFileSync(
             path.join(copy.work, "prometheus.yml"),
             YAML.stringify({
                 global: { scrape_interval: "1s", evaluation_interval: "1s" },
                 rule_files: [rulesFile],
-                alerting: { alertmanagers: [{ static_configs: [{ targets: [`127.0.0.1:${alertmanagerPort}`] }] }] },
+                alerting: { alertmanagers: [{ static_configs: [{ targets: [new URL(robot.alertmanager).host] }] }] },
                 scrape_configs: [{ job_name: "kube-state-metrics", honor_labels: true, static_configs: [{ targets: [`127.0.0.1:${exporterPort}`] }] }],
             }),
         );
         const checked = spawnSync("promtool", ["check", "config", path.join(copy.work, "prometheus.yml")], { encoding: "utf8" });
         expect(checked.status, checked.stdout + checked.stderr).to.equal(0);
 
-        // The sample route, pointed at this robot.
-        const tokenFile = path.join(copy.work, "robot-token");
-        fs.writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
-        const amConfig = YAML.parse(fs.readFileSync(path.join(REPO, "examples", "robot", "alertmanager.yml"), "utf8"));
-        Object.assign(amConfig.route.routes[0], { group_wait: "1s", group_interval: "1s", repeat_interval: "1m" });
-        amConfig.receivers[1].webhook_configs[0].url = `http://127.0.0.1:${robotPort}/alerts`;
-        amConfig.receivers[1].webhook_configs[0].http_config.authorization.credentials_file = tokenFile;
-        fs.writeFileSync(path.join(copy.work, "alertmanager.yml"), YAML.stringify(amConfig));
-
-        start("robot", process.execPath, ["--import", "tsx", path.join(REPO, "components", "cli", "main.ts"), "robot", "--stack", STACK, "--token-file", tokenFile, "--listen", `127.0.0.1:${robotPort}`]);
-        start("alertmanager", "prometheus-alertmanager", [
-            `--config.file=${path.join(copy.work, "alertmanager.yml")}`,
-            `--storage.path=${path.join(copy.work, "alertmanager")}`,
-            `--web.listen-address=127.0.0.1:${alertmanagerPort}`,
-            "--cluster.listen-address=",
-        ]);
-        prometheus = start("prometheus", "prometheus", [
+        prometheus = processes.start("prometheus", "prometheus", [
             `--config.file=${path.join(copy.work, "prometheus.yml")}`,
             `--storage.tsdb.path=${path.join(copy.work, "prometheus")}`,
             `--web.listen-address=127.0.0.1:${prometheusPort}`,
             "--rules.alert.resend-delay=1s",
         ]);
-        const logFile = path.join(copy.project, ".herd", "robot.jsonl");
-        entries = () => readRobotLog(logFile).entries;
-        await until("the robot to listen", () => entries().some((e) => e.event === "started"), 120_000);
-        await until("Alertmanager to be ready", async () => (await fetch(`http://127.0.0.1:${alertmanagerPort}/-/ready`)).ok, 120_000);
+        await robot.ready();
         await until("Prometheus to count 3 ready workers", async () => {
             const query = encodeURIComponent(`sum(${"kube_pod_status_ready"}{namespace="jobs",condition="true"})`);
             const body = (await (await fetch(`http://127.0.0.1:${prometheusPort}/api/v1/query?query=${query}`)).json()) as { data: { result: { value: [number, string] }[] } };
