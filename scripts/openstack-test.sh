@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The OpenStack test: `herd apply` and its preflight (test/openstack/apply.e2e.ts), then the
-# `box` stack's whole lifecycle (test/openstack/openstack.e2e.ts), through the real Pulumi CLI and
-# engine and the OpenStack provider rebuilt from its upstream, against a real OpenStack on this
-# machine (each file says what it checks). Builds or finds cached the engine
+# `box` stack's whole lifecycle (test/openstack/openstack.e2e.ts), then `herd robot` replacing a
+# member whose server is put into ERROR, behind Debian's prometheus-alertmanager
+# (test/openstack/robot.e2e.ts), through the real Pulumi CLI and engine and the OpenStack provider
+# rebuilt from its upstream, against a real OpenStack on this machine (each file says what it
+# checks). Builds or finds cached the engine
 # (scripts/engine.sh) and the provider (scripts/openstack/provider.sh, installed into the
 # engine's plugins), installs the cloud from Debian's packages (scripts/openstack/cloud.sh
 # install; root) and starts it in a temporary folder, stopped by PID whatever happens. Not part
@@ -41,4 +43,5 @@ if [ -z "${HERD_OPENSTACK_RUN:-}" ]; then
 fi
 
 node_modules/.bin/mocha --no-config --node-option import=tsx --extension ts \
-    --timeout 2400000 --reporter spec "$@" test/openstack/apply.e2e.ts test/openstack/openstack.e2e.ts
+    --timeout 2400000 --reporter spec "$@" test/openstack/apply.e2e.ts test/openstack/openstack.e2e.ts \
+    test/openstack/robot.e2e.ts
