@@ -26,7 +26,9 @@ import {
 } from "../components/robot";
 import { canaryGateAlert } from "../components/monitoring";
 import { memberUrn } from "../components/robot/upWorker";
+import { runProgram } from "../components/testing";
 import { notification, webhookAlert } from "./helpers/robot";
+import { PROGRAM, PROJECT_DIR } from "./helpers/project";
 
 const NOW = Date.parse("2026-11-27T15:00:00Z");
 
@@ -176,6 +178,18 @@ describe("robot: deciding what an alert asks for", () => {
         expect(decideAll(emptyMemory(), { ...firing, status: "resolved" })).to.deep.equal({ action: "ignore", reason: "resolved: nothing to do" });
     });
 
+    it("does not roll back on a canary alert of another generation than the rollout's canary: a stale alert", () => {
+        const rolling = (stack: string): RobotStack | undefined => (stack === "prod" ? { fleets: { api: { ...api, rolloutGeneration: "c0ffee42" } } } : undefined);
+        const canary = (generation?: string) => alert({ fleet: "api", alertname: "HerdCanaryGateClosed", role: "canary", slot: undefined, ...(generation ? { generation } : {}) });
+        expect(decide(canary("deadbeef"), rolling, emptyMemory(), DEFAULT_SETTINGS, NOW)).to.deep.equal({
+            action: "ignore",
+            reason: "canary alert on fleet api for generation deadbeef, but the rollout's canary runs c0ffee42: a stale alert of another release",
+        });
+        expect(decide(canary("c0ffee42"), rolling, emptyMemory(), DEFAULT_SETTINGS, NOW).action).to.equal("rollback");
+        // An alert that names no generation (HerdCanaryRestarts aggregates the canary's pods) is the rollout's.
+        expect(decide(canary(), rolling, emptyMemory(), DEFAULT_SETTINGS, NOW).action).to.equal("rollback");
+    });
+
     it("does not roll back a fleet with no rollout under way", () => {
         const done = (stack: string): RobotStack | undefined => (stack === "prod" ? { fleets: { api: { ...api, rolloutMembers: 0 } } } : undefined);
         const canary = alert({ fleet: "api", alertname: "HerdCanaryErrorRate", slot: undefined });
@@ -195,6 +209,19 @@ describe("robot: reading a fleet's settings from its stack file", () => {
         expect(stack.fleets.api).to.deep.include({ backend: "kubernetes", namespace: "api", rolloutMembers: 1 });
         const optedIn = text.replace("      alerts: { minHealthy: 10 }\n", "      alerts: { minHealthy: 10 }\n      robot: { heal: false, rollback: branch }\n");
         expect(robotStack(optedIn, "Pulumi.prod.yaml", "prod", "/srv/herd").fleets.web).to.deep.include({ heal: false, rollback: "branch" });
+    });
+
+    it("knows the generation each rollout's canary runs, as the program registers it", async function () {
+        this.timeout(60_000);
+        const text = fs.readFileSync(path.join(PROJECT_DIR, "Pulumi.prod.yaml"), "utf8");
+        const stack = robotStack(text, "Pulumi.prod.yaml", "prod", PROJECT_DIR);
+        const run = await runProgram({ program: PROGRAM, projectDir: PROJECT_DIR, stack: "prod" });
+        // web (OpenStack): slot 0 runs the release; api (Kubernetes): the canary Deployment's pods.
+        const web0 = run.named("web-0", "openstack:compute/instance:Instance").inputs.metadata as Record<string, string>;
+        expect(stack.fleets.web.rolloutGeneration).to.be.a("string").and.equal(web0["herd-generation"]);
+        const canary = run.named("api-canary", "kubernetes:apps/v1:Deployment").inputs.spec as { template: { metadata: { labels: Record<string, string> } } };
+        expect(stack.fleets.api.rolloutGeneration).to.be.a("string").and.equal(canary.template.metadata.labels["herd.dev/generation"]);
+        expect(stack.fleets.worker.rolloutGeneration).to.equal(undefined);
     });
 
     it("refuses a robot key it does not know, naming the key path and what is allowed", () => {

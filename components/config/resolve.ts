@@ -318,11 +318,14 @@ function canaryGate(fleet: ResolvedFleet, config: FleetConfig): CanaryGate | und
     if (!config.gate || members === 0 || members >= config.size) {
         return undefined;
     }
-    const generation =
-        fleet.backend === "openstack"
-            ? renderRelease(fleet.name, fleet.args.release, { securityGroupName: fleet.args.groupName ?? `herd-${fleet.name}`, probes: fleet.args.probes }, "release").generation
-            : containerGeneration(fleet.args.release);
-    return { query: config.gate.query, generation };
+    return { query: config.gate.query, generation: releaseGeneration(fleet) };
+}
+
+/** The generation of a fleet's `release`, as its component computes it: what a rollout's canary runs. */
+export function releaseGeneration(fleet: ResolvedFleet): string {
+    return fleet.backend === "openstack"
+        ? renderRelease(fleet.name, fleet.args.release, { securityGroupName: fleet.args.groupName ?? `herd-${fleet.name}`, probes: fleet.args.probes }, "release").generation
+        : containerGeneration(fleet.args.release);
 }
 
 /** The secrets of a container fleet's args, when it holds any. */

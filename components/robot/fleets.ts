@@ -1,5 +1,5 @@
 import * as path from "node:path";
-import { Backend, FLEETS_KEY, parseFleets, parseKubernetesSettings } from "../config";
+import { Backend, FLEETS_KEY, parseFleets, parseKubernetesSettings, releaseGeneration, resolveFleets } from "../config";
 import { defaultMinHealthy } from "../monitoring/rules";
 import { defaultBatch } from "../rollout";
 import { stackConfigOf } from "../cli/project";
@@ -23,6 +23,12 @@ export interface RobotFleet {
     readonly rollback: RollbackMode;
     /** Slots on the release while a rollout is under way (`rollout.members`); `undefined` without one. */
     readonly rolloutMembers?: number;
+    /**
+     * The generation the rollout's canary runs (its `release`), to tell a canary alert of this
+     * rollout from a stale one; `undefined` without a rollout, or when the release's files cannot
+     * be read.
+     */
+    readonly rolloutGeneration?: string;
 }
 
 /** What the robot knows of a stack. */
@@ -45,9 +51,11 @@ export function robotStack(text: string, fileName: string, stack: string, projec
     const config = stackConfigOf(text, fileName);
     const fleets = config[FLEETS_KEY] === undefined ? {} : parseFleets(config[FLEETS_KEY], stack);
     const kubernetes = parseKubernetesSettings(config["herd:kubernetes"], stack);
+    const generations = rolloutGenerations(config[FLEETS_KEY], stack, projectDir);
     const result: Record<string, RobotFleet> = {};
     for (const [name, fleet] of Object.entries(fleets)) {
         const members = fleet.rollout?.previous !== undefined ? fleet.rollout.members : undefined;
+        const generation = members !== undefined ? generations.get(name) : undefined;
         result[name] = {
             name,
             backend: fleet.backend,
@@ -57,6 +65,7 @@ export function robotStack(text: string, fileName: string, stack: string, projec
             heal: fleet.robot?.heal ?? true,
             rollback: fleet.robot?.rollback ?? "off",
             ...(members !== undefined ? { rolloutMembers: members } : {}),
+            ...(generation !== undefined ? { rolloutGeneration: generation } : {}),
         };
     }
     return {
@@ -64,4 +73,17 @@ export function robotStack(text: string, fileName: string, stack: string, projec
         ...(kubernetes?.kubeconfig ? { kubeconfig: path.resolve(projectDir, kubernetes.kubeconfig) } : {}),
         ...(kubernetes?.context ? { kubeContext: kubernetes.context } : {}),
     };
+}
+
+/**
+ * The generation of each fleet's `release`, by fleet, as the program computes it (user data and
+ * probe files read from the project). Empty when the fleets cannot be resolved (a file missing
+ * in this checkout): the robot then cannot tell a stale canary alert, and acts as without one.
+ */
+function rolloutGenerations(raw: unknown, stack: string, projectDir: string): Map<string, string> {
+    try {
+        return new Map(resolveFleets(raw, { stack, projectDir }).map((fleet) => [fleet.name, releaseGeneration(fleet)]));
+    } catch {
+        return new Map();
+    }
 }

@@ -192,6 +192,11 @@ export function decide(
         if (fleet.rolloutMembers === undefined || fleet.rolloutMembers === 0) {
             return ignore(`canary alert on fleet ${fleet.name}, but no slot of it runs a release being rolled out`);
         }
+        if (alert.generation !== undefined && fleet.rolloutGeneration !== undefined && alert.generation !== fleet.rolloutGeneration) {
+            return ignore(
+                `canary alert on fleet ${fleet.name} for generation ${alert.generation}, but the rollout's canary runs ${fleet.rolloutGeneration}: a stale alert of another release`,
+            );
+        }
         return act({
             action: "rollback",
             stack: alert.stack,
