@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: the program's own cost at fleet scale, against a plain Pulumi program that
  * registers the same resources. Every case runs in a process of its own, under the test kit's
- * mocks (no engine, no cloud), `runs` times; the median is reported.
+ * mocks (no engine, no cloud), `runs` times; the median is reported. Also what importing the
+ * package costs on top of the Pulumi SDK, and which provider SDKs that loads (none).
  *
  * usage: node --import tsx bench/run.ts [--runs N] [--out bench/results.json] [--sizes 10,100,1000,5000]
  */
@@ -112,8 +113,50 @@ async function checkEquivalence(): Promise<void> {
     console.log(`baseline check: the plain program registers the same ${a.length} resources as herd, with identical inputs`);
 }
 
+/** What importing the package costs a program, on top of the Pulumi SDK every program loads. */
+interface ImportCost {
+    /** What was imported: the built package (`dist`, what `npm install pulumi-herd` gives), else the source through tsx. */
+    readonly from: "dist" | "source";
+    /** `require("@pulumi/pulumi")`, median ms. */
+    readonly pulumiMs: number;
+    /** `require` of the package root after the SDK, median ms. */
+    readonly herdMs: number;
+    /** Provider SDKs (`@pulumi/openstack`…) the import loaded: none, since each loads with its first fleet. */
+    readonly providerSdks: string[];
+}
+
+function measureImport(): ImportCost {
+    const built = fs.existsSync(path.join(root, "dist", "index.js"));
+    const entry = built ? path.join(root, "dist", "index.js") : path.join(root, "components", "index.ts");
+    const script = `
+        const { performance } = require("node:perf_hooks");
+        let t = performance.now(); require("@pulumi/pulumi"); const pulumiMs = performance.now() - t;
+        t = performance.now(); require(${JSON.stringify(entry)}); const herdMs = performance.now() - t;
+        const providerSdks = [...new Set(Object.keys(require.cache).flatMap((f) => /node_modules[/](@pulumi[/](?:openstack|kubernetes|docker))[/]/.exec(f)?.[1] ?? []))];
+        console.log(JSON.stringify({ pulumiMs, herdMs, providerSdks }));`;
+    const samples = Array.from({ length: Math.max(runs, 3) }, () => {
+        const result = spawnSync(process.execPath, [...(built ? [] : ["--import", "tsx"]), "-e", script], { cwd: root, encoding: "utf8" });
+        if (result.status !== 0) {
+            throw new Error(`importing ${entry} failed:\n${result.stderr}`);
+        }
+        return JSON.parse(result.stdout.trim()) as { pulumiMs: number; herdMs: number; providerSdks: string[] };
+    });
+    const mid = <T>(values: T[], key: (v: T) => number) => [...values].sort((a, b) => key(a) - key(b))[Math.floor(values.length / 2)];
+    return {
+        from: built ? "dist" : "source",
+        pulumiMs: round(mid(samples, (x) => x.pulumiMs).pulumiMs),
+        herdMs: round(mid(samples, (x) => x.herdMs).herdMs),
+        providerSdks: [...new Set(samples.flatMap((x) => x.providerSdks))].sort(),
+    };
+}
+
 async function main(): Promise<void> {
     await checkEquivalence();
+    const imported = measureImport();
+    console.log(
+        `import of the package (${imported.from}): ${fmt(imported.herdMs)} ms on top of @pulumi/pulumi's ${fmt(imported.pulumiMs)} ms ` +
+            `(ratio ${(imported.herdMs / imported.pulumiMs).toFixed(3)}); provider SDKs loaded: ${imported.providerSdks.length > 0 ? imported.providerSdks.join(", ") : "none"}`,
+    );
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "herd-bench-"));
     const cases: { backend: string; size: number; template: string }[] = [];
     for (const size of sizes) {
@@ -175,6 +218,7 @@ async function main(): Promise<void> {
     const report = {
         machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, memoryGb: round(os.totalmem() / 2 ** 30), node: process.version, platform: `${os.platform()} ${os.release()}` },
         runs,
+        import: imported,
         rows,
         targets,
     };
