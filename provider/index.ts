@@ -584,7 +584,7 @@ function containerReleaseArgs(args: { release: ContainerRelease; rollout?: Conta
 }
 
 /** The TypeScript SDK's {@link KubernetesWorkloadArgs} for a {@link KubernetesWorkloadComponentArgs}. */
-export function kubernetesWorkloadArgs(args: KubernetesWorkloadComponentArgs): KubernetesWorkloadArgs {
+export function kubernetesWorkloadArgs(args: KubernetesWorkloadComponentArgs): KubernetesWorkloadArgs & { readonly namespace?: string } {
     return defined({
         size: args.size,
         ...containerReleaseArgs(args),

@@ -46,8 +46,8 @@ export type ResolvedFleet = {
     | {
           /** The fleet runs as pods on Kubernetes. */
           readonly backend: "kubernetes";
-          /** Arguments of its {@link KubernetesWorkload}. */
-          readonly args: KubernetesWorkloadArgs;
+          /** Arguments of its {@link KubernetesWorkload}; a stack file names the namespace in plain text. */
+          readonly args: KubernetesWorkloadArgs & { readonly namespace?: string };
       }
     | {
           /** The fleet runs as containers on one Docker engine. */

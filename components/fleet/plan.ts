@@ -55,9 +55,14 @@ export interface OpenStackFleetArgs extends ServerGroupArgs, FleetMonitoringArgs
 }
 
 /** Arguments of a Kubernetes fleet: those of its `KubernetesWorkload`, and how it is watched. */
-export interface KubernetesFleetArgs extends KubernetesWorkloadArgs, FleetMonitoringArgs, ContainerProbeArgs {
+export interface KubernetesFleetArgs extends Omit<KubernetesWorkloadArgs, "namespace">, FleetMonitoringArgs, ContainerProbeArgs {
     /** The fleet runs as pods on Kubernetes. */
     readonly backend: "kubernetes";
+    /**
+     * Namespace of every object; it must exist. A plain name only, unlike the workload's: the
+     * fleet's alert expressions and probes name it when they are written. @default "default"
+     */
+    readonly namespace?: string;
     /**
      * Labels of the fleet's PodMonitor and PrometheusRule, for a Prometheus Operator that selects
      * them by label (kube-prometheus-stack selects `release: <its release name>`). @default {}

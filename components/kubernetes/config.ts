@@ -29,7 +29,7 @@ export function kubernetesConfigProblems(name: string, fleet: KubernetesFleetCon
  * @param name the fleet's name, which becomes the component's name; it is not part of the args
  * but says which fleet a failure is about
  */
-export function kubernetesArgsFromConfig(name: string, fleet: KubernetesFleetConfig): KubernetesWorkloadArgs {
+export function kubernetesArgsFromConfig(name: string, fleet: KubernetesFleetConfig): KubernetesWorkloadArgs & { readonly namespace?: string } {
     if (fleet.backend !== "kubernetes") {
         throw new Error(`fleet "${name}": expected a kubernetes fleet, got backend ${JSON.stringify(fleet.backend)}`);
     }

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import type * as pulumi from "@pulumi/pulumi";
 import { formatProblem } from "../config/errors";
 import { HTTP_PATH_ALLOWED, isHttpPath } from "../config/grammar";
 import { MAX_FLEET_SIZE } from "../config/schema";
@@ -83,8 +84,8 @@ export interface WorkloadPlacement {
 export interface ResolvedWorkload {
     /** The fleet's name: the `herd.dev/fleet` label and the prefix of every child's name. */
     readonly name: string;
-    /** Namespace of every object. */
-    readonly namespace: string;
+    /** Namespace of every object: a name, or one wired from another resource. */
+    readonly namespace: pulumi.Input<string>;
     /** Pods replaced at a time (surge, and the PodDisruptionBudget's `maxUnavailable`). */
     readonly batch: number;
     /** Whether new pods start before old ones stop. */
@@ -271,7 +272,8 @@ function argumentProblems(input: KubernetesWorkloadArgs): string[] {
     if (input.rollout?.previous) {
         problems.push(...containerReleaseProblems(input.rollout.previous, "rollout.previous"));
     }
-    if (input.namespace !== undefined && !NAMESPACE.test(input.namespace)) {
+    // A namespace wired from another resource is not known yet: Kubernetes checks it.
+    if (typeof input.namespace === "string" && !NAMESPACE.test(input.namespace)) {
         problems.push(`namespace = ${JSON.stringify(input.namespace)}: expected a Kubernetes namespace name (lowercase letters, digits, '-')`);
     }
     problems.push(...healthCheckProblems(input.health));

@@ -43,8 +43,13 @@ export interface KubernetesWorkloadArgs extends PodSettings {
      * run `previous` in the `stable` one. @default every pod runs `release`
      */
     readonly rollout?: Rollout<ContainerRelease>;
-    /** Namespace of every object; it must exist. @default "default" */
-    readonly namespace?: string;
+    /**
+     * Namespace of every object; it must exist. A plain name is checked against Kubernetes'
+     * grammar; a name wired from another resource (`ns.metadata.name`, a Namespace of the same
+     * program) is used as it is on every object, unchecked, and the objects wait for it. The
+     * generation does not hold the namespace either way. @default "default"
+     */
+    readonly namespace?: pulumi.Input<string>;
     /** How a change of release rolls through each Deployment. @default batches of a quarter of the size, new pods first */
     readonly update?: WorkloadUpdate;
     /**

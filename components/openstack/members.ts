@@ -1,21 +1,38 @@
+import * as pulumi from "@pulumi/pulumi";
 import type { ProbeSpec } from "../monitoring/probe";
 import { generationOf } from "../release";
 import { assignSlots, batchesOf, defaultBatch, Rollout } from "../rollout";
 import { MAX_FLEET_SIZE } from "../config/schema";
 import { parseCloudConfig, toUserData, withHerdDefaults, withReleaseIdentity } from "./userData";
 
-/** What an OpenStack member runs. Two members with the same release are identical. */
+/**
+ * What an OpenStack member runs. Two members with the same release are identical.
+ *
+ * `networks` items, `securityGroups` items and `keyPair` also take a value wired from another
+ * resource (`network.id`, a secret): herd cannot see such a value when it plans, so the
+ * generation holds a placeholder naming its place (`networks[0]: an input known at deploy time`)
+ * and does not change when the value does; the instance's `replaceOnChanges` on that property
+ * makes the engine replace the member instead. Such a change therefore replaces every member
+ * running the release in one `pulumi up` (in its update batches), not wave by wave, and the
+ * checks that need the value (names and IDs) are left to the cloud. A secret stays secret.
+ */
 export interface ServerRelease {
     /** Image ID (preferred: IDs do not move) or image name. A UUID is passed as `imageId`, anything else as `imageName`. */
     readonly image: string;
     /** Flavor name, or flavor ID when it is a UUID. A flavor change replaces the member (never an in-place resize). */
     readonly flavor: string;
-    /** Networks the member is plugged into, in order: names or IDs (UUIDs). At least one. */
-    readonly networks: readonly string[];
-    /** Nova key pair name. @default none */
-    readonly keyPair?: string;
-    /** Security group names added to the fleet's own group, in the form the provider reads back (names). @default [] */
-    readonly securityGroups?: readonly string[];
+    /**
+     * Networks the member is plugged into, in order: names or IDs (UUIDs), plain or wired from
+     * another resource (a UUID is passed as `uuid`, anything else as `name`, once known). At least one.
+     */
+    readonly networks: readonly pulumi.Input<string>[];
+    /** Nova key pair name, plain or wired from another resource (`keyPair.name`). @default none */
+    readonly keyPair?: pulumi.Input<string>;
+    /**
+     * Security group names added to the fleet's own group, in the form the provider reads back
+     * (names), plain or wired from another resource (`group.name`). @default []
+     */
+    readonly securityGroups?: readonly pulumi.Input<string>[];
     /** A `#cloud-config` document (the file's text). herd adds node_exporter and the release identity. @default "#cloud-config" */
     readonly userData?: string;
 }
@@ -26,12 +43,12 @@ export interface ResolvedServerRelease {
     readonly image: string;
     /** Flavor name or ID. */
     readonly flavor: string;
-    /** Networks, names or IDs, in order. */
-    readonly networks: readonly string[];
+    /** Networks, names or IDs, in order; an item wired from another resource is known at deploy time only. */
+    readonly networks: readonly pulumi.Input<string>[];
     /** Nova key pair name, when there is one. */
-    readonly keyPair?: string;
+    readonly keyPair?: pulumi.Input<string>;
     /** Security group names: the fleet's own first, then the release's. */
-    readonly securityGroups: readonly string[];
+    readonly securityGroups: readonly pulumi.Input<string>[];
     /** herd's rendered cloud-config without the generation (which is derived from it). */
     readonly userData: string;
 }
@@ -115,8 +132,24 @@ export function renderRelease(
         securityGroups: [input.securityGroupName, ...(release.securityGroups ?? [])],
         userData: toUserData(cloudConfig),
     };
-    const generation = generationOf(resolved);
+    // A release of plain strings is hashed as it is, so its generation is what it always was.
+    const generation = generationOf({
+        ...resolved,
+        networks: release.networks.map((network, i) => knownAtPlan(network, `networks[${i}]`)),
+        ...(release.keyPair === undefined ? {} : { keyPair: knownAtPlan(release.keyPair, "keyPair") }),
+        securityGroups: [input.securityGroupName, ...(release.securityGroups ?? []).map((group, i) => knownAtPlan(group, `securityGroups[${i}]`))],
+    });
     return { resolved, generation, userData: toUserData(withReleaseIdentity(cloudConfig, fleet, generation)) };
+}
+
+/** What the generation holds for a value herd cannot see when it plans, at its place in the release. */
+export function deployTimePlaceholder(place: string): string {
+    return `${place}: an input known at deploy time`;
+}
+
+/** A value as herd sees it when it plans: a plain string as it is, anything else (an Output, a promise) as a placeholder naming its place. */
+function knownAtPlan(value: pulumi.Input<string>, place: string): string {
+    return typeof value === "string" ? value : deployTimePlaceholder(place);
 }
 
 /**
@@ -157,7 +190,9 @@ export function instanceInputs(member: MemberPlan, fleet: string, metadata: Read
         ...(isUuid(release.image) ? { imageId: release.image } : { imageName: release.image }),
         ...(isUuid(release.flavor) ? { flavorId: release.flavor } : { flavorName: release.flavor }),
         ...(release.keyPair === undefined ? {} : { keyPair: release.keyPair }),
-        networks: release.networks.map((network) => (isUuid(network) ? { uuid: network } : { name: network })),
+        networks: release.networks.map((network) =>
+            typeof network === "string" ? networkInput(network) : pulumi.output(network).apply(networkInput),
+        ),
         securityGroups: [...release.securityGroups],
         userData: member.userData,
         metadata: {
@@ -168,6 +203,11 @@ export function instanceInputs(member: MemberPlan, fleet: string, metadata: Read
         },
         tags: [`herd-fleet=${fleet}`, `herd-generation=${member.generation}`],
     };
+}
+
+/** A network of an instance in the form the provider reads back: by ID when it is a UUID, else by name. */
+function networkInput(network: string): { uuid: string } | { name: string } {
+    return isUuid(network) ? { uuid: network } : { name: network };
 }
 
 /**

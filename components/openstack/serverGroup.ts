@@ -26,8 +26,8 @@ export interface LoadBalancerArgs {
     readonly port: number;
     /** @default "HTTP" */
     readonly protocol?: "HTTP" | "HTTPS" | "TCP";
-    /** Network of the VIP, name or ID. @default the release's first network */
-    readonly network?: string;
+    /** Network of the VIP, name or ID (a UUID), plain or wired from another resource (`network.id`). @default the release's first network */
+    readonly network?: pulumi.Input<string>;
 }
 
 /** A data volume per slot: state that outlives the members, so not cattle. */
@@ -179,9 +179,10 @@ export class ServerGroup extends pulumi.ComponentResource {
             const lb = args.loadBalancer;
             const protocol = lb.protocol ?? "HTTP";
             const vipNetwork = lb.network ?? args.release.networks[0];
-            const vipNetworkId = isUuid(vipNetwork)
-                ? pulumi.output(vipNetwork)
-                : openstack.networking.getNetworkOutput({ name: vipNetwork }, { parent: this }).id;
+            const networkId = (network: string): pulumi.Output<string> =>
+                isUuid(network) ? pulumi.output(network) : openstack.networking.getNetworkOutput({ name: network }, { parent: this }).id;
+            // A network wired from another resource is looked up, if it is a name, once it is known.
+            const vipNetworkId = typeof vipNetwork === "string" ? networkId(vipNetwork) : pulumi.output(vipNetwork).apply(networkId);
             this.loadBalancer = new openstack.loadbalancer.LoadBalancer(
                 `${name}-lb`,
                 { name: groupName, vipNetworkId },

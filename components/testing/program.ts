@@ -47,6 +47,11 @@ export interface RunOptions {
      * @default the inputs, plus an address for OpenStack instances and load balancers
      */
     readonly state?: (args: pulumi.runtime.MockResourceArgs) => Record<string, unknown> | undefined;
+    /**
+     * ID of a mocked custom resource, e.g. a UUID for an OpenStack network whose `id` a fleet is
+     * wired to. @default `${name}-${a hash of its type and name}`; also when this gives `undefined`
+     */
+    readonly id?: (args: pulumi.runtime.MockResourceArgs) => string | undefined;
     /** Answer to a provider function call (a data source). @default its inputs plus a deterministic `id` */
     readonly call?: (args: pulumi.runtime.MockCallArgs) => Record<string, unknown> | undefined;
 }
@@ -222,7 +227,7 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
 
     const monitor = new RecordingMonitor({
         newResource: (args) => ({
-            id: args.custom ? `${args.name}-${deterministicId(args.type, args.name)}` : undefined,
+            id: args.custom ? options.id?.(args) ?? `${args.name}-${deterministicId(args.type, args.name)}` : undefined,
             state: { ...args.inputs, ...defaultState(args), ...options.state?.(args) },
         }),
         call: (args) => options.call?.(args) ?? { ...args.inputs, id: deterministicId(args.token, JSON.stringify(args.inputs)) },
