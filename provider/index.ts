@@ -16,6 +16,7 @@ import type {
     HealthCheck as HerdHealthCheck,
     KubernetesVolume as HerdKubernetesVolume,
     KubernetesWorkloadArgs,
+    PlainNamespaceWorkloadArgs,
     MetricsEndpoint as HerdMetricsEndpoint,
     ProbeSpec,
     ServerGroupArgs,
@@ -584,7 +585,7 @@ function containerReleaseArgs(args: { release: ContainerRelease; rollout?: Conta
 }
 
 /** The TypeScript SDK's {@link KubernetesWorkloadArgs} for a {@link KubernetesWorkloadComponentArgs}. */
-export function kubernetesWorkloadArgs(args: KubernetesWorkloadComponentArgs): KubernetesWorkloadArgs & { readonly namespace?: string } {
+export function kubernetesWorkloadArgs(args: KubernetesWorkloadComponentArgs): PlainNamespaceWorkloadArgs {
     return defined({
         size: args.size,
         ...containerReleaseArgs(args),

@@ -4,7 +4,7 @@ import { canonicalHealthCheck, HttpHealthCheck, TcpHealthCheck } from "../core/h
 import { dockerArgsFromConfig, dockerConfigProblems } from "../docker/config";
 import type { DockerWorkloadArgs } from "../docker/workload";
 import { kubernetesArgsFromConfig, kubernetesConfigProblems } from "../kubernetes/config";
-import type { KubernetesWorkloadArgs } from "../kubernetes/workload";
+import type { PlainNamespaceWorkloadArgs } from "../kubernetes/workload";
 import type { ServerGroupArgs, ServerRelease } from "../openstack";
 import { spreadProblem } from "../openstack/hosts";
 import { renderRelease } from "../openstack/members";
@@ -47,7 +47,7 @@ export type ResolvedFleet = {
           /** The fleet runs as pods on Kubernetes. */
           readonly backend: "kubernetes";
           /** Arguments of its {@link KubernetesWorkload}; a stack file names the namespace in plain text. */
-          readonly args: KubernetesWorkloadArgs & { readonly namespace?: string };
+          readonly args: PlainNamespaceWorkloadArgs;
       }
     | {
           /** The fleet runs as containers on one Docker engine. */

@@ -4,7 +4,7 @@ import { BACKENDS } from "../config/schema";
 import { fleetNameProblems } from "../core/arguments";
 import type { DockerWorkloadArgs } from "../docker/workload";
 import { isLabelKey, isLabelValue } from "../kubernetes/spec";
-import type { KubernetesWorkloadArgs } from "../kubernetes/workload";
+import type { KubernetesWorkloadArgs, PlainNamespaceWorkloadArgs } from "../kubernetes/workload";
 import { cronSchedule, probeSpecProblems, pushgatewayProblems, type ProbeSpec } from "../monitoring/probe";
 import { defaultMinHealthy, type FleetAlertInput } from "../monitoring/rules";
 import type { ServerGroupArgs } from "../openstack/serverGroup";
@@ -55,7 +55,7 @@ export interface OpenStackFleetArgs extends ServerGroupArgs, FleetMonitoringArgs
 }
 
 /** Arguments of a Kubernetes fleet: those of its `KubernetesWorkload`, and how it is watched. */
-export interface KubernetesFleetArgs extends Omit<KubernetesWorkloadArgs, "namespace">, FleetMonitoringArgs, ContainerProbeArgs {
+export interface KubernetesFleetArgs extends PlainNamespaceWorkloadArgs, FleetMonitoringArgs, ContainerProbeArgs {
     /** The fleet runs as pods on Kubernetes. */
     readonly backend: "kubernetes";
     /**

@@ -4,7 +4,7 @@ import { FLEETS_KEY } from "../config/validate";
 import { canonicalHealthCheck } from "../core/health";
 import { containerReleaseFromConfig } from "../release/container";
 import { KubernetesVolume, podSettingsProblems } from "./pod";
-import type { KubernetesWorkloadArgs } from "./workload";
+import type { PlainNamespaceWorkloadArgs } from "./workload";
 
 /**
  * The problems of a Kubernetes fleet's pod settings that the config schema cannot see (names,
@@ -29,7 +29,7 @@ export function kubernetesConfigProblems(name: string, fleet: KubernetesFleetCon
  * @param name the fleet's name, which becomes the component's name; it is not part of the args
  * but says which fleet a failure is about
  */
-export function kubernetesArgsFromConfig(name: string, fleet: KubernetesFleetConfig): KubernetesWorkloadArgs & { readonly namespace?: string } {
+export function kubernetesArgsFromConfig(name: string, fleet: KubernetesFleetConfig): PlainNamespaceWorkloadArgs {
     if (fleet.backend !== "kubernetes") {
         throw new Error(`fleet "${name}": expected a kubernetes fleet, got backend ${JSON.stringify(fleet.backend)}`);
     }

@@ -99,6 +99,15 @@ export interface KubernetesWorkloadArgs extends PodSettings {
 }
 
 /**
+ * {@link KubernetesWorkloadArgs} with the namespace a plain name: as a stack file gives it, and as
+ * `buildFleet` takes it (the fleet's alert expressions and probes name it when they are written).
+ */
+export interface PlainNamespaceWorkloadArgs extends KubernetesWorkloadArgs {
+    /** Namespace of every object; it must exist. @default "default" */
+    readonly namespace?: string;
+}
+
+/**
  * A fleet of interchangeable pods on Kubernetes: a `stable` Deployment and, while a rollout is
  * under way, a `canary` Deployment running the new release on `rollout.members` pods, both behind
  * one Service and one PodDisruptionBudget. Pods are replaced, never patched: a release change

@@ -206,7 +206,7 @@ export function instanceInputs(member: MemberPlan, fleet: string, metadata: Read
 }
 
 /** A network of an instance in the form the provider reads back: by ID when it is a UUID, else by name. */
-function networkInput(network: string): { uuid: string } | { name: string } {
+function networkInput(network: string) {
     return isUuid(network) ? { uuid: network } : { name: network };
 }
 
