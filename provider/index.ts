@@ -27,6 +27,7 @@ import { resolveDockerWorkload } from "../components/docker/spec";
 import { buildFleet, type DockerFleetArgs, type Fleet, type KubernetesFleetArgs, type OpenStackFleetArgs } from "../components/fleet";
 import { dockerWorkloadArgsOf, fleetProblems, kubernetesWorkloadArgsOf } from "../components/fleet/plan";
 import { resolveWorkload } from "../components/kubernetes/spec";
+import { serverGroupProblems } from "../components/openstack/serverGroup";
 import { ruleFile } from "../components/monitoring/rules";
 import { secretMarker } from "../components/release/secrets";
 
@@ -184,6 +185,14 @@ export interface LoadBalancer {
     protocol?: LoadBalancerProtocol;
     /** Network of the VIP, name or ID. Defaults to the release's first network. */
     network?: string;
+}
+
+/** A data volume per slot of an OpenStack fleet, kept across replacements of the slot's member. */
+export interface DataVolume {
+    /** Size in GB. */
+    size: number;
+    /** Cinder volume type. Defaults to the cloud's default type. */
+    type?: string;
 }
 
 /** An ingress rule of an OpenStack fleet's security group. */
@@ -344,6 +353,14 @@ export interface ServerGroupComponentArgs {
     probes?: Probe[];
     /** The fleet's default alerts. Defaults to `minHealthy` the size minus one update batch, `memberDownFor` 5m. */
     alerts?: FleetAlerts;
+    /**
+     * A Cinder volume per slot, attached to the slot's member and kept (protected, retained on
+     * delete) when the member is replaced; members are then replaced delete-before-create.
+     * Defaults to none.
+     */
+    volume?: DataVolume;
+    /** Compute hosts the project can use: hard anti-affinity needing more is refused before anything is created. Defaults to unchecked. */
+    computeHosts?: number;
 }
 
 /** Arguments of a {@link KubernetesWorkload}. */
@@ -555,6 +572,8 @@ export function serverGroupArgs(args: ServerGroupComponentArgs): ServerGroupArgs
         groupName: args.groupName,
         metadata: args.metadata,
         probes: probeSpecs(args.probes),
+        volume: args.volume && defined({ ...args.volume }),
+        computeHosts: args.computeHosts,
     });
 }
 
@@ -677,7 +696,11 @@ export class ServerGroup extends pulumi.ComponentResource {
         // Checked before this component registers: a refused fleet leaves nothing behind.
         const problems = [...fleetNameProblems(name), ...outputProblems(args, false)];
         const fleetArgs: OpenStackFleetArgs = { backend: "openstack", ...serverGroupArgs(args), ...watchedArgs(args) };
-        refuseArguments("herd:index:ServerGroup", name, problems.length > 0 ? problems : [...servingProblems(args), ...fleetProblems(name, fleetArgs)]);
+        refuseArguments(
+            "herd:index:ServerGroup",
+            name,
+            problems.length > 0 ? problems : [...servingProblems(args), ...fleetProblems(name, fleetArgs), ...serverGroupProblems(name, serverGroupArgs(args))],
+        );
         super("herd:index:ServerGroup", name, {}, opts);
         const fleet = buildFleet(name, fleetArgs, { parent: this });
         this.servers = fleet.workload.servers.apply((servers) => servers.map((server) => ({ ...server })));

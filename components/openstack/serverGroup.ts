@@ -134,7 +134,7 @@ export class ServerGroup extends pulumi.ComponentResource {
     constructor(name: string, args: ServerGroupArgs, opts?: pulumi.ComponentResourceOptions) {
         // A volume can be attached to one server only: the new occupant of a slot can have it
         // only once the old one is gone.
-        const deleteBeforeReplace = args.update?.order === "delete-before-create" || args.volume !== undefined;
+        const deleteBeforeReplace = replacedDeleteFirst(args);
         const groupName = args.groupName ?? `herd-${name}`;
         // Everything is checked, and every member planned, before the component itself is
         // registered: a refused fleet leaves nothing behind, and says all that is wrong at once.
@@ -298,6 +298,20 @@ export class ServerGroup extends pulumi.ComponentResource {
  * balancer without a health check, hard anti-affinity on too few declared hosts, a release that
  * cannot be rendered, user data larger than Nova takes.
  */
+/** Whether members are replaced delete-before-create: asked for, or forced by a per-slot volume (attached to one server at a time). */
+function replacedDeleteFirst(args: ServerGroupArgs): boolean {
+    return args.update?.order === "delete-before-create" || args.volume !== undefined;
+}
+
+/**
+ * Every problem a {@link ServerGroup} would refuse these arguments for (beyond the name and
+ * health checks of components/core/arguments.ts), for a component that wraps one and must refuse
+ * before it registers itself.
+ */
+export function serverGroupProblems(name: string, args: ServerGroupArgs): string[] {
+    return planServerGroup(name, args, args.groupName ?? `herd-${name}`, replacedDeleteFirst(args)).problems;
+}
+
 function planServerGroup(
     name: string,
     args: ServerGroupArgs,

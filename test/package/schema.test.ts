@@ -3,12 +3,41 @@ import { Worker } from "node:worker_threads";
 import { expect } from "chai";
 import { getPulumiComponents } from "@pulumi/pulumi/provider/experimental";
 import type { PackageSpec, Property } from "@pulumi/pulumi/provider/experimental/schema";
-import { ServerGroup as HerdServerGroup } from "../../components";
+import {
+    ServerGroup as HerdServerGroup,
+    type ContainerRelease,
+    type DockerWorkloadArgs,
+    type HealthCheck,
+    type KubernetesVolume,
+    type KubernetesWorkloadArgs,
+    type ServerGroupArgs,
+    type ServerRelease,
+} from "../../components";
 import * as YAML from "yaml";
 import { ProgramError, runProgram } from "../../components/testing";
 import * as plugin from "../../provider";
 
 const PROVIDER_DIR = path.join(__dirname, "..", "..", "provider");
+
+/** Keys of every member of a union. */
+type KeysOf<T> = T extends unknown ? keyof T : never;
+/** `true` only when the package's args have every key of the SDK's (but `except`), else `false`. */
+type Covers<Sdk, Package, Except extends PropertyKey = never> = [Exclude<KeysOf<Sdk>, KeysOf<Package> | Except>] extends [never] ? true : false;
+/**
+ * Checked when the tests compile (`tsc --noEmit`): an argument added to one of the SDK's
+ * components and not to the package's fails the build, as per-slot volumes once silently did.
+ * The container components' `secrets` map is the package's Output env and file values instead.
+ */
+const argsCovered: [true, true, true, true, true, true, true] = [
+    true as Covers<ServerGroupArgs, plugin.ServerGroupComponentArgs>,
+    true as Covers<ServerRelease, plugin.ServerRelease>,
+    true as Covers<KubernetesWorkloadArgs, plugin.KubernetesWorkloadComponentArgs, "secrets">,
+    true as Covers<DockerWorkloadArgs, plugin.DockerWorkloadComponentArgs, "secrets">,
+    true as Covers<ContainerRelease, plugin.ContainerRelease>,
+    true as Covers<HealthCheck, plugin.HealthCheck>,
+    true as Covers<KubernetesVolume, plugin.KubernetesVolume>,
+];
+void argsCovered;
 
 /**
  * The package schema, derived from provider/index.ts by the Node.js SDK's component provider
@@ -103,7 +132,10 @@ describe("herd as a Pulumi component package (provider/)", () => {
             metadata: "map<string>?",
             probes: "Probe[]?",
             alerts: "FleetAlerts?",
+            volume: "DataVolume?",
+            computeHosts: "number?",
         });
+        expect(shapes(schema.types["herd:index:DataVolume"].properties)).to.deep.equal({ size: "number", type: "string?" });
         expect(resource.requiredInputs).to.deep.equal(["release", "size"]);
         expect(shapes(resource.properties)).to.deep.equal({ servers: "Server[]", generations: "string[]", loadBalancerAddress: "string?", alertRules: "string" });
         expect(shapes(schema.types["herd:index:FleetAlerts"].properties)).to.deep.equal({ minHealthy: "number?", memberDownFor: "string?" });
@@ -270,6 +302,27 @@ describe("the component package's args, mapped onto the TypeScript SDK's", () =>
         expect(inner.options.parent).to.equal(outer.urn);
         const members = (run: typeof direct) => run.ofType("openstack:compute/instance:Instance").map((r) => ({ name: r.name, inputs: r.inputs, replace: r.options.replaceOnChanges }));
         expect(members(viaPackage)).to.deep.equal(members(direct));
+    });
+
+    it("gives each slot of a ServerGroup its data volume, kept and attached as the TypeScript SDK does, and checks the declared hosts", async () => {
+        const release = { image: "6d1f0b7e-2c4a-4e8b-9f3d-5a7c1e9b2d40", flavor: "b3-8", networks: ["ext-net"] };
+        const args = { size: 2, release, spread: "anti-affinity", volume: { size: 20, type: "ssd" }, computeHosts: 2 } as const;
+        const viaPackage = await runProgram({ program: () => void new plugin.ServerGroup("db", args), config: {} });
+        const direct = await runProgram({ program: () => void new HerdServerGroup("db", args), config: {} });
+        const volumes = (run: typeof direct) => run.ofType("openstack:blockstorage/volume:Volume").map((v) => [v.name, v.inputs.size, v.inputs.volumeType, v.options.protect]);
+        expect(volumes(viaPackage)).to.deep.equal([
+            ["db-0-data", 20, "ssd", true],
+            ["db-1-data", 20, "ssd", true],
+        ]);
+        expect(volumes(viaPackage)).to.deep.equal(volumes(direct));
+        expect(viaPackage.ofType("openstack:compute/volumeAttach:VolumeAttach").map((a) => a.name)).to.deep.equal(direct.ofType("openstack:compute/volumeAttach:VolumeAttach").map((a) => a.name));
+        // Hard anti-affinity over more members than the declared hosts: refused before anything is registered.
+        const refused = await runProgram({ program: () => void new plugin.ServerGroup("db", { ...args, size: 3 }), config: {} }).then(
+            () => undefined,
+            (err: ProgramError) => err,
+        );
+        expect(refused?.message).to.contain("size = 3: spread anti-affinity places at most one member per compute host: 3 members need 3 hosts, the cloud has 2");
+        expect(refused?.resources.filter((r) => r.type !== "pulumi:pulumi:Stack")).to.deep.equal([]);
     });
 
     it("builds a fleet monitored from birth: a Kubernetes fleet's PrometheusRule and probe CronJob are its children, its alerts an output", async () => {
