@@ -41,6 +41,21 @@ interface CatalogEntry {
     endpoints: { interface: string; region: string; url: string }[];
 }
 
+/** A server as Nova's `servers/detail` shows it (microversion 2.79), as far as the tests read it. */
+export interface Server {
+    id: string;
+    name: string;
+    status: string;
+    metadata: Record<string, string>;
+    addresses: Record<string, { addr: string }[]>;
+    flavor: { original_name: string };
+    /** Why Nova could not build it (the single-server view only). */
+    fault?: { message: string };
+    /** Admin-only attributes. */
+    "OS-EXT-SRV-ATTR:host"?: string | null;
+    "OS-EXT-SRV-ATTR:user_data"?: string | null;
+}
+
 /** An answer of the API: the status and the parsed body. */
 export interface Answer {
     status: number;

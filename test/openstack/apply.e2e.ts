@@ -18,21 +18,12 @@ import * as path from "node:path";
 import { expect } from "chai";
 import { parseDocument } from "yaml";
 import { EngineProject, engineDir, ok, REPO, Run } from "../helpers/engine";
-import { Box, OpenStack, openBox, readCloudEnv } from "../helpers/openstack";
+import { Box, OpenStack, openBox, readCloudEnv, Server } from "../helpers/openstack";
 
 const STACK = "quota";
 const COMPUTE = "2.79";
 const SIZE = 4;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-interface Server {
-    id: string;
-    name: string;
-    status: string;
-    metadata: Record<string, string>;
-    flavor: { original_name: string };
-    "OS-EXT-SRV-ATTR:host"?: string | null;
-}
 
 /**
  * The stack: `web` (4 members, batch 2, behind a load balancer) and `db` (2 members with hard

@@ -20,24 +20,12 @@ import { parseDocument } from "yaml";
 import { resolveStack } from "../../components/config";
 import { planMembers } from "../../components/openstack";
 import { changes, EngineProject, engineDir, ok, Run, summary } from "../helpers/engine";
-import { Box, OpenStack, openBox } from "../helpers/openstack";
+import { Box, OpenStack, openBox, Server } from "../helpers/openstack";
 
 const STACK = "box";
 const COMPUTE = "2.79";
 /** Cloud-side name of a fleet's server group, security group, load balancer and pool: `herd-<stack>-<fleet>`. */
 const groupName = (fleet: string) => `herd-${STACK}-${fleet}`;
-
-interface Server {
-    id: string;
-    name: string;
-    status: string;
-    metadata: Record<string, string>;
-    addresses: Record<string, { addr: string }[]>;
-    flavor: { original_name: string };
-    fault?: { message: string };
-    "OS-EXT-SRV-ATTR:host"?: string | null;
-    "OS-EXT-SRV-ATTR:user_data"?: string | null;
-}
 
 /** One engine event of `pulumi up --event-log`, as far as this test reads it. */
 interface EngineEvent {

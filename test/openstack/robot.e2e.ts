@@ -31,7 +31,7 @@ import * as path from "node:path";
 import { expect } from "chai";
 import * as YAML from "yaml";
 import { changes, EngineProject, engineDir, ok, summary } from "../helpers/engine";
-import { Box, OpenStack, openBox } from "../helpers/openstack";
+import { Box, OpenStack, openBox, Server } from "../helpers/openstack";
 import { RobotBehindAlertmanager, startRobotBehindAlertmanager, TestProcesses, until } from "../helpers/robot";
 
 const STACK = "heal";
@@ -55,14 +55,6 @@ const STACK_FILE = `config:
       health: { path: /healthz, port: 80 }
       loadBalancer: { port: 80, protocol: HTTP }
 `;
-
-interface Server {
-    id: string;
-    name: string;
-    status: string;
-    metadata: Record<string, string>;
-    addresses: Record<string, { addr: string }[]>;
-}
 
 /** An alert as Prometheus posts it to Alertmanager, and as `promtool test rules` expects it. */
 interface PostedAlert {
