@@ -2,6 +2,7 @@ import { FLEETS_KEY, resolveStack, StackConfig } from "../config";
 import type { DockerWorkloadArgs } from "../docker/workload";
 import type { ServerGroupArgs } from "../openstack";
 import type { ApplyMode, FlavorSize, FleetChange, SlotServer } from "../openstack/peak";
+import { openstackEnvironment } from "../openstack/cloudsYaml";
 import { cloudEnvironment, CloudLimits, cloudName, DeclaredLimits, fleetChange, formatPreflight, NovaClient, Preflight, preflight, serversOf } from "../openstack/preflight";
 import { fileAtRevision } from "./git";
 import { CliError } from "./io";
@@ -39,11 +40,12 @@ export interface CloudView {
 
 /** Logs in with the `OS_*` variables and reads the project's limits and flavors; `undefined` without them. */
 export async function cloudView(env: NodeJS.ProcessEnv): Promise<CloudView | undefined> {
-    if (!reachesCloud(env)) {
+    const credentials = reachableCloud(env);
+    if (!credentials) {
         return undefined;
     }
     try {
-        const client = await NovaClient.login(env);
+        const client = await NovaClient.login(credentials);
         const [limits, flavors] = await Promise.all([client.limits(), client.flavors()]);
         return { client, limits, flavors };
     } catch (err) {
@@ -51,10 +53,14 @@ export async function cloudView(env: NodeJS.ProcessEnv): Promise<CloudView | und
     }
 }
 
-/** Whether the environment reaches a cloud (`OS_*`, or `OS_CLOUD` and its clouds.yaml); a `CliError` when `OS_CLOUD` names none. */
-function reachesCloud(env: NodeJS.ProcessEnv): boolean {
+/**
+ * The environment's credentials when they reach a cloud (`OS_*`, or `OS_CLOUD` and its
+ * clouds.yaml, read once here), else `undefined`; a `CliError` when `OS_CLOUD` names none.
+ */
+function reachableCloud(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv | undefined {
     try {
-        return cloudEnvironment(env);
+        const credentials = openstackEnvironment(env);
+        return cloudEnvironment(credentials) ? credentials : undefined;
     } catch (err) {
         throw new CliError(`the OpenStack cloud of ${cloudName(env)} cannot be read for the preflight: ${(err as Error).message}`);
     }
@@ -80,7 +86,7 @@ export interface PlanPreflight {
 export async function planPreflight(project: StackProject, text: string, against: string | null, env: NodeJS.ProcessEnv, fleet?: string): Promise<PlanPreflight | undefined> {
     const current = openstackStack(stackConfigOf(text, project.stackFileName), project);
     // Nothing to hold the peak against: hard anti-affinity on the declared hosts is checked with the config already.
-    if (current.fleets.length === 0 || (current.declared.quota === undefined && !reachesCloud(env))) {
+    if (current.fleets.length === 0 || (current.declared.quota === undefined && !reachableCloud(env))) {
         return undefined;
     }
     const previousText = against === null ? null : fileAtRevision(project.dir, against, project.stackFileName);

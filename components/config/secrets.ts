@@ -1,4 +1,4 @@
-import { holdsSecret, isSecretMarker, isSecureValue, plaintextMarker, secretMarker } from "../release/secrets";
+import { holdsSecret, holdsSecureValue, isSecretMarker, isSecureValue, plaintextMarker, secretMarker } from "../release/secrets";
 import type { ConfigProblem } from "./errors";
 import { readStackConfig, StackConfig } from "./stackFile";
 
@@ -166,26 +166,9 @@ function setIn(value: Record<string, unknown>, path: readonly string[], leaf: un
     return { ...value, [step]: rest.length === 0 ? leaf : setIn(value[step] as Record<string, unknown>, rest, leaf) };
 }
 
-/** Whether a stored value holds a `{ secure: … }` anywhere. */
-function holdsSecureValue(value: unknown): boolean {
-    if (isSecureValue(value)) {
-        return true;
-    }
-    if (Array.isArray(value)) {
-        return value.some(holdsSecureValue);
-    }
-    return isPlainObject(value) && Object.values(value).some(holdsSecureValue);
-}
-
 /** Whether a value read holds a marker or a `{ secure: … }` anywhere (the test kit, `herd plan`: the secrets are where they say). */
 function holdsMarker(value: unknown): boolean {
-    if (isSecureValue(value) || isSecretMarker(value)) {
-        return true;
-    }
-    if (Array.isArray(value)) {
-        return value.some(holdsMarker);
-    }
-    return isPlainObject(value) && Object.values(value).some(holdsMarker);
+    return isSecureValue(value) || isSecretMarker(value) || (value !== null && typeof value === "object" && Object.values(value).some(holdsMarker));
 }
 
 /**

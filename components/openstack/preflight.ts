@@ -265,10 +265,15 @@ export async function programPreflight(
     declared: DeclaredLimits,
     env: NodeJS.ProcessEnv,
 ): Promise<void> {
-    if (fleets.length === 0 || !cloudEnvironment(env)) {
+    if (fleets.length === 0) {
         return;
     }
-    const client = await NovaClient.login(env);
+    // clouds.yaml is read once: the filled-in variables are all the login needs.
+    const credentials = openstackEnvironment(env);
+    if (!cloudEnvironment(credentials)) {
+        return;
+    }
+    const client = await NovaClient.login(credentials);
     const [servers, limits, flavors] = await Promise.all([client.stackServers(stack), client.limits(), client.flavors()]);
     const before = slotsFromServers(servers);
     const changes = fleets.map((f) => fleetChange(f.name, f.args, before.get(f.name) ?? []));

@@ -47,6 +47,11 @@ export function isSecureValue(value: unknown): value is SecureValue {
     );
 }
 
+/** Whether a config value holds an encrypted value anywhere: Pulumi then says its key holds a secret. */
+export function holdsSecureValue(value: unknown): boolean {
+    return isSecureValue(value) || (value !== null && typeof value === "object" && Object.values(value).some(holdsSecureValue));
+}
+
 /** The marker that stands for an encrypted value: `[secret 1a2b3c4d]`, from its ciphertext. */
 export function secretMarker(value: SecureValue): string {
     return `[secret ${createHash("sha256").update(value.secure).digest("hex").slice(0, 8)}]`;

@@ -5,7 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as YAML from "yaml";
 import { STORED_CONFIG_VARIABLE } from "../config/secrets";
 import { readStackConfig, StackConfig } from "../config/stackFile";
-import { isSecureValue } from "../release/secrets";
+import { holdsSecureValue, isSecureValue } from "../release/secrets";
 import { plainTextPaths, RecordedResource, RecordingMonitor } from "./recorder";
 
 /** How to run a Pulumi program (or a function that builds resources) under mocks. */
@@ -167,10 +167,6 @@ function decrypted(value: unknown, secrets: Readonly<Record<string, string>>): u
     return value;
 }
 
-/** Whether a config value holds an encrypted value anywhere: Pulumi then marks its key secret. */
-function holdsSecure(value: unknown): boolean {
-    return isSecureValue(value) || (value !== null && typeof value === "object" && Object.values(value).some(holdsSecure));
-}
 
 /** Config in the form the runtime keeps it: strings, objects as JSON. */
 function runtimeConfig(config: StackConfig): Record<string, string> {
@@ -222,7 +218,7 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
         config = fs.existsSync(path.join(projectDir, `Pulumi.${stack}.yaml`)) ? readStackConfig(projectDir, stack) : {};
     }
     const stored = config;
-    const secretKeys = [...new Set([...Object.keys(stored).filter((key) => holdsSecure(stored[key])), ...(options.secretKeys ?? [])])];
+    const secretKeys = [...new Set([...Object.keys(stored).filter((key) => holdsSecureValue(stored[key])), ...(options.secretKeys ?? [])])];
     pulumi.runtime.setAllConfig(runtimeConfig(decrypted(stored, options.secrets ?? {}) as StackConfig), secretKeys);
 
     const monitor = new RecordingMonitor({
