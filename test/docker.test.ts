@@ -7,6 +7,7 @@ import {
     containerInputs,
     containerSettingsHash,
     defaultHealthCommand,
+    httpHealthScript,
     dockerArgsFromConfig,
     dockerConfigProblems,
     DockerWorkload,
@@ -147,18 +148,18 @@ describe("docker: container inputs", () => {
         ]);
     });
 
-    it("check health over HTTP with wget, and wait for it before the next batch", () => {
+    it("check health over HTTP with the image's own client through /bin/sh, and wait for it before the next batch", () => {
         const w = resolveDockerWorkload("web", { size: 1, release: V1, health: { path: "/healthz", port: 8080 } });
         const inputs = containerInputs(w, w.members[0], refs);
         expect(inputs.healthcheck).to.deep.equal({
-            tests: ["CMD-SHELL", "wget -q -O /dev/null 'http://127.0.0.1:8080/healthz' || exit 1"],
+            tests: ["CMD-SHELL", httpHealthScript(8080, "/healthz")],
             interval: "10s",
             timeout: "3s",
             retries: 3,
             startPeriod: "15s",
         });
         expect(inputs.wait).to.equal(true);
-        expect(defaultHealthCommand({ path: "/it's", port: 80 })[1]).to.equal(`wget -q -O /dev/null 'http://127.0.0.1:80/it'\\''s' || exit 1`);
+        expect(defaultHealthCommand({ path: "/it's", port: 80 })[1]).to.include(`wget -q -O /dev/null 'http://127.0.0.1:80/it'\\''s' && exit 0`).and.include(` herd-health 80 '/it'\\''s'`);
         const own = resolveDockerWorkload("web", { size: 1, release: V1, health: { path: "/healthz", port: 8080 }, healthCommand: ["CMD", "/web", "check"] });
         expect(containerInputs(own, own.members[0], refs).healthcheck?.tests).to.deep.equal(["CMD", "/web", "check"]);
     });

@@ -1,5 +1,6 @@
-import { spawnSync } from "node:child_process";
+import { execFile, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
+import * as http from "node:http";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -7,7 +8,7 @@ import { expect } from "chai";
 import * as pulumi from "@pulumi/pulumi";
 import { parseFleets, resolveFleets } from "../components/config";
 import type { HealthCheck } from "../components/core/health";
-import { containerInputs, defaultHealthCommand, DockerWorkload, resolveDockerWorkload, tcpListenScript } from "../components/docker";
+import { containerInputs, defaultHealthCommand, DockerWorkload, httpHealthScript, resolveDockerWorkload, tcpListenScript } from "../components/docker";
 import { buildDeploymentSpec, KubernetesWorkload, resolveWorkload } from "../components/kubernetes";
 import { ServerGroup } from "../components/openstack";
 import { ProgramError, runProgram } from "../components/testing";
@@ -145,8 +146,7 @@ describe("health checks: what each backend runs", () => {
         expect(test({ port: 6379 })).to.deep.equal({ tests: ["CMD-SHELL", tcpListenScript(6379)], interval: "10s", timeout: "3s", retries: 3, startPeriod: "15s" });
         expect(tcpListenScript(6379)).to.include("*:18EB)").and.not.match(/\b(nc|wget|curl|bash|grep|awk)\b/);
         expect(test({ command: ["redis-cli", "ping"] })?.tests).to.deep.equal(["CMD", "redis-cli", "ping"]);
-        // The HTTP check is what it was: existing containers keep their inputs and names.
-        expect(test({ path: "/healthz", port: 8080 })?.tests).to.deep.equal(["CMD-SHELL", "wget -q -O /dev/null 'http://127.0.0.1:8080/healthz' || exit 1"]);
+        expect(test({ path: "/healthz", port: 8080 })?.tests).to.deep.equal(["CMD-SHELL", httpHealthScript(8080, "/healthz")]);
         expect(defaultHealthCommand({ path: "/healthz", port: 8080 })).to.deep.equal(test({ path: "/healthz", port: 8080 })?.tests);
     });
 
@@ -203,6 +203,79 @@ describe("health checks: what each backend runs", () => {
             const result = spawnSync("shellcheck", ["--shell=sh", file], { encoding: "utf8" });
             fs.rmSync(path.dirname(file), { recursive: true, force: true });
             expect(result.error, "shellcheck is installed (.ci/run installs it)").to.equal(undefined);
+            expect(result.stdout + result.stderr).to.equal("");
+            expect(result.status).to.equal(0);
+        });
+    });
+    describe("Docker: the HTTP check, run by /bin/sh with whichever client the image has", function () {
+        this.timeout(30_000);
+        let server: http.Server;
+        let port: number;
+        const bins: string[] = [];
+        before(async () => {
+            server = http.createServer((request, response) => {
+                response.writeHead(request.url === "/healthz?deep=1" ? 200 : request.url === "/moved" ? 302 : 500, { location: "/healthz?deep=1" });
+                response.end("ok");
+            });
+            await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+            port = (server.address() as net.AddressInfo).port;
+        });
+        after(() => {
+            server.close();
+            bins.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true }));
+        });
+        /** A PATH holding only the given programs, as an image that carries only them. */
+        const only = (...programs: string[]) => {
+            const dir = fs.mkdtempSync(path.join(os.tmpdir(), "herd-image-bin-"));
+            bins.push(dir);
+            for (const program of programs) {
+                const found = ["/usr/bin", "/bin"].map((d) => path.join(d, program)).find((p) => fs.existsSync(p));
+                expect(found, `${program} is installed (.ci/run installs it)`).to.not.equal(undefined);
+                fs.symlinkSync(found as string, path.join(dir, program));
+            }
+            return dir;
+        };
+        /** The check's exit status, run as Docker runs CMD-SHELL: `/bin/sh -c`, here with the image's PATH. */
+        const check = (pathDir: string, checkPath: string, checkPort = port) =>
+            new Promise<number | null>((resolve) => {
+                const child = execFile("/bin/sh", ["-c", httpHealthScript(checkPort, checkPath)], { env: { PATH: pathDir }, timeout: 10_000 }, () => resolve(child.exitCode));
+            });
+
+        for (const client of ["wget", "curl", "bash"]) {
+            it(`with only ${client}: healthy on 200 and 302, unhealthy on 500 and on a closed port`, async () => {
+                const dir = only(client);
+                expect(await check(dir, "/healthz?deep=1"), "200").to.equal(0);
+                expect(await check(dir, "/moved"), "302").to.equal(0);
+                expect(await check(dir, "/broken"), "500").to.equal(1);
+                const closed = await new Promise<number>((resolve) => {
+                    const probe = net.createServer().listen(0, "127.0.0.1", () => {
+                        const free = (probe.address() as net.AddressInfo).port;
+                        probe.close(() => resolve(free));
+                    });
+                });
+                expect(await check(dir, "/healthz?deep=1", closed), "closed port").to.not.equal(0);
+            });
+        }
+
+        it("with no client at all: healthy while the port listens, whatever the path answers", async () => {
+            const dir = only();
+            expect(await check(dir, "/broken")).to.equal(0);
+            const closed = await new Promise<number>((resolve) => {
+                const probe = net.createServer().listen(0, "127.0.0.1", () => {
+                    const free = (probe.address() as net.AddressInfo).port;
+                    probe.close(() => resolve(free));
+                });
+            });
+            expect(await check(dir, "/healthz", closed)).to.equal(1);
+        });
+
+        it("passes the path to bash as data, and the script passes shellcheck as POSIX sh", () => {
+            const script = httpHealthScript(8080, "/a$(touch x)`b`;c");
+            expect(script).to.include(" herd-health 8080 '/a$(touch x)`b`;c'");
+            const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "herd-health-")), "check.sh");
+            fs.writeFileSync(file, `${httpHealthScript(8080, "/healthz")}\n`);
+            const result = spawnSync("shellcheck", ["--shell=sh", file], { encoding: "utf8" });
+            fs.rmSync(path.dirname(file), { recursive: true, force: true });
             expect(result.stdout + result.stderr).to.equal("");
             expect(result.status).to.equal(0);
         });

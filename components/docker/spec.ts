@@ -141,9 +141,35 @@ export function tcpListenScript(port: number): string {
 }
 
 /**
+ * Run by bash with the port and the path as `$1` and `$2` (data, never pasted into the script): a
+ * `GET` over bash's `/dev/tcp`, healthy on a 2xx or 3xx status line.
+ */
+const BASH_HTTP_GET =
+    'exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1; ' +
+    "printf 'GET %s HTTP/1.0\\r\\nHost: 127.0.0.1\\r\\nConnection: close\\r\\n\\r\\n' \"$2\" >&3 || exit 1; " +
+    'IFS=" " read -r _ code _ <&3 || exit 1; case "$code" in 2??|3??) exit 0 ;; esac; exit 1';
+
+/**
+ * A POSIX shell script that GETs `http://127.0.0.1:port/path` with the first HTTP client the image
+ * has — `wget`, else `curl`, else bash's `/dev/tcp` — healthy on a 2xx or 3xx answer; an image
+ * with none of them (only `/bin/sh`) is checked as {@link tcpListenScript} checks a TCP port:
+ * a socket listens on the port. So the check needs `/bin/sh` and nothing else, and checks the path
+ * wherever the image can.
+ */
+export function httpHealthScript(port: number, path: string): string {
+    const url = shellQuote(`http://127.0.0.1:${port}${path}`);
+    return (
+        `if command -v wget >/dev/null 2>&1; then wget -q -O /dev/null ${url} && exit 0; exit 1; fi; ` +
+        `if command -v curl >/dev/null 2>&1; then curl -fsS -o /dev/null ${url} && exit 0; exit 1; fi; ` +
+        `if command -v bash >/dev/null 2>&1; then exec bash -c ${shellQuote(BASH_HTTP_GET)} herd-health ${port} ${shellQuote(path)}; fi; ` +
+        tcpListenScript(port)
+    );
+}
+
+/**
  * The Docker healthcheck test of a health check, run inside the container:
- * - HTTP: a GET with `wget` through `/bin/sh` (busybox and Alpine based images carry both);
- *   images without them need `healthCommand`, a TCP check or a command check;
+ * - HTTP: {@link httpHealthScript} through `/bin/sh`: the path with whichever of `wget`, `curl`
+ *   or bash the image carries, else the port alone;
  * - TCP: {@link tcpListenScript} through `/bin/sh`, which needs no other tool in the image;
  * - command: the user's command, executed as it is (`CMD`, no shell).
  */
@@ -154,7 +180,7 @@ export function defaultHealthCommand(health: HealthCheck): string[] {
         case "tcp":
             return ["CMD-SHELL", tcpListenScript(health.port as number)];
         default:
-            return ["CMD-SHELL", `wget -q -O /dev/null ${shellQuote(`http://127.0.0.1:${health.port}${health.path}`)} || exit 1`];
+            return ["CMD-SHELL", httpHealthScript(health.port as number, health.path as string)];
     }
 }
 

@@ -33,7 +33,8 @@ export interface DockerWorkloadArgs {
     /**
      * The check each container runs every 10 s; creation waits until the new container is
      * healthy. Docker runs every check inside the container, so each kind needs something there:
-     * `{ path, port }` (HTTP) a GET with `wget` through `/bin/sh`; `{ port }` (TCP) `/bin/sh`
+     * `{ path, port }` (HTTP) a GET through `/bin/sh` with the image's wget, curl or bash (see
+     * `httpHealthScript`), else the port alone; `{ port }` (TCP) `/bin/sh`
      * alone, reading the kernel's socket table (see `tcpListenScript`); `{ command }` the
      * command given, run without a shell. @default no healthcheck
      */
