@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type * as docker from "@pulumi/docker";
 import { ContainerRelease, HERD_LABELS, MetricsEndpoint } from "../release/container";
 import type { SecretValues } from "../release/secrets";
+import { buildInBatches } from "../core/batches";
 import type { HealthCheck } from "../core/health";
 import { Rollout } from "../rollout";
 import {
@@ -132,36 +133,27 @@ export class DockerWorkload extends pulumi.ComponentResource {
             return pulled;
         });
 
-        const containers: docker.Container[] = [];
-        let previousBatch: docker.Container[] = [];
-        let currentBatch: docker.Container[] = [];
-        let batchIndex = 0;
-        for (const member of workload.members) {
-            if (member.batch !== batchIndex) {
-                previousBatch = currentBatch;
-                currentBatch = [];
-                batchIndex = member.batch;
-            }
-            const container = new docker.Container(
-                member.resourceName,
-                containerInputs(
-                    workload,
-                    member,
-                    { image: imageIds.get(member.release.image) as pulumi.Output<string>, network: this.network.name },
-                    args.secrets ?? new Map(),
+        this.containers = buildInBatches(
+            workload.members,
+            (member, dependsOn) =>
+                new docker.Container(
+                    member.resourceName,
+                    containerInputs(
+                        workload,
+                        member,
+                        { image: imageIds.get(member.release.image) as pulumi.Output<string>, network: this.network.name },
+                        args.secrets ?? new Map(),
+                    ),
+                    {
+                        ...childOpts,
+                        dependsOn,
+                        replaceOnChanges: [...CONTAINER_RELEASE_PROPERTIES],
+                        replacementTrigger: member.generation,
+                        deleteBeforeReplace: member.deleteBeforeReplace,
+                    },
                 ),
-                {
-                    ...childOpts,
-                    dependsOn: previousBatch,
-                    replaceOnChanges: [...CONTAINER_RELEASE_PROPERTIES],
-                    replacementTrigger: member.generation,
-                    deleteBeforeReplace: member.deleteBeforeReplace,
-                },
-            );
-            containers.push(container);
-            currentBatch.push(container);
-        }
-        this.containers = containers;
+            (container) => [container],
+        );
         this.containerNames = workload.members.map((member) => member.containerName);
         this.generations = workload.members.map((member) => member.generation);
         this.registerOutputs({ containerNames: this.containerNames, generations: this.generations });
