@@ -26,7 +26,7 @@ import { fleetNameProblems, refuseArguments, servingProblems } from "../componen
 import { resolveDockerWorkload } from "../components/docker/spec";
 import { buildFleet, type DockerFleetArgs, type Fleet, type KubernetesFleetArgs, type OpenStackFleetArgs } from "../components/fleet";
 import { dockerWorkloadArgsOf, fleetProblems, kubernetesWorkloadArgsOf } from "../components/fleet/plan";
-import { resolveWorkload } from "../components/kubernetes/spec";
+import { resolveWorkload } from "../components/kubernetes/plan";
 import { serverGroupProblems } from "../components/openstack/serverGroup";
 import { ruleFile } from "../components/monitoring/rules";
 import { secretMarker } from "../components/release/secrets";

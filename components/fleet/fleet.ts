@@ -3,7 +3,7 @@ import type * as DockerBackend from "../docker/workload";
 import type * as KubernetesBackend from "../kubernetes/workload";
 import type * as KubernetesMonitoringModule from "../kubernetes/monitoring";
 import { refuseArguments } from "../core/arguments";
-import { scrapePort } from "../kubernetes/spec";
+import { scrapePort } from "../kubernetes/manifests";
 import { Probe, type ProbeTarget } from "../monitoring/probeComponent";
 import { defaultAlerts, ruleFile, type RuleGroup } from "../monitoring/rules";
 import type * as OpenStackBackend from "../openstack/serverGroup";

@@ -3,7 +3,7 @@ import { imageReferenceProblem, promqlProblem } from "../config/grammar";
 import { BACKENDS } from "../config/schema";
 import { fleetNameProblems } from "../core/arguments";
 import type { DockerWorkloadArgs } from "../docker/workload";
-import { isLabelKey, isLabelValue } from "../kubernetes/spec";
+import { isLabelKey, isLabelValue } from "../kubernetes/placement";
 import type { KubernetesWorkloadArgs, PlainNamespaceWorkloadArgs } from "../kubernetes/workload";
 import { cronSchedule, probeSpecProblems, pushgatewayProblems, type ProbeSpec } from "../monitoring/probe";
 import { defaultMinHealthy, type FleetAlertInput } from "../monitoring/rules";

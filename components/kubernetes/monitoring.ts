@@ -3,7 +3,7 @@ import type * as k8s from "@pulumi/kubernetes";
 import { childDependsOn } from "../core/dependencies";
 import { DEFAULT_METRICS_PATH, HERD_LABELS } from "../release/container";
 import { AlertRule, RuleGroup } from "../monitoring/rules";
-import { DEFAULT_NAMESPACE, fleetSelector, PORT_NAME } from "./spec";
+import { DEFAULT_NAMESPACE, fleetSelector, PORT_NAME } from "./names";
 
 /** Arguments of a {@link KubernetesMonitoring}. */
 export interface KubernetesMonitoringArgs {

@@ -5,28 +5,11 @@ import type { HealthCheck } from "../core/health";
 import { Rollout } from "../rollout";
 import { ContainerRelease, MetricsEndpoint } from "../release/container";
 import { reveal, SecretValues } from "../release/secrets";
-import {
-    buildConfigMapData,
-    buildDeploymentSpec,
-    buildSecretData,
-    buildDisruptionBudgetSpec,
-    buildServiceSpec,
-    configMapName,
-    deploymentName,
-    deploymentOrder,
-    disruptionBudgetName,
-    fleetLabels,
-    objectMeta,
-    ResolvedWorkload,
-    resolveWorkload,
-    Role,
-    roleLabels,
-    RolePlan,
-    secretName,
-    Toleration,
-    WorkloadSecurity,
-    WorkloadUpdate,
-} from "./spec";
+import { buildConfigMapData, buildSecretData } from "./configMaps";
+import { buildDeploymentSpec, buildDisruptionBudgetSpec, buildServiceSpec } from "./manifests";
+import { configMapName, deploymentName, disruptionBudgetName, fleetLabels, objectMeta, roleLabels, secretName } from "./names";
+import type { Toleration } from "./placement";
+import { deploymentOrder, ResolvedWorkload, resolveWorkload, Role, RolePlan, WorkloadSecurity, WorkloadUpdate } from "./plan";
 import type { PodSettings } from "./pod";
 
 /**

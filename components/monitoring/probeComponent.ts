@@ -15,7 +15,7 @@ import {
     pushgatewayProblems,
 } from "./probe";
 import { childDependsOn } from "../core/dependencies";
-import type { Toleration } from "../kubernetes/spec";
+import type { Toleration } from "../kubernetes/placement";
 import { AlertRule } from "./rules";
 
 /** The image probe containers run in: a POSIX shell and busybox's `wget` are all the wrapper needs. */
