@@ -1,12 +1,18 @@
 import * as pulumi from "@pulumi/pulumi";
 import type * as openstack from "@pulumi/openstack";
 import { fleetNameProblems, refuseArguments, servingProblems } from "../core/arguments";
+import { buildInBatches } from "../core/batches";
 import type { HttpHealthCheck, TcpHealthCheck } from "../core/health";
 import type { ProbeSpec } from "../monitoring/probe";
 import { defaultBatch, Rollout } from "../rollout";
 import { spreadProblem } from "./hosts";
 import { encodedUserDataSize, USER_DATA_MAX_ENCODED_BYTES } from "./userData";
-import { FAILED_CREATE, instanceInputs, isUuid, MemberPlan, planMembers, RELEASE_PROPERTIES, ServerRelease } from "./members";
+import type { ChildSpec } from "./children";
+import { instanceSpec, serverGroupSpec } from "./instances";
+import { listenerSpec, loadBalancerSpec, monitorSpec, networkId, planLoadBalancer, poolMemberSpec, poolSpec } from "./loadBalancer";
+import { MemberPlan, planMembers, ServerRelease } from "./members";
+import { ingressRuleSpecs, securityGroupSpec } from "./securityGroup";
+import { attachmentSpec, volumeSpec } from "./volumes";
 
 /** An ingress rule of the fleet's security group. */
 export interface IngressRule {
@@ -146,141 +152,42 @@ export class ServerGroup extends pulumi.ComponentResource {
         this.members = members;
         this.generations = this.members.map((m) => m.generation);
 
-        this.serverGroup = new openstack.compute.ServerGroup(
-            `${name}-group`,
-            { name: groupName, policies: [args.spread ?? "soft-anti-affinity"] },
-            { parent: this },
-        );
-        this.securityGroup = new openstack.networking.SecGroup(
-            `${name}-secgroup`,
-            { name: groupName, description: `herd fleet ${name}` },
-            { parent: this },
-        );
-        const ingress = args.ingress ?? (args.health ? [{ port: args.health.port, cidr: "0.0.0.0/0" }] : []);
-        const rules = ingress.map((rule) => {
-            const protocol = rule.protocol ?? "tcp";
-            return new openstack.networking.SecGroupRule(
-                `${name}-ingress-${protocol}-${rule.port}-${rule.cidr.replace(/[./]/g, "-")}`,
-                {
-                    securityGroupId: this.securityGroup.id,
-                    direction: "ingress",
-                    ethertype: "IPv4",
-                    protocol,
-                    portRangeMin: rule.port,
-                    portRangeMax: rule.port,
-                    remoteIpPrefix: rule.cidr,
-                },
-                { parent: this },
-            );
-        });
+        this.serverGroup = registerChild(this, openstack.compute.ServerGroup, serverGroupSpec(name, groupName, args.spread));
+        this.securityGroup = registerChild(this, openstack.networking.SecGroup, securityGroupSpec(name, groupName));
+        const rules = ingressRuleSpecs(name, args, this.securityGroup.id).map((rule) => registerChild(this, openstack.networking.SecGroupRule, rule));
 
+        const lbPlan = planLoadBalancer(name, groupName, args);
         let pool: openstack.loadbalancer.Pool | undefined;
-        if (args.loadBalancer && args.health) {
-            const lb = args.loadBalancer;
-            const protocol = lb.protocol ?? "HTTP";
-            const vipNetwork = lb.network ?? args.release.networks[0];
-            const networkId = (network: string): pulumi.Output<string> =>
-                isUuid(network) ? pulumi.output(network) : openstack.networking.getNetworkOutput({ name: network }, { parent: this }).id;
-            // A network wired from another resource is looked up, if it is a name, once it is known.
-            const vipNetworkId = typeof vipNetwork === "string" ? networkId(vipNetwork) : pulumi.output(vipNetwork).apply(networkId);
-            this.loadBalancer = new openstack.loadbalancer.LoadBalancer(
-                `${name}-lb`,
-                { name: groupName, vipNetworkId },
-                { parent: this },
-            );
-            const listener = new openstack.loadbalancer.Listener(
-                `${name}-listener`,
-                { name: groupName, loadbalancerId: this.loadBalancer.id, protocol, protocolPort: lb.port },
-                { parent: this },
-            );
-            pool = new openstack.loadbalancer.Pool(
-                `${name}-pool`,
-                { name: groupName, listenerId: listener.id, protocol, lbMethod: "ROUND_ROBIN" },
-                { parent: this },
-            );
-            new openstack.loadbalancer.Monitor(
-                `${name}-monitor`,
-                {
-                    name: groupName,
-                    poolId: pool.id,
-                    // HTTP GETs the path; a TCP listener, or a check without a path, only connects.
-                    type: protocol === "TCP" || args.health.path === undefined ? "TCP" : "HTTP",
-                    ...(protocol === "TCP" || args.health.path === undefined ? {} : { urlPath: args.health.path, httpMethod: "GET", expectedCodes: "200" }),
-                    delay: 5,
-                    timeout: 3,
-                    maxRetries: 3,
-                },
-                { parent: this },
-            );
+        if (lbPlan) {
+            const byName = (network: string) => openstack.networking.getNetworkOutput({ name: network }, { parent: this }).id;
+            const vipNetworkId = networkId(lbPlan.vipNetwork, byName);
+            this.loadBalancer = registerChild(this, openstack.loadbalancer.LoadBalancer, loadBalancerSpec(lbPlan, vipNetworkId));
+            const listener = registerChild(this, openstack.loadbalancer.Listener, listenerSpec(lbPlan, this.loadBalancer.id));
+            pool = registerChild(this, openstack.loadbalancer.Pool, poolSpec(lbPlan, listener.id));
+            registerChild(this, openstack.loadbalancer.Monitor, monitorSpec(lbPlan, pool.id));
         }
 
-        const instances: openstack.compute.Instance[] = [];
-        const poolMembers: openstack.loadbalancer.Member[] = [];
-        const volumes: openstack.blockstorage.Volume[] = [];
-        let previousBatch: pulumi.Resource[] = rules;
-        let currentBatch: pulumi.Resource[] = [];
-        let batchIndex = 0;
-        for (const member of this.members) {
-            if (member.batch !== batchIndex) {
-                previousBatch = currentBatch;
-                currentBatch = [];
-                batchIndex = member.batch;
-            }
-            const instance = new openstack.compute.Instance(
-                member.resourceName,
-                { ...instanceInputs(member, name, args.metadata), schedulerHints: [{ group: this.serverGroup.id }] },
-                {
-                    parent: this,
-                    dependsOn: previousBatch,
-                    replaceOnChanges: [...RELEASE_PROPERTIES, FAILED_CREATE],
-                    replacementTrigger: member.generation,
-                    deleteBeforeReplace,
-                },
-            );
-            instances.push(instance);
-            currentBatch.push(instance);
-            if (args.volume) {
-                // Named by slot, not generation: the same volume serves every release of the slot.
-                const volume = new openstack.blockstorage.Volume(
-                    `${member.resourceName}-data`,
-                    {
-                        name: `${member.resourceName}-data`,
-                        size: args.volume.size,
-                        ...(args.volume.type === undefined ? {} : { volumeType: args.volume.type }),
-                        metadata: { "herd-fleet": name, "herd-slot": String(member.slot) },
-                    },
-                    { parent: this, protect: true, retainOnDelete: true },
-                );
-                volumes.push(volume);
-                const attachment = new openstack.compute.VolumeAttach(
-                    `${member.resourceName}-data`,
-                    { instanceId: instance.id, volumeId: volume.id },
-                    { parent: this, deleteBeforeReplace: true, replaceOnChanges: [FAILED_CREATE] },
-                );
-                currentBatch.push(attachment);
-            }
-            if (pool && args.health) {
-                const poolMember = new openstack.loadbalancer.Member(
-                    `${member.resourceName}-lb`,
-                    {
-                        name: member.serverName,
-                        poolId: pool.id,
-                        address: instance.accessIpV4,
-                        protocolPort: args.health.port,
-                        monitorPort: args.health.port,
-                    },
-                    { parent: this, replaceOnChanges: ["address", FAILED_CREATE], deleteBeforeReplace },
-                );
-                poolMembers.push(poolMember);
-                currentBatch.push(poolMember);
-            }
-        }
-        this.instances = instances;
-        this.poolMembers = poolMembers;
-        this.volumes = volumes;
+        const slots = buildInBatches(
+            this.members,
+            (member, dependsOn: pulumi.Resource[]) => {
+                const server = instanceSpec(name, member, args.metadata, this.serverGroup.id, deleteBeforeReplace);
+                const instance = registerChild(this, openstack.compute.Instance, server, dependsOn);
+                const volume = args.volume && registerChild(this, openstack.blockstorage.Volume, volumeSpec(name, member, args.volume));
+                const attachment = volume && registerChild(this, openstack.compute.VolumeAttach, attachmentSpec(member, instance.id, volume.id));
+                const inPool = lbPlan && pool && poolMemberSpec(lbPlan, member, pool.id, instance.accessIpV4, deleteBeforeReplace);
+                const poolMember = inPool && registerChild(this, openstack.loadbalancer.Member, inPool);
+                return { instance, volume, attachment, poolMember };
+            },
+            // The next batch waits until this one's servers are up, attached and in the pool.
+            ({ instance, attachment, poolMember }) => [instance, ...(attachment ? [attachment] : []), ...(poolMember ? [poolMember] : [])],
+            rules,
+        );
+        this.instances = slots.map((slot) => slot.instance);
+        this.poolMembers = slots.flatMap((slot) => (slot.poolMember ? [slot.poolMember] : []));
+        this.volumes = slots.flatMap((slot) => (slot.volume ? [slot.volume] : []));
 
         this.servers = pulumi
-            .all(instances.map((instance) => instance.accessIpV4))
+            .all(this.instances.map((instance) => instance.accessIpV4))
             .apply((ips) =>
                 this.members.map((m, i) => ({ slot: m.slot, name: m.serverName, generation: m.generation, ip: ips[i] })),
             );
@@ -294,10 +201,18 @@ export class ServerGroup extends pulumi.ComponentResource {
 }
 
 /**
- * Plans the members of a {@link ServerGroup} and finds what a cloud would refuse later: a load
- * balancer without a health check, hard anti-affinity on too few declared hosts, a release that
- * cannot be rendered, user data larger than Nova takes.
+ * Registers a child as its builder planned it, under the component, waiting for `dependsOn`
+ * when given.
  */
+function registerChild<Args, Child>(
+    parent: pulumi.ComponentResource,
+    Resource: new (name: string, args: Args, opts?: pulumi.CustomResourceOptions) => Child,
+    spec: ChildSpec<Args>,
+    dependsOn?: pulumi.Resource[],
+): Child {
+    return new Resource(spec.resourceName, spec.args, { ...spec.opts, parent, ...(dependsOn === undefined ? {} : { dependsOn }) });
+}
+
 /** Whether members are replaced delete-before-create: asked for, or forced by a per-slot volume (attached to one server at a time). */
 function replacedDeleteFirst(args: ServerGroupArgs): boolean {
     return args.update?.order === "delete-before-create" || args.volume !== undefined;
@@ -312,6 +227,11 @@ export function serverGroupProblems(name: string, args: ServerGroupArgs): string
     return planServerGroup(name, args, args.groupName ?? `herd-${name}`, replacedDeleteFirst(args)).problems;
 }
 
+/**
+ * Plans the members of a {@link ServerGroup} and finds what a cloud would refuse later: a load
+ * balancer without a health check, hard anti-affinity on too few declared hosts, a release that
+ * cannot be rendered, user data larger than Nova takes.
+ */
 function planServerGroup(
     name: string,
     args: ServerGroupArgs,
