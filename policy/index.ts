@@ -6,8 +6,24 @@ import { PolicyPack } from "@pulumi/policy";
 import * as YAML from "yaml";
 import { guardrails, type PolicyBase } from "./guardrails";
 
-// The project this pack sits in (policy/ of it), unless HERD_PROJECT_DIR says otherwise.
-const projectDir = process.env.HERD_PROJECT_DIR ?? path.resolve(__dirname, "..");
+/**
+ * The Pulumi project this pack sits in: the nearest folder above it with a Pulumi.yaml (or .yml), which is
+ * the checkout for `policy/` and the installing project for `node_modules/pulumi-herd/dist/policy`
+ * (the CLI starts a pack in the pack's own folder, so the working folder does not say).
+ * HERD_PROJECT_DIR says otherwise, e.g. where node_modules is hoisted above the project.
+ */
+function findProjectDir(): string {
+    for (let dir = path.dirname(__dirname); ; dir = path.dirname(dir)) {
+        if (fs.existsSync(path.join(dir, "Pulumi.yaml")) || fs.existsSync(path.join(dir, "Pulumi.yml"))) {
+            return dir;
+        }
+        if (path.dirname(dir) === dir) {
+            return path.dirname(__dirname);
+        }
+    }
+}
+
+const projectDir = process.env.HERD_PROJECT_DIR ?? findProjectDir();
 
 function git(...args: string[]): { ok: boolean; stdout: string } {
     const result = spawnSync("git", args, { cwd: projectDir, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
