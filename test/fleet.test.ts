@@ -5,7 +5,7 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { expect } from "chai";
 import * as YAML from "yaml";
-import { alertRuleFile, buildFleet, type DockerFleetArgs, type FleetArgs, type KubernetesFleetArgs, type OpenStackFleetArgs } from "../components/fleet";
+import { alertRuleFile, buildFleet, stackProgram, type DockerFleetArgs, type FleetArgs, type KubernetesFleetArgs, type OpenStackFleetArgs } from "../components/fleet";
 import { fleetProblems } from "../components/fleet/plan";
 import { KubernetesWorkload } from "../components/kubernetes";
 import { ServerGroup } from "../components/openstack";
@@ -216,5 +216,58 @@ describe("the package loads only the provider SDK of the backend a fleet uses", 
         const result = spawnSync(process.execPath, ["--import", "tsx", "-e", script], { cwd: ROOT, encoding: "utf8" });
         expect(result.status, result.stderr).to.equal(0);
         expect(JSON.parse(result.stdout)).to.deep.equal({ onImport: [], afterBuild: ["openstack"] });
+    });
+});
+
+describe("stackProgram: the stack-config-driven program, as a function another project can call", () => {
+    /** A project folder of its own: a stack file and the probe script its config names. */
+    function project(): string {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "herd-stack-program-"));
+        fs.mkdirSync(path.join(dir, "probes"));
+        fs.writeFileSync(path.join(dir, "probes", "stuck.sh"), "#!/bin/sh\necho 0\n");
+        fs.writeFileSync(path.join(dir, "Pulumi.test.yaml"), "config: {}\n");
+        return dir;
+    }
+    const fleets = {
+        edge: { backend: "openstack", size: 3, release: { image: openstackArgs.release.image, flavor: "b3-8", network: "ext-net" }, probes: { stuck: { script: "probes/stuck.sh", every: "5m" } } },
+        cache: { backend: "docker", size: 2, release: { image: IMAGE, port: 8080 } },
+    };
+
+    it("registers what herd's own index.ts registers for the same config, and returns its outputs", async () => {
+        const dir = project();
+        try {
+            const own = await runProgram({ program: () => stackProgram({ projectDir: dir }), projectDir: dir, stack: "test", config: { "herd:fleets": fleets } });
+            const copy = path.join(dir, "index-copy");
+            fs.mkdirSync(copy);
+            fs.cpSync(path.join(dir, "probes"), path.join(copy, "probes"), { recursive: true });
+            fs.cpSync(path.join(dir, "Pulumi.test.yaml"), path.join(copy, "Pulumi.test.yaml"));
+            process.env.HERD_PROJECT_DIR = copy;
+            const viaIndex = await runProgram({ program: path.join(ROOT, "index.ts"), projectDir: copy, stack: "test", config: { "herd:fleets": fleets } }).finally(() => {
+                delete process.env.HERD_PROJECT_DIR;
+            });
+            const shape = (run: ProgramRun) => run.resources.map((r) => ({ urn: r.urn, inputs: r.inputs }));
+            expect(shape(own)).to.deep.equal(shape(viaIndex));
+            expect(own.resources.filter((r) => r.type === "openstack:compute/instance:Instance")).to.have.length(3);
+            expect(Object.keys(own.outputs.fleets as object)).to.deep.equal(["edge", "cache"]);
+            expect((own.outputs.fleets as Record<string, { backend: string }>).cache.backend).to.equal("docker");
+            expect(own.outputs.alertRules).to.be.a("string").and.include("HerdProbeStuck");
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    });
+
+    it("reads the files the config names from the project folder it is given, and refuses one outside it before registering anything", async () => {
+        const dir = project();
+        try {
+            const escaping = { edge: { ...fleets.edge, probes: { stuck: { script: "../stuck.sh", every: "5m" } } } };
+            const failure = await runProgram({ program: () => stackProgram({ projectDir: dir }), projectDir: dir, stack: "test", config: { "herd:fleets": escaping } }).then(
+                () => expect.fail("expected the config to be refused"),
+                (err: ProgramError) => err,
+            );
+            expect(String(failure.cause)).to.include("herd:fleets.edge.probes.stuck.script").and.include("../stuck.sh");
+            expect(failure.resources.filter((r) => r.type !== "pulumi:pulumi:Stack")).to.deep.equal([]);
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
     });
 });
