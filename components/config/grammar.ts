@@ -1,6 +1,6 @@
 import * as net from "node:net";
 import * as path from "node:path";
-import { parser as promqlParser } from "@prometheus-io/lezer-promql";
+import type * as LezerPromql from "@prometheus-io/lezer-promql";
 
 /**
  * Strict grammars for the values herd passes on to something that interprets them: an HTTP
@@ -8,6 +8,13 @@ import { parser as promqlParser } from "@prometheus-io/lezer-promql";
  * value is checked here, where the stack config (or a component's arguments) is checked, so that
  * nothing a user writes can be read by those as anything but what it claims to be.
  */
+
+/** The PromQL parser, loaded with the first expression to check: a stack without one does not pay for it. */
+let parser: typeof LezerPromql.parser | undefined;
+function promql(): typeof LezerPromql.parser {
+    parser ??= (require("@prometheus-io/lezer-promql") as typeof LezerPromql).parser;
+    return parser;
+}
 
 /** Longest HTTP path herd accepts for a health check or a metrics endpoint. */
 export const HTTP_PATH_MAX = 1024;
@@ -198,7 +205,7 @@ export function promqlProblem(expr: string): string | undefined {
     if (expr.trim() === "") {
         return "an empty expression";
     }
-    const tree = promqlParser.parse(expr);
+    const tree = promql().parse(expr);
     let problem: string | undefined;
     tree.iterate({
         enter: (node) => {
@@ -231,7 +238,7 @@ export function promqlProblem(expr: string): string | undefined {
 export type PromqlType = "scalar" | "vector" | "matrix" | "string";
 
 /** A node of a parsed PromQL expression. */
-type SyntaxNode = ReturnType<typeof promqlParser.parse>["topNode"];
+type SyntaxNode = ReturnType<typeof LezerPromql.parser.parse>["topNode"];
 
 /** Functions that return a scalar; every other function returns an instant vector. */
 const SCALAR_FUNCTIONS = new Set(["scalar", "time", "pi"]);
@@ -280,13 +287,13 @@ export function promqlType(expr: string): PromqlType {
                 return "vector";
         }
     };
-    return typeOf(promqlParser.parse(expr).topNode);
+    return typeOf(promql().parse(expr).topNode);
 }
 
 /** A PromQL expression without its `#` comments, which would swallow what follows it on the line. */
 export function withoutPromqlComments(expr: string): string {
     const comments: { from: number; to: number }[] = [];
-    promqlParser.parse(expr).iterate({
+    promql().parse(expr).iterate({
         enter: (node) => {
             if (node.name === "LineComment") {
                 comments.push({ from: node.from, to: node.to });
