@@ -15,6 +15,7 @@ import { resolveFleets } from "../components/config";
 import { planMembers } from "../components/openstack";
 import { RecordedResource, runProgram } from "../components/testing";
 import { openstackBaseline, OpenStackTemplate } from "./baseline-openstack";
+import { builtEntry } from "./entry";
 import { IMAGE_ID, kubernetesFleets, NETWORK_ID, openstackFleets } from "./fleet";
 
 const root = path.resolve(__dirname, "..");
@@ -36,6 +37,9 @@ interface Sample {
     backend: string;
     size: number;
     resources: number;
+    /** Loading the program's modules (herd's package or the baseline's, and the provider SDK both need). */
+    loadMs: number;
+    /** The evaluation, once loaded. */
     wallMs: number;
     peakRssMb: number;
 }
@@ -45,9 +49,11 @@ interface Row {
     size: number;
     resources: { herd: number; baseline: number };
     wallMs: { herd: number; baseline: number };
+    loadMs: { herd: number; baseline: number };
     perMemberUs: { herd: number; baseline: number };
     peakRssMb: { herd: number; baseline: number };
-    ratio: { wall: number; rss: number };
+    /** `wall`: the evaluation; `withLoad`: loading the modules and the evaluation. */
+    ratio: { wall: number; withLoad: number; rss: number };
 }
 
 function openstackTemplate(size: number): OpenStackTemplate {
@@ -126,8 +132,8 @@ interface ImportCost {
 }
 
 function measureImport(): ImportCost {
-    const built = fs.existsSync(path.join(root, "dist", "index.js"));
-    const entry = built ? path.join(root, "dist", "index.js") : path.join(root, "components", "index.ts");
+    const built = builtEntry(root);
+    const entry = built ?? path.join(root, "components", "index.ts");
     const script = `
         const { performance } = require("node:perf_hooks");
         let t = performance.now(); require("@pulumi/pulumi"); const pulumiMs = performance.now() - t;
@@ -153,6 +159,7 @@ function measureImport(): ImportCost {
 async function main(): Promise<void> {
     await checkEquivalence();
     const imported = measureImport();
+    console.log(`herd's program runs from ${imported.from === "dist" ? "the built package (dist), as a user's program loads it" : "the sources through tsx (dist is missing or older than them: npm run build)"}`);
     console.log(
         `import of the package (${imported.from}): ${fmt(imported.herdMs)} ms on top of @pulumi/pulumi's ${fmt(imported.pulumiMs)} ms ` +
             `(ratio ${(imported.herdMs / imported.pulumiMs).toFixed(3)}); provider SDKs loaded: ${imported.providerSdks.length > 0 ? imported.providerSdks.join(", ") : "none"}`,
@@ -185,14 +192,20 @@ async function main(): Promise<void> {
             size: c.size,
             resources: { herd: h.resources, baseline: b.resources },
             wallMs: { herd: round(h.wallMs), baseline: round(b.wallMs) },
+            loadMs: { herd: round(medianOf(herd.map((x) => x.loadMs))), baseline: round(medianOf(baseline.map((x) => x.loadMs))) },
             perMemberUs: { herd: round((h.wallMs * 1000) / c.size), baseline: round((b.wallMs * 1000) / c.size) },
             peakRssMb: { herd: round(h.peakRssMb), baseline: round(b.peakRssMb) },
-            ratio: { wall: round(h.wallMs / b.wallMs, 3), rss: round(h.peakRssMb / b.peakRssMb, 3) },
+            ratio: {
+                wall: round(h.wallMs / b.wallMs, 3),
+                withLoad: round(medianOf(herd.map((x) => x.loadMs + x.wallMs)) / medianOf(baseline.map((x) => x.loadMs + x.wallMs)), 3),
+                rss: round(h.peakRssMb / b.peakRssMb, 3),
+            },
         };
         rows.push(row);
         console.log(
             `${c.backend.padEnd(10)} ${String(c.size).padStart(5)} members: herd ${fmt(h.wallMs)} ms, baseline ${fmt(b.wallMs)} ms, ` +
-                `ratio ${row.ratio.wall.toFixed(3)}; per member ${fmt(row.perMemberUs.herd)} µs (baseline ${fmt(row.perMemberUs.baseline)}); ` +
+                `ratio ${row.ratio.wall.toFixed(3)}; loading the modules first: herd ${fmt(row.loadMs.herd)} ms, baseline ${fmt(row.loadMs.baseline)} ms, ` +
+                `ratio with them ${row.ratio.withLoad.toFixed(3)}; per member ${fmt(row.perMemberUs.herd)} µs (baseline ${fmt(row.perMemberUs.baseline)}); ` +
                 `peak RSS ${fmt(h.peakRssMb)} MB (baseline ${fmt(b.peakRssMb)}, ratio ${row.ratio.rss.toFixed(3)})`,
         );
     }
@@ -204,6 +217,9 @@ async function main(): Promise<void> {
     const targets: { target: string; value: number; met: boolean }[] = [];
     if (at(1000)) {
         targets.push({ target: "herd/baseline wall time at 1,000 members ≤ 1.10", value: at(1000)!.ratio.wall, met: at(1000)!.ratio.wall <= 1.1 });
+    }
+    if (at(10)) {
+        targets.push({ target: "herd/baseline evaluation at 10 members ≤ 1.30 (modules loaded; their cost is the import line)", value: at(10)!.ratio.wall, met: at(10)!.ratio.wall <= 1.3 });
     }
     if (at(100) && at(5000)) {
         const linear = at(5000)!.perMemberUs.herd / at(100)!.perMemberUs.herd;
@@ -224,6 +240,10 @@ async function main(): Promise<void> {
     };
     fs.writeFileSync(path.resolve(root, flags.out), `${JSON.stringify(report, null, 2)}\n`);
     console.log(`wrote ${flags.out}`);
+}
+
+function medianOf(values: readonly number[]): number {
+    return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 }
 
 function round(value: number, digits = 1): number {
