@@ -11,9 +11,10 @@
  * Their sources import the SDK from `../components/…`; in the package the SDK is `dist/` itself,
  * one level up from each folder. So each source is copied into its folder with those imports
  * pointing at `../…` and compiled there against the SDK's own declarations: what the pack and the
- * plugin are built from is the SDK exactly as it is packed. Both folders hold a package.json with
- * no dependencies of their own: `@pulumi/pulumi`, `@pulumi/policy` and the rest resolve from the
- * installing project's node_modules, so the CLI needs no `npm install` in them.
+ * plugin are built from is the SDK exactly as it is packed (an import of the SDK left as it was
+ * resolves to nothing there, and fails the build rather than a user). Both folders hold a
+ * package.json with no dependencies of their own: `@pulumi/pulumi`, `@pulumi/policy` and the rest
+ * resolve from the installing project's node_modules, so the CLI needs no `npm install` in them.
  *
  * The plugin's folder keeps its TypeScript source: the Node.js SDK's component provider host
  * derives the package schema from `index.ts` and the `tsconfig.json` beside it, and runs `index.js`.
