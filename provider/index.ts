@@ -25,7 +25,9 @@ import type {
 import { fleetNameProblems, refuseArguments, servingProblems } from "../components/core/arguments";
 import { resolveDockerWorkload } from "../components/docker/spec";
 import { buildFleet, type DockerFleetArgs, type Fleet, type KubernetesFleetArgs, type OpenStackFleetArgs } from "../components/fleet";
-import { dockerWorkloadArgsOf, fleetProblems, kubernetesWorkloadArgsOf } from "../components/fleet/plan";
+import { dockerWorkloadArgsOf } from "../components/docker/fleet";
+import { fleetProblems } from "../components/fleet/backends";
+import { kubernetesWorkloadArgsOf } from "../components/kubernetes/fleet";
 import { resolveWorkload } from "../components/kubernetes/plan";
 import { serverGroupProblems } from "../components/openstack/serverGroup";
 import { ruleFile } from "../components/monitoring/rules";

@@ -6,7 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { expect } from "chai";
 import * as YAML from "yaml";
 import { alertRuleFile, buildFleet, stackProgram, type DockerFleetArgs, type FleetArgs, type KubernetesFleetArgs, type OpenStackFleetArgs } from "../components/fleet";
-import { fleetProblems } from "../components/fleet/plan";
+import { fleetProblems } from "../components/fleet/backends";
 import { KubernetesWorkload } from "../components/kubernetes";
 import { ServerGroup } from "../components/openstack";
 import { ProgramError, runProgram, type ProgramRun, type RecordedResource } from "../components/testing";

@@ -1,4 +1,6 @@
-import { canonicalJson, HERD_LABELS } from "../release";
+import type { MemberLabels } from "../fleet/backend";
+import { memberLabelsOf } from "../fleet/backends";
+import { canonicalJson } from "../release";
 import type { RecordedResource } from "../testing";
 
 /**
@@ -8,9 +10,10 @@ import type { RecordedResource } from "../testing";
 export type Action = "create" | "replace" | "update" | "delete";
 
 /**
- * A member resource: a custom resource that runs a release, marked with a `replacementTrigger`
- * or a generation label (`herd-generation` in OpenStack metadata, `herd.dev/generation` on
- * containers and pods).
+ * A member resource: a custom resource of a backend's member type (see `FleetBackend.memberTypes`)
+ * that runs a release, marked with a `replacementTrigger` or a generation label, read where the
+ * backend puts it (`herd-generation` in Nova metadata, `herd.dev/generation` on containers and on
+ * a Deployment's pods).
  */
 export interface Member {
     readonly urn: string;
@@ -49,54 +52,25 @@ export interface Change {
     readonly generation: { readonly before: string | null; readonly after: string | null };
 }
 
-/** Label keys herd uses, as OpenStack metadata and as container and pod labels. */
-const LABELS = {
-    fleet: ["herd-fleet", HERD_LABELS.fleet],
-    generation: ["herd-generation", HERD_LABELS.generation],
-    role: [HERD_LABELS.role],
-    slot: ["herd-slot", HERD_LABELS.slot],
-} as const;
-
 /**
- * Looks for a label anywhere in an input value: as a key (`metadata`, `labels`,
- * `spec.template.metadata.labels`…) or as a `{ label, value }` item (Docker's labels).
+ * herd's labels on a resource, read where its backend puts them (see `FleetBackend.memberLabels`):
+ * `undefined` unless it is a custom resource of a backend's member type.
  */
-function labelValue(value: unknown, keys: readonly string[], depth = 0): string | undefined {
-    if (value === null || typeof value !== "object" || depth > 6) {
-        return undefined;
-    }
-    const record = value as Record<string, unknown>;
-    for (const key of keys) {
-        if (!Array.isArray(value) && typeof record[key] === "string") {
-            return record[key] as string;
-        }
-        if (record.label === key && typeof record.value === "string") {
-            return record.value;
-        }
-    }
-    for (const inner of Object.values(value)) {
-        const found = labelValue(inner, keys, depth + 1);
-        if (found !== undefined) {
-            return found;
-        }
-    }
-    return undefined;
+function labelsOf(resource: RecordedResource): MemberLabels | undefined {
+    return resource.custom ? memberLabelsOf(resource.type, resource.inputs) : undefined;
 }
 
 /** Whether a recorded resource is a member (see {@link Member}). */
 export function isMember(resource: RecordedResource): boolean {
-    return (
-        resource.custom &&
-        (resource.options.replacementTrigger !== undefined || labelValue(resource.inputs, LABELS.generation) !== undefined)
-    );
+    const labels = labelsOf(resource);
+    return labels !== undefined && (resource.options.replacementTrigger !== undefined || labels.generation !== undefined);
 }
 
 function nameOfUrn(urn: string): string {
     return urn.slice(urn.lastIndexOf("::") + 2);
 }
 
-function slotOf(resource: RecordedResource, fleet: string | null): number | null {
-    const label = labelValue(resource.inputs, LABELS.slot);
+function slotOf(resource: RecordedResource, fleet: string | null, label: string | undefined): number | null {
     const text = label ?? (fleet !== null && resource.name.startsWith(`${fleet}-`) ? resource.name.slice(fleet.length + 1) : undefined);
     return text !== undefined && /^(0|[1-9][0-9]*)$/.test(text) ? Number(text) : null;
 }
@@ -131,16 +105,17 @@ export function membersOf(resources: readonly RecordedResource[]): Member[] {
         return count;
     };
     return resources.filter(isMember).map((resource) => {
-        const fleet = labelValue(resource.inputs, LABELS.fleet) ?? (resource.options.parent ? nameOfUrn(resource.options.parent) : null);
+        const labels = labelsOf(resource) ?? {};
+        const fleet = labels.fleet ?? (resource.options.parent ? nameOfUrn(resource.options.parent) : null);
         const trigger = resource.options.replacementTrigger;
         return {
             urn: resource.urn,
             type: resource.type,
             name: resource.name,
             fleet,
-            slot: slotOf(resource, fleet),
-            role: labelValue(resource.inputs, LABELS.role) ?? null,
-            generation: labelValue(resource.inputs, LABELS.generation) ?? (typeof trigger === "string" ? trigger : null),
+            slot: slotOf(resource, fleet, labels.slot),
+            role: labels.role ?? null,
+            generation: labels.generation ?? (typeof trigger === "string" ? trigger : null),
             replaced: trigger !== undefined,
             batch: membersBefore(resource.urn, new Set()) + 1,
             fingerprint: canonicalJson({ inputs: resource.inputs, replacementTrigger: trigger ?? null }),

@@ -1,72 +1,16 @@
 import * as pulumi from "@pulumi/pulumi";
-import type * as DockerBackend from "../docker/workload";
-import type * as KubernetesBackend from "../kubernetes/workload";
-import type * as KubernetesMonitoringModule from "../kubernetes/monitoring";
 import { refuseArguments } from "../core/arguments";
-import { scrapePort } from "../kubernetes/manifests";
-import { Probe, type ProbeTarget } from "../monitoring/probeComponent";
-import { defaultAlerts, ruleFile, type RuleGroup } from "../monitoring/rules";
-import type * as OpenStackBackend from "../openstack/serverGroup";
-import {
-    dockerWorkloadArgsOf,
-    fleetAlertInput,
-    fleetProblems,
-    kubernetesWorkloadArgsOf,
-    serverGroupArgsOf,
-    type DockerFleetArgs,
-    type FleetArgs,
-    type KubernetesFleetArgs,
-    type OpenStackFleetArgs,
-} from "./plan";
+import type { DockerFleet, DockerFleetArgs } from "../docker/fleet";
+import type { KubernetesFleet, KubernetesFleetArgs } from "../kubernetes/fleet";
+import { ruleFile } from "../monitoring/rules";
+import type { OpenStackFleet, OpenStackFleetArgs } from "../openstack/fleet";
+import { type Fleet, type FleetArgs, fleetBackend, fleetProblems } from "./backends";
 
-// Each backend's provider SDK takes a second or more to load: a fleet loads its own backend only.
-const openstackBackend = () => require("../openstack/serverGroup") as typeof OpenStackBackend;
-const kubernetesBackend = () => require("../kubernetes/workload") as typeof KubernetesBackend;
-const kubernetesMonitoring = () => require("../kubernetes/monitoring") as typeof KubernetesMonitoringModule;
-const dockerBackend = () => require("../docker/workload") as typeof DockerBackend;
-
-/** What every built fleet has, whatever its backend. */
-interface BuiltFleet {
-    /** The fleet's name, as given. */
-    readonly name: string;
-    /**
-     * The fleet's alerts: the default ones, one per probe, and on Kubernetes the canary alerts.
-     * On Kubernetes a PrometheusRule carries them; elsewhere put them in the rule file of the
-     * Prometheus that scrapes the members (see {@link alertRuleFile}).
-     */
-    readonly ruleGroup: RuleGroup;
-    /** One component per probe, `${name}-probe-${probe}`, in the order of `args.probes`. */
-    readonly probes: readonly Probe[];
-}
-
-/** An OpenStack fleet as {@link buildFleet} built it. */
-export interface OpenStackFleet extends BuiltFleet {
-    /** The fleet runs on OpenStack VMs. */
-    readonly backend: "openstack";
-    /** Its VMs, security group, server group and load balancer. */
-    readonly workload: OpenStackBackend.ServerGroup;
-}
-
-/** A Kubernetes fleet as {@link buildFleet} built it. */
-export interface KubernetesFleet extends BuiltFleet {
-    /** The fleet runs as pods on Kubernetes. */
-    readonly backend: "kubernetes";
-    /** Its Deployments, Service, PodDisruptionBudget, ConfigMaps and Secrets. */
-    readonly workload: KubernetesBackend.KubernetesWorkload;
-    /** Its PodMonitor (when the pods serve metrics) and the PrometheusRule carrying `ruleGroup`. */
-    readonly monitoring: KubernetesMonitoringModule.KubernetesMonitoring;
-}
-
-/** A Docker fleet as {@link buildFleet} built it. */
-export interface DockerFleet extends BuiltFleet {
-    /** The fleet runs as containers on one Docker engine. */
-    readonly backend: "docker";
-    /** Its containers, network, image pulls and (unless given one) Docker provider. */
-    readonly workload: DockerBackend.DockerWorkload;
-}
-
-/** A fleet as {@link buildFleet} built it: its workload, alerts, monitoring objects and probes. */
-export type Fleet = OpenStackFleet | KubernetesFleet | DockerFleet;
+export type { BuiltFleet } from "./backend";
+export type { DockerFleet, DockerFleetArgs } from "../docker/fleet";
+export type { Fleet, FleetArgs } from "./backends";
+export type { KubernetesFleet, KubernetesFleetArgs } from "../kubernetes/fleet";
+export type { OpenStackFleet, OpenStackFleetArgs } from "../openstack/fleet";
 
 /**
  * Builds a fleet monitored from birth: the workload of its backend (`backend` says which:
@@ -122,65 +66,9 @@ export function buildFleet(name: string, args: DockerFleetArgs, opts?: pulumi.Co
 export function buildFleet(name: string, args: FleetArgs, opts?: pulumi.ComponentResourceOptions): Fleet;
 export function buildFleet(name: string, args: FleetArgs, opts: pulumi.ComponentResourceOptions = {}): Fleet {
     refuseArguments("Fleet", name, fleetProblems(name, args));
-    const stack = args.stack ?? pulumi.getStack();
-    const probes = (target: ProbeTarget, probeOpts: pulumi.ComponentResourceOptions) =>
-        (args.probes ?? []).map((probe) => new Probe(`${name}-probe-${probe.name}`, { stack, fleet: name, probe, target }, probeOpts));
-    const probeImage = args.backend !== "openstack" && args.probeImage !== undefined ? { image: args.probeImage } : {};
-    switch (args.backend) {
-        case "openstack": {
-            const workload = new (openstackBackend().ServerGroup)(name, serverGroupArgsOf(args), opts);
-            return {
-                name,
-                backend: args.backend,
-                workload,
-                ruleGroup: defaultAlerts(fleetAlertInput(name, args, stack)),
-                probes: probes({ backend: "openstack" }, opts),
-            };
-        }
-        case "kubernetes": {
-            const workload = new (kubernetesBackend().KubernetesWorkload)(name, kubernetesWorkloadArgsOf(args), opts);
-            const { namespace, nodeSelector, tolerations } = args;
-            const { kubernetesMembersUp, KubernetesMonitoring } = kubernetesMonitoring();
-            // A fleet whose pods serve no metrics is counted by kube-state-metrics, not by scrapes that never come.
-            const metricsPort = scrapePort(workload.workload);
-            const metrics = workload.workload.metrics;
-            const membersUp = metricsPort === undefined ? kubernetesMembersUp({ fleet: name, namespace }) : undefined;
-            const monitoring = new KubernetesMonitoring(
-                `${name}-monitoring`,
-                {
-                    stack,
-                    fleet: name,
-                    namespace,
-                    metricsPort: metricsPort ?? false,
-                    ...(metrics ? { metricsPath: metrics.path } : {}),
-                    rules: defaultAlerts(fleetAlertInput(name, args, stack, membersUp)),
-                    ...(args.monitoringLabels ? { selectorLabels: args.monitoringLabels } : {}),
-                },
-                opts,
-            );
-            const target: ProbeTarget = {
-                backend: "kubernetes",
-                namespace,
-                pushgateway: args.pushgateway ?? "",
-                ...probeImage,
-                ...(nodeSelector ? { nodeSelector } : {}),
-                ...(tolerations ? { tolerations } : {}),
-            };
-            return { name, backend: args.backend, workload, monitoring, ruleGroup: monitoring.ruleGroup, probes: probes(target, opts) };
-        }
-        case "docker": {
-            const workload = new (dockerBackend().DockerWorkload)(name, dockerWorkloadArgsOf(args), opts);
-            // Probes run on the fleet's Docker engine, on its network, to reach its members.
-            const target: ProbeTarget = { backend: "docker", pushgateway: args.pushgateway ?? "", network: workload.network.name, ...probeImage };
-            return {
-                name,
-                backend: args.backend,
-                workload,
-                ruleGroup: defaultAlerts(fleetAlertInput(name, args, stack)),
-                probes: probes(target, { ...opts, provider: workload.provider }),
-            };
-        }
-    }
+    // fleetProblems refused a backend the registry does not have.
+    const backend = fleetBackend(args.backend) as NonNullable<ReturnType<typeof fleetBackend>>;
+    return backend.build(name, args, args.stack ?? pulumi.getStack(), opts);
 }
 
 /**
@@ -194,5 +82,5 @@ export function buildFleet(name: string, args: FleetArgs, opts: pulumi.Component
  * ```
  */
 export function alertRuleFile(fleets: readonly Fleet[]): string {
-    return ruleFile(fleets.filter((fleet) => fleet.backend !== "kubernetes").map((fleet) => fleet.ruleGroup));
+    return ruleFile(fleets.filter((fleet) => fleetBackend(fleet.backend)?.ruleFile).map((fleet) => fleet.ruleGroup));
 }

@@ -1,11 +1,8 @@
-export { alertRuleFile, buildFleet, type DockerFleet, type Fleet, type KubernetesFleet, type OpenStackFleet } from "./fleet";
-export type { ContainerProbeArgs, DockerFleetArgs, FleetAlerts, FleetArgs, FleetMonitoringArgs, KubernetesFleetArgs, OpenStackFleetArgs } from "./plan";
-export {
-    stackProgram,
-    type DockerFleetOutputs,
-    type FleetOutputs,
-    type KubernetesFleetOutputs,
-    type OpenStackFleetOutputs,
-    type StackProgramOptions,
-    type StackProgramOutputs,
-} from "./stack";
+export type { BuiltFleet, FleetBackend, MemberLabels, OnBackend } from "./backend";
+export { type BackendName, FLEET_BACKENDS, type FleetArgsOf, type FleetOf } from "./backends";
+export { alertRuleFile, buildFleet, type DockerFleet, type DockerFleetArgs, type Fleet, type FleetArgs, type KubernetesFleet, type KubernetesFleetArgs, type OpenStackFleet, type OpenStackFleetArgs } from "./fleet";
+export type { CommonFleetArgs, ContainerProbeArgs, FleetAlerts, FleetMonitoringArgs } from "./plan";
+export { stackProgram, type FleetOutputs, type StackProgramOptions, type StackProgramOutputs } from "./stack";
+export type { DockerFleetOutputs } from "../docker/fleet";
+export type { KubernetesFleetOutputs } from "../kubernetes/fleet";
+export type { OpenStackFleetOutputs } from "../openstack/fleet";

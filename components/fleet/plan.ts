@@ -1,14 +1,15 @@
 import { type ConfigProblem, formatProblem } from "../config/errors";
 import { imageReferenceProblem, promqlProblem } from "../config/grammar";
-import { BACKENDS } from "../config/schema";
 import { fleetNameProblems } from "../core/arguments";
-import type { DockerWorkloadArgs } from "../docker/workload";
-import { isLabelKey, isLabelValue } from "../kubernetes/placement";
-import type { KubernetesWorkloadArgs, PlainNamespaceWorkloadArgs } from "../kubernetes/workload";
-import { cronSchedule, probeSpecProblems, pushgatewayProblems, type ProbeSpec } from "../monitoring/probe";
+import { probeSpecProblems, pushgatewayProblems, type ProbeSpec } from "../monitoring/probe";
 import { defaultMinHealthy, type FleetAlertInput } from "../monitoring/rules";
-import type { ServerGroupArgs } from "../openstack/serverGroup";
 import { defaultBatch } from "../rollout";
+
+/**
+ * What a fleet is, whatever its backend: how it is watched (stack, default alerts, probes) and
+ * the checks of those, with key paths relative to the args. Each backend's `fleet.ts` adds its
+ * own arguments and checks; the registry (`./backends.ts`) puts them together.
+ */
 
 /**
  * The default alerts of a fleet: what `defaultAlerts` takes besides the fleet's stack, name, size
@@ -48,56 +49,34 @@ export interface ContainerProbeArgs {
     readonly probeImage?: string;
 }
 
-/** Arguments of an OpenStack fleet: those of its `ServerGroup`, and how it is watched. */
-export interface OpenStackFleetArgs extends ServerGroupArgs, FleetMonitoringArgs {
-    /** The fleet runs on OpenStack VMs. */
-    readonly backend: "openstack";
-}
-
-/** Arguments of a Kubernetes fleet: those of its `KubernetesWorkload`, and how it is watched. */
-export interface KubernetesFleetArgs extends PlainNamespaceWorkloadArgs, FleetMonitoringArgs, ContainerProbeArgs {
-    /** The fleet runs as pods on Kubernetes. */
-    readonly backend: "kubernetes";
-    /**
-     * Namespace of every object; it must exist. A plain name only, unlike the workload's: the
-     * fleet's alert expressions and probes name it when they are written. @default "default"
-     */
-    readonly namespace?: string;
-    /**
-     * Labels of the fleet's PodMonitor and PrometheusRule, for a Prometheus Operator that selects
-     * them by label (kube-prometheus-stack selects `release: <its release name>`). @default {}
-     */
-    readonly monitoringLabels?: Readonly<Record<string, string>>;
-}
-
-/** Arguments of a Docker fleet: those of its `DockerWorkload`, and how it is watched. */
-export interface DockerFleetArgs extends DockerWorkloadArgs, FleetMonitoringArgs, ContainerProbeArgs {
-    /** The fleet runs as containers on one Docker engine. */
-    readonly backend: "docker";
-}
-
-/** Arguments of `buildFleet`: a backend's workload arguments, with `backend` saying which, and how the fleet is watched. */
-export type FleetArgs = OpenStackFleetArgs | KubernetesFleetArgs | DockerFleetArgs;
-
 /** A duration as Prometheus reads one (`for:` of a rule). */
 const PROMETHEUS_DURATION = /^([0-9]+(ms|s|m|h|d|w|y))+$/;
 
 /** A Pulumi stack name, which goes into label values and PromQL. */
 const STACK_NAME = /^[A-Za-z0-9_.-]{1,100}$/;
 
+/** What every fleet's arguments have, whatever the backend, as `commonFleetProblems` reads them. */
+export interface CommonFleetArgs extends FleetMonitoringArgs {
+    /** The backend; the registry checks it. */
+    readonly backend: string;
+    /** Number of members. */
+    readonly size: number;
+    /** How replacements proceed: its batch sets the default `minHealthy`. */
+    readonly update?: {
+        /** Members per batch. @default a quarter of the size, at least 1 */
+        readonly batch?: number;
+    };
+}
+
 /**
- * One line per problem of what a fleet adds to its backend's arguments — backend, stack, alerts,
- * probes, Pushgateway, probe image, monitoring labels — each naming its key path relative to the
+ * One line per problem of what a fleet adds to its backend's arguments that does not depend on
+ * the backend — its name, stack, alerts and probes — each naming its key path relative to the
  * args (`probes[0].every`), the value and what is allowed, as a stack config's problems do. The
- * backend's own arguments are checked by its component, before it registers anything.
+ * registry's `fleetProblems` adds the backend's own.
  */
-export function fleetProblems(name: string, args: FleetArgs): string[] {
+export function commonFleetProblems(name: string, args: CommonFleetArgs): string[] {
     const problems: string[] = [...fleetNameProblems(name)];
     const add = (problem: ConfigProblem) => problems.push(formatProblem(problem));
-    const backend: unknown = args.backend;
-    if (!(BACKENDS as readonly unknown[]).includes(backend)) {
-        add({ path: ["backend"], value: backend, allowed: BACKENDS.join(" | ") });
-    }
     if (args.stack !== undefined && !(typeof args.stack === "string" && STACK_NAME.test(args.stack))) {
         add({ path: ["stack"], value: args.stack, allowed: "a Pulumi stack name: letters, digits, '-', '_' and '.', at most 100 characters" });
     }
@@ -120,40 +99,19 @@ export function fleetProblems(name: string, args: FleetArgs): string[] {
     } else {
         const seen = new Map<unknown, number>();
         (probes as ProbeSpec[]).forEach((probe, i) => {
-            const own = probeSpecProblems(probe, `probes[${i}]`);
-            problems.push(...own);
+            problems.push(...probeSpecProblems(probe, `probes[${i}]`));
             const first = seen.get(probe.name);
             if (first !== undefined) {
                 add({ path: ["probes", i, "name"], value: probe.name, allowed: `a name no other probe of the fleet has (probes[${first}] has it)` });
             }
             seen.set(probe.name, first ?? i);
-            // A schedule that is no duration is reported once, above.
-            if (backend === "kubernetes" && !own.some((line) => line.startsWith(`probes[${i}].every `))) {
-                try {
-                    cronSchedule(probe.every);
-                } catch (err) {
-                    add({ path: ["probes", i, "every"], value: probe.every, allowed: (err as Error).message.replace(/, got .*$/, "") });
-                }
-            }
         });
-    }
-    if (args.backend === "kubernetes" || args.backend === "docker") {
-        containerProbeProblems(args, Array.isArray(probes) ? probes.length : 0).forEach(add);
-    }
-    if (args.backend === "kubernetes") {
-        for (const [key, value] of Object.entries(args.monitoringLabels ?? {})) {
-            if (!isLabelKey(key)) {
-                problems.push(`monitoringLabels has ${JSON.stringify(key)}: expected a label key such as example.org/team (name at most 63 characters)`);
-            } else if (typeof value !== "string" || !isLabelValue(value)) {
-                add({ path: ["monitoringLabels", key], value, allowed: "a label value: at most 63 letters, digits, '-', '_' or '.'" });
-            }
-        }
     }
     return problems;
 }
 
-/** The Pushgateway and image of a container fleet's probes. */
-function containerProbeProblems(args: ContainerProbeArgs & { readonly backend: string }, probes: number): ConfigProblem[] {
+/** The Pushgateway and image of a container fleet's probes: a problem each, key paths relative to the args. */
+export function containerProbeProblems(args: ContainerProbeArgs & { readonly backend: string }, probes: number): ConfigProblem[] {
     const problems: ConfigProblem[] = [];
     if (args.pushgateway === undefined) {
         if (probes > 0) {
@@ -175,7 +133,7 @@ function containerProbeProblems(args: ContainerProbeArgs & { readonly backend: s
  *
  * @param membersUp PromQL counting members, for a fleet whose members are not scrape targets, unless `alerts.membersUp` says otherwise (see `FleetAlertInput.membersUp`)
  */
-export function fleetAlertInput(name: string, args: FleetArgs, stack: string, membersUp?: string): FleetAlertInput {
+export function fleetAlertInput(name: string, args: CommonFleetArgs, stack: string, membersUp?: string): FleetAlertInput {
     const alerts = args.alerts ?? {};
     const given = alerts.membersUp ?? membersUp;
     return {
@@ -187,22 +145,4 @@ export function fleetAlertInput(name: string, args: FleetArgs, stack: string, me
         minHealthy: alerts.minHealthy ?? defaultMinHealthy(args.size, args.update?.batch ?? defaultBatch(args.size)),
         ...(given === undefined ? {} : { membersUp: given }),
     };
-}
-
-/** The arguments of an OpenStack fleet's `ServerGroup`: its own, without how the fleet is watched (its probes stay: the members run them). */
-export function serverGroupArgsOf(args: OpenStackFleetArgs): ServerGroupArgs {
-    const { backend: _backend, stack: _stack, alerts: _alerts, ...workload } = args;
-    return workload;
-}
-
-/** The arguments of a Kubernetes fleet's `KubernetesWorkload`: its own, without how the fleet is watched. */
-export function kubernetesWorkloadArgsOf(args: KubernetesFleetArgs): KubernetesWorkloadArgs {
-    const { backend: _backend, stack: _stack, alerts: _alerts, probes: _probes, pushgateway: _pushgateway, probeImage: _image, monitoringLabels: _labels, ...workload } = args;
-    return workload;
-}
-
-/** The arguments of a Docker fleet's `DockerWorkload`: its own, without how the fleet is watched. */
-export function dockerWorkloadArgsOf(args: DockerFleetArgs): DockerWorkloadArgs {
-    const { backend: _backend, stack: _stack, alerts: _alerts, probes: _probes, pushgateway: _pushgateway, probeImage: _image, ...workload } = args;
-    return workload;
 }

@@ -2,7 +2,8 @@ import * as pulumi from "@pulumi/pulumi";
 import type * as k8s from "@pulumi/kubernetes";
 import { isPulumiSecretKey, type ResolvedFleet, resolveStack, storedStackConfig } from "../config";
 import { buildNamespace, namespaceResourceName, namespacesToCreate } from "../kubernetes/namespaces";
-import { alertRuleFile, buildFleet, type DockerFleet, type Fleet, type KubernetesFleet, type OpenStackFleet } from "./fleet";
+import { type BackendName, type FLEET_BACKENDS, fleetBackend } from "./backends";
+import { alertRuleFile, buildFleet, type Fleet } from "./fleet";
 
 /** Where {@link stackProgram} finds the stack's files. */
 export interface StackProgramOptions {
@@ -14,42 +15,8 @@ export interface StackProgramOptions {
     readonly projectDir?: string;
 }
 
-/** What a stack shows of an OpenStack fleet. */
-export interface OpenStackFleetOutputs {
-    /** The fleet runs on OpenStack VMs. */
-    readonly backend: "openstack";
-    /** The generation each slot runs, by slot. */
-    readonly generations: OpenStackFleet["workload"]["generations"];
-    /** Each member: slot, server name, generation and address. */
-    readonly servers: OpenStackFleet["workload"]["servers"];
-    /** The load balancer's VIP, when the fleet has one. */
-    readonly loadBalancerAddress: OpenStackFleet["workload"]["loadBalancerAddress"];
-}
-
-/** What a stack shows of a Kubernetes fleet. */
-export interface KubernetesFleetOutputs {
-    /** The fleet runs as pods on Kubernetes. */
-    readonly backend: "kubernetes";
-    /** The generation each role (stable, canary) runs. */
-    readonly generations: KubernetesFleet["workload"]["generations"];
-    /** The replicas of each role. */
-    readonly replicas: KubernetesFleet["workload"]["replicas"];
-    /** The fleet's Service, when it serves a port. */
-    readonly serviceName: KubernetesFleet["workload"]["serviceName"];
-}
-
-/** What a stack shows of a Docker fleet. */
-export interface DockerFleetOutputs {
-    /** The fleet runs as containers on one Docker engine. */
-    readonly backend: "docker";
-    /** The generation each slot runs, by slot. */
-    readonly generations: DockerFleet["workload"]["generations"];
-    /** The containers' names, by slot. */
-    readonly containers: DockerFleet["workload"]["containerNames"];
-}
-
 /** What a stack shows of one fleet: its backend, the generation each slot (or role) runs, and how to reach it. */
-export type FleetOutputs = OpenStackFleetOutputs | KubernetesFleetOutputs | DockerFleetOutputs;
+export type FleetOutputs = { [B in BackendName]: ReturnType<(typeof FLEET_BACKENDS)[B]["outputs"]> }[BackendName];
 
 /** The stack outputs of {@link stackProgram}. */
 export interface StackProgramOutputs {
@@ -68,28 +35,6 @@ function oneMessage<T>(fleet: string, make: () => T): T {
         return make();
     } catch (err) {
         throw pulumi.RunError.isInstance(err) ? err : new pulumi.RunError(`herd: fleet ${fleet}: ${err instanceof Error ? err.message : String(err)}`);
-    }
-}
-
-/** What the stack shows of a fleet (see {@link FleetOutputs}). */
-function outputsOf(fleet: Fleet): FleetOutputs {
-    switch (fleet.backend) {
-        case "openstack":
-            return {
-                backend: fleet.backend,
-                generations: fleet.workload.generations,
-                servers: fleet.workload.servers,
-                loadBalancerAddress: fleet.workload.loadBalancerAddress,
-            };
-        case "kubernetes":
-            return {
-                backend: fleet.backend,
-                generations: fleet.workload.generations,
-                replicas: fleet.workload.replicas,
-                serviceName: fleet.workload.serviceName,
-            };
-        case "docker":
-            return { backend: fleet.backend, generations: fleet.workload.generations, containers: fleet.workload.containerNames };
     }
 }
 
@@ -208,5 +153,5 @@ export function stackProgram(options: StackProgramOptions = {}): StackProgramOut
     };
 
     const built = resolved.map((fleet) => oneMessage(fleet.name, () => build(fleet)));
-    return { fleets: Object.fromEntries(built.map((fleet) => [fleet.name, outputsOf(fleet)])), alertRules: alertRuleFile(built) };
+    return { fleets: Object.fromEntries(built.map((fleet) => [fleet.name, (fleetBackend(fleet.backend)?.outputs(fleet) as FleetOutputs)])), alertRules: alertRuleFile(built) };
 }

@@ -1,0 +1,75 @@
+import type * as pulumi from "@pulumi/pulumi";
+import { formatProblem } from "../config/errors";
+import { type BuiltFleet, type FleetBackend, labelsFrom } from "../fleet/backend";
+import { containerProbeProblems, fleetAlertInput, type ContainerProbeArgs, type FleetMonitoringArgs } from "../fleet/plan";
+import { Probe, type ProbeTarget } from "../monitoring/probeComponent";
+import { defaultAlerts } from "../monitoring/rules";
+import { HERD_LABELS } from "../release/container";
+import type * as WorkloadModule from "./workload";
+
+/** The Docker backend of a fleet: a `DockerWorkload`, its alerts for the stack's rule file, and a container per probe on its engine. */
+
+/** Arguments of a Docker fleet: those of its `DockerWorkload`, and how it is watched. */
+export interface DockerFleetArgs extends WorkloadModule.DockerWorkloadArgs, FleetMonitoringArgs, ContainerProbeArgs {
+    /** The fleet runs as containers on one Docker engine. */
+    readonly backend: "docker";
+}
+
+/** A Docker fleet as `buildFleet` built it. */
+export interface DockerFleet extends BuiltFleet {
+    /** The fleet runs as containers on one Docker engine. */
+    readonly backend: "docker";
+    /** Its containers, network, image pulls and (unless given one) Docker provider. */
+    readonly workload: WorkloadModule.DockerWorkload;
+}
+
+/** The arguments of a Docker fleet's `DockerWorkload`: its own, without how the fleet is watched. */
+export function dockerWorkloadArgsOf(args: DockerFleetArgs): WorkloadModule.DockerWorkloadArgs {
+    const { backend: _backend, stack: _stack, alerts: _alerts, probes: _probes, pushgateway: _pushgateway, probeImage: _image, ...workload } = args;
+    return workload;
+}
+
+/** What a stack shows of a Docker fleet. */
+export interface DockerFleetOutputs {
+    /** The fleet runs as containers on one Docker engine. */
+    readonly backend: "docker";
+    /** The generation each slot runs, by slot. */
+    readonly generations: WorkloadModule.DockerWorkload["generations"];
+    /** The containers' names, by slot. */
+    readonly containers: WorkloadModule.DockerWorkload["containerNames"];
+}
+
+/** The Docker backend, as the fleet registry lists it. */
+export const dockerFleetBackend: FleetBackend<DockerFleetArgs, DockerFleet, DockerFleetOutputs> = {
+    name: "docker",
+    problems: (args) => containerProbeProblems(args, Array.isArray(args.probes) ? args.probes.length : 0).map(formatProblem),
+    build(name: string, args: DockerFleetArgs, stack: string, opts: pulumi.ComponentResourceOptions): DockerFleet {
+        // The component's module loads the provider SDK: only a stack with a Docker fleet loads it.
+        const { DockerWorkload } = require("./workload") as typeof WorkloadModule;
+        const workload = new DockerWorkload(name, dockerWorkloadArgsOf(args), opts);
+        // Probes run on the fleet's Docker engine, on its network, to reach its members.
+        const target: ProbeTarget = {
+            backend: "docker",
+            pushgateway: args.pushgateway ?? "",
+            network: workload.network.name,
+            ...(args.probeImage !== undefined ? { image: args.probeImage } : {}),
+        };
+        const probeOpts = { ...opts, provider: workload.provider };
+        return {
+            name,
+            backend: "docker",
+            workload,
+            ruleGroup: defaultAlerts(fleetAlertInput(name, args, stack)),
+            probes: (args.probes ?? []).map((probe) => new Probe(`${name}-probe-${probe.name}`, { stack, fleet: name, probe, target }, probeOpts)),
+        };
+    },
+    ruleFile: true,
+    outputs: (fleet) => ({ backend: "docker", generations: fleet.workload.generations, containers: fleet.workload.containerNames }),
+    memberTypes: ["docker:index/container:Container"],
+    // Docker takes labels as a list of { label, value }.
+    memberLabels: (_type, inputs) => {
+        const list = Array.isArray(inputs.labels) ? (inputs.labels as { label?: unknown; value?: unknown }[]) : [];
+        const map = Object.fromEntries(list.filter((item) => typeof item?.label === "string").map((item) => [item.label as string, item.value]));
+        return labelsFrom(map, { fleet: HERD_LABELS.fleet, slot: HERD_LABELS.slot, generation: HERD_LABELS.generation });
+    },
+};

@@ -1,0 +1,89 @@
+import type * as pulumi from "@pulumi/pulumi";
+import type { Probe } from "../monitoring/probeComponent";
+import type { RuleGroup } from "../monitoring/rules";
+
+/**
+ * The seam between a fleet and where its members run. Each backend's folder holds its arguments,
+ * pure plan, manifests or inputs, thin component and one `FleetBackend` (its `fleet.ts`); the
+ * registry (`./backends.ts`) lists them, one line each. `buildFleet`, the stack program and the
+ * command line's reading of a plan go through it, so none of them names a backend.
+ */
+
+/** What every built fleet has, whatever its backend. */
+export interface BuiltFleet {
+    /** The fleet's name, as given. */
+    readonly name: string;
+    /**
+     * The fleet's alerts: the default ones, one per probe, and on Kubernetes the canary alerts.
+     * On Kubernetes a PrometheusRule carries them; elsewhere put them in the rule file of the
+     * Prometheus that scrapes the members (see `alertRuleFile`).
+     */
+    readonly ruleGroup: RuleGroup;
+    /** One component per probe, `${name}-probe-${probe}`, in the order of `args.probes`. */
+    readonly probes: readonly Probe[];
+}
+
+/** What a member resource says of itself, read from where its backend puts herd's labels. */
+export interface MemberLabels {
+    /** Its fleet label. */
+    readonly fleet?: string;
+    /** Its slot label, for a member that is one slot. */
+    readonly slot?: string;
+    /** Its role label (`stable`, `canary`), for a member that is a group of pods. */
+    readonly role?: string;
+    /** Its generation label. */
+    readonly generation?: string;
+}
+
+/** What names a fleet's backend: its arguments, the fleet built, what a stack shows of it. */
+export interface OnBackend<B extends string = string> {
+    /** The backend's name: `openstack`, `kubernetes`, `docker`. */
+    readonly backend: B;
+}
+
+/**
+ * One backend, as a fleet uses it.
+ *
+ * @typeParam Args the fleet's arguments on this backend (`backend` says which)
+ * @typeParam Built the fleet as {@link FleetBackend.build} builds it
+ * @typeParam Outputs what a stack shows of the fleet
+ */
+export interface FleetBackend<Args extends OnBackend, Built extends BuiltFleet & OnBackend<Args["backend"]>, Outputs extends OnBackend<Args["backend"]> = OnBackend<Args["backend"]>> {
+    /** The backend's name, as `backend` gives it in code and in a stack config. */
+    readonly name: Args["backend"];
+    /**
+     * One line per problem of what the fleet adds on this backend (its probes' schedules,
+     * Pushgateway, probe image, monitoring labels), naming the key path relative to the args, as
+     * `fleetProblems` does. The workload's own arguments are its component's to check.
+     */
+    problems(args: Args): string[];
+    /**
+     * Builds the fleet: its workload, its alerts (and the objects that carry them, if the
+     * platform has any) and its probes, each with `opts`. Checks are done: nothing may throw
+     * after the first resource is registered, short of the workload's own checks.
+     */
+    build(name: string, args: Args, stack: string, opts: pulumi.ComponentResourceOptions): Built;
+    /** Whether the fleet's alerts go into the stack's rule file: no object on the platform carries them. */
+    readonly ruleFile: boolean;
+    /** What a stack shows of the fleet: its backend, the generation each slot (or role) runs, and how to reach it. */
+    outputs(fleet: Built): Outputs;
+    /** The resource types of its members (a member is what a release change replaces or rolls). */
+    readonly memberTypes: readonly string[];
+    /** herd's labels on a member of one of {@link FleetBackend.memberTypes}, read from its inputs. */
+    memberLabels(type: string, inputs: Readonly<Record<string, unknown>>): MemberLabels;
+}
+
+/**
+ * herd's labels from a member's map of labels or metadata, under the keys its backend uses
+ * (`herd-fleet` in Nova metadata, `herd.dev/fleet` on containers and pods).
+ */
+export function labelsFrom(map: unknown, keys: { readonly [K in keyof MemberLabels]?: string }): MemberLabels {
+    const record = map !== null && typeof map === "object" ? (map as Record<string, unknown>) : {};
+    const labels: Record<string, string> = {};
+    for (const [name, key] of Object.entries(keys)) {
+        if (key !== undefined && typeof record[key] === "string") {
+            labels[name] = record[key] as string;
+        }
+    }
+    return labels;
+}

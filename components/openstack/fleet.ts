@@ -1,0 +1,71 @@
+import type * as pulumi from "@pulumi/pulumi";
+import { type BuiltFleet, type FleetBackend, labelsFrom } from "../fleet/backend";
+import { fleetAlertInput, type FleetMonitoringArgs } from "../fleet/plan";
+import { Probe } from "../monitoring/probeComponent";
+import { defaultAlerts } from "../monitoring/rules";
+import type * as ServerGroupModule from "./serverGroup";
+
+/** The OpenStack backend of a fleet: a `ServerGroup`, its alerts for the stack's rule file, and probes its members run. */
+
+/** Arguments of an OpenStack fleet: those of its `ServerGroup`, and how it is watched. */
+export interface OpenStackFleetArgs extends ServerGroupModule.ServerGroupArgs, FleetMonitoringArgs {
+    /** The fleet runs on OpenStack VMs. */
+    readonly backend: "openstack";
+}
+
+/** An OpenStack fleet as `buildFleet` built it. */
+export interface OpenStackFleet extends BuiltFleet {
+    /** The fleet runs on OpenStack VMs. */
+    readonly backend: "openstack";
+    /** Its VMs, security group, server group and load balancer. */
+    readonly workload: ServerGroupModule.ServerGroup;
+}
+
+/** The arguments of an OpenStack fleet's `ServerGroup`: its own, without how the fleet is watched (its probes stay: the members run them). */
+export function serverGroupArgsOf(args: OpenStackFleetArgs): ServerGroupModule.ServerGroupArgs {
+    const { backend: _backend, stack: _stack, alerts: _alerts, ...workload } = args;
+    return workload;
+}
+
+/** Nova metadata keys herd sets on every member (see `instanceInputs`). */
+const METADATA = { fleet: "herd-fleet", slot: "herd-slot", generation: "herd-generation" } as const;
+
+/** What a stack shows of an OpenStack fleet. */
+export interface OpenStackFleetOutputs {
+    /** The fleet runs on OpenStack VMs. */
+    readonly backend: "openstack";
+    /** The generation each slot runs, by slot. */
+    readonly generations: ServerGroupModule.ServerGroup["generations"];
+    /** Each member: slot, server name, generation and address. */
+    readonly servers: ServerGroupModule.ServerGroup["servers"];
+    /** The load balancer's VIP, when the fleet has one. */
+    readonly loadBalancerAddress: ServerGroupModule.ServerGroup["loadBalancerAddress"];
+}
+
+/** The OpenStack backend, as the fleet registry lists it. */
+export const openstackFleetBackend: FleetBackend<OpenStackFleetArgs, OpenStackFleet, OpenStackFleetOutputs> = {
+    name: "openstack",
+    // Probes run on the members from their user data, on the members' own schedule: nothing to add.
+    problems: () => [],
+    build(name: string, args: OpenStackFleetArgs, stack: string, opts: pulumi.ComponentResourceOptions): OpenStackFleet {
+        // The component's module loads the provider SDK: only a stack with an OpenStack fleet loads it.
+        const { ServerGroup } = require("./serverGroup") as typeof ServerGroupModule;
+        const workload = new ServerGroup(name, serverGroupArgsOf(args), opts);
+        return {
+            name,
+            backend: "openstack",
+            workload,
+            ruleGroup: defaultAlerts(fleetAlertInput(name, args, stack)),
+            probes: (args.probes ?? []).map((probe) => new Probe(`${name}-probe-${probe.name}`, { stack, fleet: name, probe, target: { backend: "openstack" } }, opts)),
+        };
+    },
+    ruleFile: true,
+    outputs: (fleet) => ({
+        backend: "openstack",
+        generations: fleet.workload.generations,
+        servers: fleet.workload.servers,
+        loadBalancerAddress: fleet.workload.loadBalancerAddress,
+    }),
+    memberTypes: ["openstack:compute/instance:Instance"],
+    memberLabels: (_type, inputs) => labelsFrom(inputs.metadata, METADATA),
+};
