@@ -1,20 +1,32 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { ProbeSpec } from "../monitoring/probe";
-import { generationOf } from "../release";
+import { deployTimePlaceholder, generationOf, isDeployTimeValue } from "../release/generation";
 import { assignSlots, batchesOf, defaultBatch, Rollout } from "../rollout";
 import { MAX_FLEET_SIZE } from "../config/schema";
-import { parseCloudConfig, toUserData, withHerdDefaults, withReleaseIdentity } from "./userData";
+import {
+    cloudConfigProblems,
+    deployTimeUserData,
+    encodedUserDataSize,
+    parseCloudConfig,
+    toUserData,
+    USER_DATA_MAX_ENCODED_BYTES,
+    withHerdDefaults,
+    withReleaseIdentity,
+} from "./userData";
+
+export { deployTimePlaceholder } from "../release/generation";
 
 /**
  * What an OpenStack member runs. Two members with the same release are identical.
  *
- * `networks` items, `securityGroups` items and `keyPair` also take a value wired from another
- * resource (`network.id`, a secret): herd cannot see such a value when it plans, so the
- * generation holds a placeholder naming its place (`networks[0]: an input known at deploy time`)
- * and does not change when the value does; the instance's `replaceOnChanges` on that property
- * makes the engine replace the member instead. Such a change therefore replaces every member
- * running the release in one `pulumi up` (in its update batches), not wave by wave, and the
- * checks that need the value (names and IDs) are left to the cloud. A secret stays secret.
+ * `networks` items, `securityGroups` items, `keyPair` and `userData` also take a value wired from
+ * another resource (`network.id`, a secret, a rendered template): herd cannot see such a value
+ * when it plans, so the generation holds a placeholder naming its place (`networks[0]: an input
+ * known at deploy time`) and does not change when the value does; the instance's
+ * `replaceOnChanges` on that property makes the engine replace the member instead. Such a change
+ * therefore replaces every member running the release in one `pulumi up` (in its update
+ * batches), not wave by wave, and the checks that need the value (names and IDs) are left to the
+ * cloud. A secret stays secret.
  */
 export interface ServerRelease {
     /** Image ID (preferred: IDs do not move) or image name. A UUID is passed as `imageId`, anything else as `imageName`. */
@@ -33,8 +45,17 @@ export interface ServerRelease {
      * (names), plain or wired from another resource (`group.name`). @default []
      */
     readonly securityGroups?: readonly pulumi.Input<string>[];
-    /** A `#cloud-config` document (the file's text). herd adds node_exporter and the release identity. @default "#cloud-config" */
-    readonly userData?: string;
+    /**
+     * A `#cloud-config` document (the file's text). herd adds node_exporter, the probes and the
+     * release identity. Plain text is parsed and checked (cloud-config shape, at most 65,535 bytes
+     * base64-encoded with herd's additions) before anything is registered. Text wired from another
+     * resource or a secret (`pulumi.secret(text)`, a template filled with `pulumi.interpolate`) is
+     * rendered and checked the same way once it resolves, the deployment failing with a message
+     * naming the fleet and the key (never the text) when it does not pass; the generation holds a
+     * placeholder for it, and the instance's `replaceOnChanges` on `userData` replaces the members
+     * when it changes. A secret stays secret. @default "#cloud-config"
+     */
+    readonly userData?: pulumi.Input<string>;
 }
 
 /** A release as it reaches the cloud: what the generation is computed from. */
@@ -49,7 +70,11 @@ export interface ResolvedServerRelease {
     readonly keyPair?: pulumi.Input<string>;
     /** Security group names: the fleet's own first, then the release's. */
     readonly securityGroups: readonly pulumi.Input<string>[];
-    /** herd's rendered cloud-config without the generation (which is derived from it). */
+    /**
+     * herd's rendered cloud-config without the generation (which is derived from it); for user
+     * data known only at deploy time, herd's additions to a placeholder naming it (see
+     * {@link deployTimeUserData}).
+     */
     readonly userData: string;
 }
 
@@ -69,8 +94,14 @@ export interface MemberPlan {
     readonly batch: number;
     /** The release the slot runs, as it reaches the cloud. */
     readonly release: ResolvedServerRelease;
-    /** The user data the member boots with: the release's cloud-config plus its identity. */
+    /**
+     * The user data the member boots with: the release's cloud-config plus its identity. For user
+     * data known only at deploy time, what herd plans in its place (see
+     * {@link ResolvedServerRelease.userData}), the member booting with {@link MemberPlan.deployedUserData}.
+     */
     readonly userData: string;
+    /** For user data known only at deploy time: the user data the member boots with, rendered and checked once it resolves. @default none */
+    readonly deployedUserData?: pulumi.Output<string>;
 }
 
 /** What {@link planMembers} plans a fleet from. */
@@ -104,6 +135,8 @@ export interface RenderedRelease {
     readonly generation: string;
     /** The user data its members boot with: the release's cloud-config, herd's additions and the release identity. */
     readonly userData: string;
+    /** For user data known only at deploy time: the user data its members boot with, rendered and checked once it resolves. @default none */
+    readonly deployedUserData?: pulumi.Output<string>;
 }
 
 /**
@@ -118,19 +151,22 @@ export function renderRelease(
     input: Pick<PlanInput, "securityGroupName" | "probes">,
     label: string,
 ): RenderedRelease {
+    const given = release.userData ?? "#cloud-config\n";
+    const deployTime = isDeployTimeValue(given);
     let cloudConfig;
     try {
-        cloudConfig = withHerdDefaults(parseCloudConfig(release.userData ?? "#cloud-config\n"), input.probes);
+        cloudConfig = withHerdDefaults(parseCloudConfig(deployTime ? "#cloud-config\n" : (given as string)), input.probes);
     } catch (err) {
         throw new Error(`fleet "${fleet}": ${label}.userData ${(err as Error).message}`);
     }
+    const placeholder = deployTimePlaceholder("userData");
     const resolved: ResolvedServerRelease = {
         image: release.image,
         flavor: release.flavor,
         networks: [...release.networks],
         ...(release.keyPair === undefined ? {} : { keyPair: release.keyPair }),
         securityGroups: [input.securityGroupName, ...(release.securityGroups ?? [])],
-        userData: toUserData(cloudConfig),
+        userData: deployTime ? deployTimeUserData(cloudConfig, placeholder) : toUserData(cloudConfig),
     };
     // A release of plain strings is hashed as it is, so its generation is what it always was.
     const generation = generationOf({
@@ -139,12 +175,51 @@ export function renderRelease(
         ...(release.keyPair === undefined ? {} : { keyPair: knownAtPlan(release.keyPair, "keyPair") }),
         securityGroups: [input.securityGroupName, ...(release.securityGroups ?? []).map((group, i) => knownAtPlan(group, `securityGroups[${i}]`))],
     });
-    return { resolved, generation, userData: toUserData(withReleaseIdentity(cloudConfig, fleet, generation)) };
+    if (!deployTime) {
+        return { resolved, generation, userData: toUserData(withReleaseIdentity(cloudConfig, fleet, generation)) };
+    }
+    return {
+        resolved,
+        generation,
+        userData: deployTimeUserData(withReleaseIdentity(cloudConfig, fleet, generation), placeholder),
+        deployedUserData: pulumi.output(given).apply((text) => renderDeployedUserData(fleet, label, text, input.probes, generation)),
+    };
 }
 
-/** What the generation holds for a value herd cannot see when it plans, at its place in the release. */
-export function deployTimePlaceholder(place: string): string {
-    return `${place}: an input known at deploy time`;
+/**
+ * Renders user data that resolved at deploy time as plain user data is rendered when herd plans
+ * (herd's additions, the release identity), with the checks plain user data gets before anything
+ * is registered: a `#cloud-config` mapping herd can add to, in the shape cloud-init takes, at most
+ * {@link USER_DATA_MAX_ENCODED_BYTES} once base64-encoded. Throws an Error naming the fleet and the
+ * key, never the text, which fails the deployment.
+ */
+export function renderDeployedUserData(
+    fleet: string,
+    label: string,
+    text: unknown,
+    probes: readonly ProbeSpec[] | undefined,
+    generation: string,
+): string {
+    const where = `fleet "${fleet}": ${label}.userData (wired from another resource, checked once it resolved)`;
+    if (typeof text !== "string") {
+        throw new Error(`${where} is not a string: expected the text of a #cloud-config document`);
+    }
+    let userData: string;
+    try {
+        const cloudConfig = parseCloudConfig(text);
+        const shapes = cloudConfigProblems(cloudConfig);
+        if (shapes.length > 0) {
+            throw new Error(`is not a cloud-config cloud-init takes: ${shapes.join("; ")}`);
+        }
+        userData = toUserData(withReleaseIdentity(withHerdDefaults(cloudConfig, probes), fleet, generation));
+    } catch (err) {
+        throw new Error(`${where} ${(err as Error).message}`);
+    }
+    const encoded = encodedUserDataSize(userData);
+    if (encoded > USER_DATA_MAX_ENCODED_BYTES) {
+        throw new Error(`${where}: ${encoded} bytes once base64-encoded with herd's additions; Nova takes at most ${USER_DATA_MAX_ENCODED_BYTES}`);
+    }
+    return userData;
 }
 
 /** A value as herd sees it when it plans: a plain string as it is, anything else (an Output, a promise) as a placeholder naming its place. */
@@ -179,6 +254,7 @@ export function planMembers(fleet: string, input: PlanInput): MemberPlan[] {
         batch: Math.floor(slot / batch),
         release: release.resolved,
         userData: release.userData,
+        ...(release.deployedUserData ? { deployedUserData: release.deployedUserData } : {}),
     }));
 }
 
@@ -194,7 +270,7 @@ export function instanceInputs(member: MemberPlan, fleet: string, metadata: Read
             typeof network === "string" ? networkInput(network) : pulumi.output(network).apply(networkInput),
         ),
         securityGroups: [...release.securityGroups],
-        userData: member.userData,
+        userData: member.deployedUserData ?? member.userData,
         metadata: {
             ...metadata,
             "herd-fleet": fleet,

@@ -170,3 +170,13 @@ export function withReleaseIdentity(config: CloudConfig, fleet: string, generati
 export function toUserData(config: CloudConfig): string {
     return `${HEADER}\n${YAML.stringify(config, { lineWidth: 0 })}`;
 }
+
+/**
+ * What herd plans for user data known only at deploy time: herd's additions, under a comment
+ * naming the document that takes their place once it resolves (a placeholder such as
+ * `userData: an input known at deploy time`). The generation is hashed from it, so it is the same
+ * on every run whatever the document is, and changes with herd's additions (probes).
+ */
+export function deployTimeUserData(additions: CloudConfig, placeholder: string): string {
+    return `${HEADER}\n# ${placeholder}\n${YAML.stringify(additions, { lineWidth: 0 })}`;
+}

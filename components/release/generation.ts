@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import * as pulumi from "@pulumi/pulumi";
 import stableStringify = require("json-stable-stringify");
 
 /** Length of a generation in hex characters: short enough for names, long enough not to collide. */
@@ -24,4 +25,19 @@ export function canonicalJson(value: unknown): string {
  */
 export function generationOf(release: unknown): string {
     return createHash("sha256").update(canonicalJson(release)).digest("hex").slice(0, GENERATION_LENGTH);
+}
+
+/**
+ * What the generation holds for a release value herd cannot see when it plans (an Output wired
+ * from another resource, a secret), at its place in the release: `networks[0]: an input known at
+ * deploy time`. It names the place, never the value, so the generation is the same on every run
+ * whatever the value is; the backend replaces the members when the value changes instead.
+ */
+export function deployTimePlaceholder(place: string): string {
+    return `${place}: an input known at deploy time`;
+}
+
+/** Whether a release value is known only at deploy time: an Output (wired from another resource, a secret) or a promise. */
+export function isDeployTimeValue(value: unknown): value is pulumi.Output<string> | Promise<string> {
+    return pulumi.Output.isInstance(value) || value instanceof Promise;
 }
