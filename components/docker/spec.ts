@@ -1,4 +1,5 @@
 import * as net from "node:net";
+import * as pulumi from "@pulumi/pulumi";
 import { HTTP_PATH_ALLOWED, isHttpPath } from "../config/grammar";
 import { MAX_FLEET_SIZE } from "../config/schema";
 import { fleetNameProblems, healthCheckProblems, refuseArguments } from "../core/arguments";
@@ -10,7 +11,9 @@ import {
     DEFAULT_METRICS_PATH,
     fleetShapeProblems,
     HERD_LABELS,
+    holdsDeployTimeValue,
     isPort,
+    releaseAtPlan,
 } from "../release/container";
 import { canonicalHealthCheck, HealthCheck, healthCheckKind } from "../core/health";
 import { generationOf, reveal, SecretValues } from "../release";
@@ -62,7 +65,9 @@ export interface DockerMemberPlan {
     readonly hostPort?: number;
     /**
      * `true` when the old container must go before the new one starts: the slot holds a fixed
-     * host port (two containers cannot bind it), or the fleet asked for delete-before-create.
+     * host port (two containers cannot bind it), its release holds a value wired from another
+     * resource (a new value recreates the container under the name it has), or the fleet asked
+     * for delete-before-create.
      */
     readonly deleteBeforeReplace: boolean;
 }
@@ -209,6 +214,12 @@ function argumentProblems(name: string, args: DockerWorkloadArgs): string[] {
             }
         }
     }
+    if (args.update?.order === "create-before-delete" && [args.release, args.rollout?.previous].some((release) => release && holdsDeployTimeValue(release))) {
+        problems.push(
+            'update.order = "create-before-delete": expected delete-before-create (or no order) for a fleet whose env or files hold an Output: ' +
+                "a new value of it recreates containers under the names they have, and a new container cannot take the name of one that still runs",
+        );
+    }
     if (args.memory !== undefined && !(Number.isSafeInteger(args.memory) && args.memory >= 6)) {
         problems.push(`memory = ${JSON.stringify(args.memory)}: expected a whole number of MB, at least 6 (Docker's minimum)`);
     }
@@ -260,7 +271,8 @@ export function resolveDockerWorkload(name: string, args: DockerWorkloadArgs): R
             release: form,
             imageResourceName: imageResourceName(name, form.image),
             ...(hostPort === undefined ? {} : { hostPort }),
-            deleteBeforeReplace: hostPort !== undefined || order === "delete-before-create",
+            // A wired value is not in the name: a new one recreates the container under the name it has.
+            deleteBeforeReplace: hostPort !== undefined || order === "delete-before-create" || holdsDeployTimeValue(form),
         };
     });
     const workload: ResolvedDockerWorkload = {
@@ -294,10 +306,11 @@ export function resolveDockerWorkload(name: string, args: DockerWorkloadArgs): R
  * A hash of every input of a member's container but its name and the IDs it gets from other
  * resources: the release and the fleet's settings (health check, host port and address, limits,
  * metrics labels…). It is part of the container's name, so any change that recreates the
- * container names the new one differently from the old one; secrets count by their markers.
+ * container names the new one differently from the old one; secrets count by their markers,
+ * values wired from other resources by their places.
  */
 export function containerSettingsHash(workload: ResolvedDockerWorkload, member: DockerMemberPlan): string {
-    const { name: _, ...inputs } = containerInputs(workload, member, { image: "", network: "" });
+    const { name: _, ...inputs } = containerInputs(workload, { ...member, release: releaseAtPlan(member.release) }, { image: "", network: "" });
     return generationOf(inputs);
 }
 
@@ -356,21 +369,35 @@ export interface ContainerRefs<N> {
  * The inputs of a member's `docker.Container`: release first (image, entrypoint, arguments, env
  * sorted by name, files sorted by path, published port), then the fleet's settings. Everything is
  * in a fixed order, so two evaluations give identical inputs.
+ *
+ * @param secrets plaintext of the secrets the release holds, by marker
+ * @param atDeploy what an env value or file content known only at deploy time becomes (see `deployTimeChecks`)
  */
-export function containerInputs<N>(workload: ResolvedDockerWorkload, member: DockerMemberPlan, refs: ContainerRefs<N>, secrets?: SecretValues) {
+export function containerInputs<N>(
+    workload: ResolvedDockerWorkload,
+    member: DockerMemberPlan,
+    refs: ContainerRefs<N>,
+    secrets?: SecretValues,
+    atDeploy: (value: pulumi.Input<string>) => pulumi.Input<string> = (value) => value,
+) {
     const { release } = member;
     const env = release.env ?? {};
     const files = release.files ?? {};
     // A value that holds a secret's marker reaches the container as a Pulumi secret, with its plaintext.
     const value = (text: string) => (secrets === undefined ? text : reveal(text, secrets));
+    // A value wired from another resource reaches it as it resolves, a secret still a secret.
+    const input = (given: pulumi.Input<string>, text: (resolved: string) => string): pulumi.Input<string> =>
+        typeof given === "string" ? value(text(given)) : pulumi.output(atDeploy(given)).apply(text);
     return {
         name: member.containerName,
         image: refs.image,
         ...(release.command ? { entrypoints: release.command.map(value) } : {}),
         ...(release.args ? { command: release.args.map(value) } : {}),
-        ...(release.env ? { envs: Object.keys(env).sort().map((key) => value(`${key}=${env[key]}`)) } : {}),
+        ...(release.env ? { envs: Object.keys(env).sort().map((key) => input(env[key], (resolved) => `${key}=${resolved}`)) } : {}),
         // Config files, not programs: readable by the container's user, writable by no one.
-        ...(release.files ? { uploads: Object.keys(files).sort().map((file) => ({ file, content: value(files[file]), permissions: "0444" })) } : {}),
+        ...(release.files
+            ? { uploads: Object.keys(files).sort().map((file) => ({ file, content: input(files[file], (resolved) => resolved), permissions: "0444" })) }
+            : {}),
         ...(member.hostPort === undefined
             ? {}
             : { ports: [{ internal: release.port as number, external: member.hostPort, ip: workload.hostIp, protocol: "tcp" }] }),

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import type * as docker from "@pulumi/docker";
-import { ContainerRelease, HERD_LABELS, MetricsEndpoint } from "../release/container";
+import { ContainerRelease, deployTimeChecks, HERD_LABELS, MetricsEndpoint } from "../release/container";
 import type { SecretValues } from "../release/secrets";
 import { buildInBatches } from "../core/batches";
 import type { HealthCheck } from "../core/health";
@@ -20,15 +20,28 @@ import {
 export interface DockerWorkloadArgs {
     /** Number of slots (containers). */
     readonly size: number;
-    /** The release new containers run. */
+    /**
+     * The release new containers run. Its env values and file contents may be wired from other
+     * resources or secrets: they reach the containers as they resolve (a secret as a Pulumi
+     * secret), the generation and names hold a placeholder naming their place, and a new value
+     * recreates the containers holding it (`replaceOnChanges` on `envs` and `uploads`),
+     * delete-before-create since their names stay. It is checked once it resolves (see `ContainerRelease`).
+     */
     readonly release: ContainerRelease;
-    /** A rollout under way: slots `0 … members-1` run `release`, the others `previous`. @default every slot runs `release` */
+    /**
+     * A rollout under way: slots `0 … members-1` run `release`, the others `previous`, which takes
+     * wired values as `release` does. @default every slot runs `release`
+     */
     readonly rollout?: Rollout<ContainerRelease>;
     /** How replacements proceed within one `pulumi up`. @default batches of a quarter of the size, at least 1, create-before-delete */
     readonly update?: {
         /** Containers per batch; batch k+1 starts once batch k is created (and healthy, with `health`). @default a quarter of the size, at least 1 */
         readonly batch?: number;
-        /** `delete-before-create` removes a slot's old container before starting the new one. @default "create-before-delete" */
+        /**
+         * `delete-before-create` removes a slot's old container before starting the new one. A
+         * member whose release holds a value wired from another resource is always replaced so,
+         * and `create-before-delete` is refused for such a fleet. @default "create-before-delete"
+         */
         readonly order?: "create-before-delete" | "delete-before-create";
     };
     /**
@@ -113,6 +126,10 @@ export class DockerWorkload extends pulumi.ComponentResource {
         // The Docker SDK loads when a fleet uses it, not when herd is imported (a second or more).
         const docker = require("@pulumi/docker") as typeof import("@pulumi/docker");
         this.workload = workload;
+        const atDeploy = deployTimeChecks(name, [
+            ["release", args.release],
+            ["rollout.previous", args.rollout?.previous],
+        ]);
 
         const given = this.getProvider("docker:index/container:Container");
         if (given && args.host !== undefined) {
@@ -143,6 +160,7 @@ export class DockerWorkload extends pulumi.ComponentResource {
                         member,
                         { image: imageIds.get(member.release.image) as pulumi.Output<string>, network: this.network.name },
                         args.secrets ?? new Map(),
+                        atDeploy,
                     ),
                     {
                         ...childOpts,

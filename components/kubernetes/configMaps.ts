@@ -1,11 +1,14 @@
 /**
  * The data of a role's ConfigMaps and Secrets: the release's env and config files, the values
- * that hold a secret going to a Secret and the rest to a ConfigMap, each file under a key that
- * Kubernetes accepts and that stays the same for the same path. Both are named by Pulumi, never
- * fixed: a new content gets a new name, and the pod template that refers to it rolls.
+ * that hold a secret (a marker, or any value wired from another resource) going to a Secret and
+ * the rest to a ConfigMap, each file under a key that Kubernetes accepts and that stays the same
+ * for the same path. Both are named by Pulumi, never fixed: a new content gets a new name, and
+ * the pod template that refers to it rolls.
  */
-import { createHash } from "node:crypto";
-import { canonicalContainerRelease, ContainerRelease } from "../release/container";
+import { createHash, scryptSync } from "node:crypto";
+import type * as pulumi from "@pulumi/pulumi";
+import { canonicalContainerRelease, ContainerRelease, envPlace, filePlace } from "../release/container";
+import { canonicalJson, isDeployTimeValue } from "../release/generation";
 import { holdsSecret } from "../release/secrets";
 
 /** The names of a role's ConfigMaps, as the pod refers to them (plain strings in tests, Outputs in the component). */
@@ -18,6 +21,46 @@ export interface ConfigMapRefs<N> {
     readonly secretEnv?: N;
     /** Name of the Secret holding the files whose content is a secret, when the release has some. */
     readonly secretFiles?: N;
+    /**
+     * Checksum of the release's values wired from other resources (see {@link wiredChecksum}), on
+     * the pod template, when the release has some: a new value changes the template, which rolls.
+     */
+    readonly wiredChecksum?: N;
+}
+
+/**
+ * Whether an env value or file content goes to the role's Secret rather than its ConfigMap: it
+ * holds a secret's marker, or it is wired from another resource. herd cannot tell whether an
+ * Output is a secret until it resolves, and the objects a role has are decided before, so every
+ * wired value is kept as a secret.
+ */
+export function goesToSecret(value: pulumi.Input<string>): boolean {
+    return typeof value !== "string" || holdsSecret(value);
+}
+
+/**
+ * The values of a release wired from other resources, by place (`env.TOKEN`,
+ * `files["/etc/app/key.pem"]`), sorted; empty when there is none.
+ */
+export function wiredValues(release: ContainerRelease): [string, pulumi.Input<string>][] {
+    const canonical = canonicalContainerRelease(release);
+    return [
+        ...Object.entries(canonical.env ?? {}).map(([name, value]) => [envPlace(name), value] as [string, pulumi.Input<string>]),
+        ...Object.entries(canonical.files ?? {}).map(([path, value]) => [filePlace(path), value] as [string, pulumi.Input<string>]),
+    ]
+        .filter(([, value]) => isDeployTimeValue(value))
+        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/**
+ * The checksum of a role's wired values once they resolved (`resolved`, in the order of
+ * {@link wiredValues}): 16 hex digits that change when any value does. It lands on the pod
+ * template, which anyone who can list pods reads, so it is derived with scrypt, salted with the
+ * fleet and role: a plain hash of a weak secret (a short PIN) would let them test guesses fast.
+ */
+export function wiredChecksum(fleet: string, role: string, places: readonly string[], resolved: readonly string[]): string {
+    const data = canonicalJson(places.map((place, i) => [place, resolved[i]]));
+    return scryptSync(data, `herd wired values\0${fleet}\0${role}`, 8).toString("hex");
 }
 
 /**
@@ -33,7 +76,8 @@ export function fileKey(path: string): string {
 
 /**
  * The data of a role's ConfigMaps: `env` (variable → value) and `files` ({@link fileKey} →
- * content), each sorted by key, and absent when empty.
+ * content), each sorted by key, and absent when empty; values that go to the Secret (see
+ * {@link goesToSecret}) are left out.
  */
 export function buildConfigMapData(release: ContainerRelease): {
     /** Environment: variable name → value. */
@@ -41,28 +85,29 @@ export function buildConfigMapData(release: ContainerRelease): {
     /** Config files: {@link fileKey} of the path → content. */
     files?: Record<string, string>;
 } {
-    return roleData(release, false);
+    return roleData(release, false) as { env?: Record<string, string>; files?: Record<string, string> };
 }
 
 /**
  * The data of a role's Secrets: the env values and file contents that hold a secret's marker
- * (`[secret 1a2b3c4d]`), keyed as in {@link buildConfigMapData}, which leaves them out. The
- * component puts each secret's plaintext in place of its marker; absent when there is none.
+ * (`[secret 1a2b3c4d]`) or are wired from another resource, keyed as in
+ * {@link buildConfigMapData}, which leaves them out. The component puts each secret's plaintext in
+ * place of its marker; absent when there is none.
  */
 export function buildSecretData(release: ContainerRelease): {
     /** Environment: variable name → value, markers and all. */
-    env?: Record<string, string>;
+    env?: Record<string, pulumi.Input<string>>;
     /** Config files: {@link fileKey} of the path → content, markers and all. */
-    files?: Record<string, string>;
+    files?: Record<string, pulumi.Input<string>>;
 } {
     return roleData(release, true);
 }
 
-function roleData(release: ContainerRelease, secret: boolean): { env?: Record<string, string>; files?: Record<string, string> } {
+function roleData(release: ContainerRelease, secret: boolean): { env?: Record<string, pulumi.Input<string>>; files?: Record<string, pulumi.Input<string>> } {
     const canonical = canonicalContainerRelease(release);
-    const env = Object.entries(canonical.env ?? {}).filter(([, value]) => holdsSecret(value) === secret);
+    const env = Object.entries(canonical.env ?? {}).filter(([, value]) => goesToSecret(value) === secret);
     const files = Object.entries(canonical.files ?? {})
-        .filter(([, content]) => holdsSecret(content) === secret)
+        .filter(([, content]) => goesToSecret(content) === secret)
         .map(([path, content]) => [fileKey(path), content] as const)
         .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     return {

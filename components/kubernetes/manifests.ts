@@ -7,16 +7,15 @@
  */
 import { HealthCheck, healthCheckKind } from "../core/health";
 import { ContainerRelease, HERD_LABELS } from "../release/container";
-import { holdsSecret } from "../release/secrets";
-import { ConfigMapRefs, fileKey } from "./configMaps";
+import { ConfigMapRefs, fileKey, goesToSecret } from "./configMaps";
 import { CONTAINER_NAME, deploymentSelector, fleetSelector, METRICS_PORT_NAME, podLabels, PORT_NAME, TOPOLOGY_KEY } from "./names";
 import type { ResolvedWorkload, RolePlan } from "./plan";
 import { podVolume, volumeMount } from "./pod";
 
-/** The paths of a release's files whose content is (or is not) a secret, in canonical order. */
+/** The paths of a release's files whose content goes (or does not go) to the role's Secret, in canonical order. */
 function filePaths(release: ContainerRelease, secret: boolean): string[] {
     return Object.entries(release.files ?? {})
-        .filter(([, content]) => holdsSecret(content) === secret)
+        .filter(([, content]) => goesToSecret(content) === secret)
         .map(([path]) => path);
 }
 
@@ -225,9 +224,22 @@ export function rollingUpdate(workload: ResolvedWorkload) {
     };
 }
 
-/** The spec of a role's Deployment. */
+/** The pod annotation holding the checksum of a role's values wired from other resources (see `wiredChecksum`). */
+export const WIRED_CHECKSUM_ANNOTATION = "herd.dev/wired-values-checksum";
+
+/**
+ * The spec of a role's Deployment. The pod template carries the checksum of the release's values
+ * wired from other resources, when it has some: a new value changes the template, so the
+ * Deployment rolls its pods although the generation (which holds placeholders) stays.
+ */
 export function buildDeploymentSpec<N>(workload: ResolvedWorkload, plan: RolePlan, configMaps: ConfigMapRefs<N>) {
-    const annotations = podAnnotations(workload, plan);
+    const given = podAnnotations(workload, plan);
+    const annotations: Record<string, string | N> | undefined =
+        configMaps.wiredChecksum === undefined
+            ? given
+            : Object.fromEntries(
+                  Object.entries({ ...given, [WIRED_CHECKSUM_ANNOTATION]: configMaps.wiredChecksum }).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+              );
     return {
         replicas: plan.replicas,
         selector: { matchLabels: deploymentSelector(workload.name, plan.role) },

@@ -3,9 +3,9 @@ import type * as k8s from "@pulumi/kubernetes";
 import { childDependsOn } from "../core/dependencies";
 import type { HealthCheck } from "../core/health";
 import { Rollout } from "../rollout";
-import { ContainerRelease, MetricsEndpoint } from "../release/container";
+import { ContainerRelease, deployTimeChecks, MetricsEndpoint } from "../release/container";
 import { reveal, SecretValues } from "../release/secrets";
-import { buildConfigMapData, buildSecretData } from "./configMaps";
+import { buildConfigMapData, buildSecretData, wiredChecksum, wiredValues } from "./configMaps";
 import { buildDeploymentSpec, buildDisruptionBudgetSpec, buildServiceSpec } from "./manifests";
 import { configMapName, deploymentName, disruptionBudgetName, fleetLabels, objectMeta, roleLabels, secretName } from "./names";
 import type { Toleration } from "./placement";
@@ -19,11 +19,18 @@ import type { PodSettings } from "./pod";
 export interface KubernetesWorkloadArgs extends PodSettings {
     /** Number of pods, stable and canary together. */
     readonly size: number;
-    /** The release new pods run. */
+    /**
+     * The release new pods run. Its env values and file contents may be wired from other
+     * resources or secrets: such a value goes to the role's `Secret` (never its ConfigMap, as a
+     * Pulumi secret), the generation holds a placeholder naming its place, and a checksum of the
+     * wired values (scrypt, never the values) on the pod template rolls the Deployment when one
+     * changes. It is checked once it resolves (see `ContainerRelease`).
+     */
     readonly release: ContainerRelease;
     /**
      * A rollout under way: `members` pods run `release` in the `canary` Deployment, the others
-     * run `previous` in the `stable` one. @default every pod runs `release`
+     * run `previous` in the `stable` one; `previous` takes wired values as `release` does.
+     * @default every pod runs `release`
      */
     readonly rollout?: Rollout<ContainerRelease>;
     /**
@@ -96,8 +103,8 @@ export interface PlainNamespaceWorkloadArgs extends KubernetesWorkloadArgs {
  * one Service and one PodDisruptionBudget. Pods are replaced, never patched: a release change
  * rolls them `update.batch` at a time, and the canary is updated before the stable Deployment
  * shrinks (the other way round for delete-before-create). Env and files live in generated-name
- * ConfigMaps, so a change of either rolls the pods; pods are locked down, probed and spread by
- * default.
+ * ConfigMaps (and Secrets, for secrets and values wired from other resources), so a change of
+ * either rolls the pods; pods are locked down, probed and spread by default.
  */
 export class KubernetesWorkload extends pulumi.ComponentResource {
     /** The settings every object was built from, defaults applied. */
@@ -132,6 +139,10 @@ export class KubernetesWorkload extends pulumi.ComponentResource {
         // The Kubernetes SDK loads when a fleet uses it, not when herd is imported (a second or more).
         const k8s = require("@pulumi/kubernetes") as typeof import("@pulumi/kubernetes");
         this.workload = workload;
+        const atDeploy = deployTimeChecks(name, [
+            ["release", args.release],
+            ["rollout.previous", args.rollout?.previous],
+        ]);
 
         const configMaps: k8s.core.v1.ConfigMap[] = [];
         const secrets: k8s.core.v1.Secret[] = [];
@@ -139,7 +150,13 @@ export class KubernetesWorkload extends pulumi.ComponentResource {
         let updatedBefore: k8s.apps.v1.Deployment | undefined;
         for (const plan of deploymentOrder(workload)) {
             const data = buildConfigMapData(plan.release);
-            const refs: { env?: pulumi.Output<string>; files?: pulumi.Output<string>; secretEnv?: pulumi.Output<string>; secretFiles?: pulumi.Output<string> } = {};
+            const refs: {
+                env?: pulumi.Output<string>;
+                files?: pulumi.Output<string>;
+                secretEnv?: pulumi.Output<string>;
+                secretFiles?: pulumi.Output<string>;
+                wiredChecksum?: pulumi.Output<string>;
+            } = {};
             for (const kind of ["env", "files"] as const) {
                 const content = data[kind];
                 if (content === undefined) {
@@ -174,12 +191,25 @@ export class KubernetesWorkload extends pulumi.ComponentResource {
                         metadata: { namespace: workload.namespace, labels: roleLabels(name, plan.role) },
                         type: "Opaque",
                         immutable: true,
-                        stringData: Object.fromEntries(Object.entries(content).map(([key, value]) => [key, reveal(value, args.secrets ?? new Map())])),
+                        stringData: Object.fromEntries(
+                            Object.entries(content).map(([key, value]) => [
+                                key,
+                                typeof value === "string" ? reveal(value, args.secrets ?? new Map()) : pulumi.secret(atDeploy(value)),
+                            ]),
+                        ),
                     },
                     { parent: this, replaceOnChanges: ["stringData"], dependsOn: childDependsOn(opts) },
                 );
                 secrets.push(secret);
                 refs[kind === "env" ? "secretEnv" : "secretFiles"] = secret.metadata.name;
+            }
+            const wired = wiredValues(plan.release);
+            if (wired.length > 0) {
+                // A hash, not a value: unsecret, so the Deployment's spec is not hidden whole in diffs.
+                const places = wired.map(([place]) => place);
+                refs.wiredChecksum = pulumi.unsecret(
+                    pulumi.all(wired.map(([, value]) => atDeploy(value))).apply((resolved) => wiredChecksum(name, plan.role, places, resolved)),
+                );
             }
             const resourceName = deploymentName(name, plan.role);
             const deployment = new k8s.apps.v1.Deployment(
