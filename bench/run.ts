@@ -11,7 +11,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
-import { resolveFleets } from "../components/config";
+import { resolveFleets } from "../components/fleet";
 import { planMembers } from "../components/openstack";
 import { RecordedResource, runProgram } from "../components/testing";
 import { openstackBaseline, OpenStackTemplate } from "./baseline-openstack";

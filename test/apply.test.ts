@@ -6,7 +6,7 @@ import { expect } from "chai";
 import { applyBatches, applyStack, batchTargets, deployedServers, StateResource } from "../components/cli/apply";
 import type { ApplyJob } from "../components/cli/applyWorker";
 import { run } from "../components/cli/main";
-import { resolveStack } from "../components/config";
+import { resolveStack } from "../components/fleet";
 import { imageResourceName } from "../components/docker/spec";
 
 const INSTANCE = "openstack:compute/instance:Instance";

@@ -2,7 +2,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { expect } from "chai";
 import * as pulumi from "@pulumi/pulumi";
-import { ConfigError, dockerFleetSchema, KubernetesFleetConfig, kubernetesFleetSchema, openstackFleetSchema, parseFleets, resolveFleets, resolveStack } from "../components/config";
+import { ConfigError, dockerFleetSchema, KubernetesFleetConfig, kubernetesFleetSchema, openstackFleetSchema, parseFleets } from "../components/config";
+import { resolveFleets, resolveStack } from "../components/fleet";
 import {
     buildDeploymentSpec,
     KubernetesWorkload,

@@ -5,7 +5,7 @@ import * as path from "node:path";
 import { expect } from "chai";
 import * as YAML from "yaml";
 import { kubernetesRuleGroup } from "../components/kubernetes";
-import { resolveFleets } from "../components/config";
+import { resolveFleets } from "../components/fleet";
 import { defaultAlerts, defaultMinHealthy, gateClosedExpr, RuleGroup, ruleFile } from "../components/monitoring";
 import { PROJECT_DIR, runStack, stackConfig } from "./helpers/project";
 

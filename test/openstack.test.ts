@@ -3,7 +3,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { expect } from "chai";
-import { ConfigError, resolveStack } from "../components/config";
+import { ConfigError } from "../components/config";
+import { resolveStack } from "../components/fleet";
 import {
     FAILED_CREATE,
     hostsNeeded,

@@ -1,4 +1,5 @@
-import { FLEETS_KEY, resolveStack, StackConfig } from "../config";
+import { FLEETS_KEY, StackConfig } from "../config";
+import { resolveStack } from "../fleet";
 import type { DockerWorkloadArgs } from "../docker/workload";
 import type { ServerGroupArgs } from "../openstack";
 import type { ApplyMode, FlavorSize, FleetChange, SlotServer } from "../openstack/peak";

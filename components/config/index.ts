@@ -2,6 +2,7 @@ export * from "./errors";
 export * from "./schema";
 export * from "./validate";
 export * from "./stackFile";
-export * from "./resolve";
+export type { ConfigBackend, ResolvedConfig, ResolveOptions, StackSettings } from "./backend";
+export type { ProjectFiles } from "./files";
 export * from "./rollouts";
 export * from "./secrets";

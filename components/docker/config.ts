@@ -1,8 +1,10 @@
+import { type ConfigBackend, missingPushgateway, type ResolveOptions, type ResolvedConfig, secretsOf } from "../config/backend";
 import { ConfigProblem, formatProblem } from "../config/errors";
 import type { DockerFleetConfig } from "../config/schema";
 import { FLEETS_KEY } from "../config/validate";
 import { canonicalHealthCheck } from "../core/health";
-import { containerReleaseFromConfig } from "../release/container";
+import type { ProbeSpec } from "../monitoring/probe";
+import { containerGeneration, containerReleaseFromConfig } from "../release/container";
 import type { DockerWorkloadArgs } from "./workload";
 
 /**
@@ -63,3 +65,16 @@ export function dockerArgsFromConfig(name: string, fleet: DockerFleetConfig): Do
         ...(fleet.hostPort === undefined ? {} : { hostPort: fleet.hostPort }),
     };
 }
+
+/** The Docker backend's part of resolving a stack config. */
+export const dockerConfigBackend: ConfigBackend<DockerFleetConfig, DockerWorkloadArgs> = {
+    resolve(name: string, fleet: DockerFleetConfig, _probes: readonly ProbeSpec[], options: ResolveOptions): ResolvedConfig<DockerWorkloadArgs> {
+        // Each probe runs as a container that pushes its count to the stack's Pushgateway.
+        const probes = missingPushgateway(name, "docker", Object.keys(fleet.probes ?? {}), options);
+        const problems = dockerConfigProblems(name, fleet);
+        return problems.length > 0
+            ? { problems: [...probes, ...problems] }
+            : { args: { ...dockerArgsFromConfig(name, fleet), ...secretsOf(options) }, problems: probes };
+    },
+    releaseGeneration: (_name: string, args: DockerWorkloadArgs) => containerGeneration(args.release),
+};

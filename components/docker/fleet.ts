@@ -1,11 +1,13 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { formatProblem } from "../config/errors";
+import type { DockerFleetConfig } from "../config/schema";
 import { type BuiltFleet, type FleetBackend, labelsFrom } from "../fleet/backend";
 import { containerProbeProblems, fleetAlertInput, type ContainerProbeArgs, type FleetMonitoringArgs } from "../fleet/plan";
 import { Probe, type ProbeTarget } from "../monitoring/probeComponent";
 import { defaultAlerts } from "../monitoring/rules";
 import { HERD_LABELS } from "../release/container";
 import type * as WorkloadModule from "./workload";
+import { dockerConfigBackend } from "./config";
 
 /** The Docker backend of a fleet: a `DockerWorkload`, its alerts for the stack's rule file, and a container per probe on its engine. */
 
@@ -40,7 +42,7 @@ export interface DockerFleetOutputs {
 }
 
 /** The Docker backend, as the fleet registry lists it. */
-export const dockerFleetBackend: FleetBackend<DockerFleetArgs, DockerFleet, DockerFleetOutputs> = {
+export const dockerFleetBackend: FleetBackend<DockerFleetArgs, DockerFleet, DockerFleetOutputs, DockerFleetConfig, WorkloadModule.DockerWorkloadArgs> = {
     name: "docker",
     problems: (args) => containerProbeProblems(args, Array.isArray(args.probes) ? args.probes.length : 0).map(formatProblem),
     build(name: string, args: DockerFleetArgs, stack: string, opts: pulumi.ComponentResourceOptions): DockerFleet {
@@ -72,4 +74,5 @@ export const dockerFleetBackend: FleetBackend<DockerFleetArgs, DockerFleet, Dock
         const map = Object.fromEntries(list.filter((item) => typeof item?.label === "string").map((item) => [item.label as string, item.value]));
         return labelsFrom(map, { fleet: HERD_LABELS.fleet, slot: HERD_LABELS.slot, generation: HERD_LABELS.generation });
     },
+    config: dockerConfigBackend,
 };

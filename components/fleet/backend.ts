@@ -1,4 +1,5 @@
 import type * as pulumi from "@pulumi/pulumi";
+import type { ConfigBackend } from "../config/backend";
 import type { Probe } from "../monitoring/probeComponent";
 import type { RuleGroup } from "../monitoring/rules";
 
@@ -47,8 +48,16 @@ export interface OnBackend<B extends string = string> {
  * @typeParam Args the fleet's arguments on this backend (`backend` says which)
  * @typeParam Built the fleet as {@link FleetBackend.build} builds it
  * @typeParam Outputs what a stack shows of the fleet
+ * @typeParam Config a fleet of the backend as the stack config's schema validated it
+ * @typeParam WorkloadArgs the arguments of the backend's component, as the stack config resolves them
  */
-export interface FleetBackend<Args extends OnBackend, Built extends BuiltFleet & OnBackend<Args["backend"]>, Outputs extends OnBackend<Args["backend"]> = OnBackend<Args["backend"]>> {
+export interface FleetBackend<
+    Args extends OnBackend,
+    Built extends BuiltFleet & OnBackend<Args["backend"]>,
+    Outputs extends OnBackend<Args["backend"]> = OnBackend<Args["backend"]>,
+    Config = unknown,
+    WorkloadArgs = unknown,
+> {
     /** The backend's name, as `backend` gives it in code and in a stack config. */
     readonly name: Args["backend"];
     /**
@@ -71,6 +80,8 @@ export interface FleetBackend<Args extends OnBackend, Built extends BuiltFleet &
     readonly memberTypes: readonly string[];
     /** herd's labels on a member of one of {@link FleetBackend.memberTypes}, read from its inputs. */
     memberLabels(type: string, inputs: Readonly<Record<string, unknown>>): MemberLabels;
+    /** What the backend does with its fleets' stack config (see its `config.ts`). */
+    readonly config: ConfigBackend<Config, WorkloadArgs>;
 }
 
 /**

@@ -6,3 +6,4 @@ export { stackProgram, type FleetOutputs, type StackProgramOptions, type StackPr
 export type { DockerFleetOutputs } from "../docker/fleet";
 export type { KubernetesFleetOutputs } from "../kubernetes/fleet";
 export type { OpenStackFleetOutputs } from "../openstack/fleet";
+export { releaseGeneration, resolveFleets, resolveStack, type ResolvedFleet, type ResolvedStack, type StackInput, type StackOptions, type WorkloadArgsOf } from "./resolve";

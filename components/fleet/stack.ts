@@ -1,9 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import type * as k8s from "@pulumi/kubernetes";
-import { isPulumiSecretKey, type ResolvedFleet, resolveStack, storedStackConfig } from "../config";
+import { isPulumiSecretKey, storedStackConfig } from "../config";
 import { buildNamespace, namespaceResourceName, namespacesToCreate } from "../kubernetes/namespaces";
 import { type BackendName, type FLEET_BACKENDS, fleetBackend } from "./backends";
 import { alertRuleFile, buildFleet, type Fleet } from "./fleet";
+import { type ResolvedFleet, resolveStack } from "./resolve";
 
 /** Where {@link stackProgram} finds the stack's files. */
 export interface StackProgramOptions {

@@ -1,8 +1,10 @@
+import { type ConfigBackend, missingPushgateway, type ResolveOptions, type ResolvedConfig, secretsOf } from "../config/backend";
 import type { ConfigProblem } from "../config/errors";
 import type { KubernetesFleetConfig } from "../config/schema";
 import { FLEETS_KEY } from "../config/validate";
 import { canonicalHealthCheck } from "../core/health";
-import { containerReleaseFromConfig } from "../release/container";
+import { cronSchedule, type ProbeSpec } from "../monitoring/probe";
+import { containerGeneration, containerReleaseFromConfig } from "../release/container";
 import { KubernetesVolume, podSettingsProblems } from "./pod";
 import type { PlainNamespaceWorkloadArgs } from "./workload";
 
@@ -52,3 +54,32 @@ export function kubernetesArgsFromConfig(name: string, fleet: KubernetesFleetCon
         ...(fleet.resources === undefined ? {} : { resources: { ...fleet.resources } }),
     };
 }
+
+/**
+ * The problems of a Kubernetes fleet's probes the schema cannot see: each runs as a CronJob, whose
+ * schedule must divide the hour or the day, and pushes to the stack's Pushgateway.
+ */
+function probeProblems(name: string, fleet: KubernetesFleetConfig, options: ResolveOptions): ConfigProblem[] {
+    const probes = Object.entries(fleet.probes ?? {});
+    const problems = missingPushgateway(name, "kubernetes", probes.map(([probe]) => probe), options);
+    for (const [probe, config] of probes) {
+        try {
+            cronSchedule(config.every);
+        } catch (err) {
+            problems.push({ path: [FLEETS_KEY, name, "probes", probe, "every"], value: config.every, allowed: (err as Error).message.replace(/, got .*$/, "") });
+        }
+    }
+    return problems;
+}
+
+/** The Kubernetes backend's part of resolving a stack config. */
+export const kubernetesConfigBackend: ConfigBackend<KubernetesFleetConfig, PlainNamespaceWorkloadArgs> = {
+    resolve(name: string, fleet: KubernetesFleetConfig, _probes: readonly ProbeSpec[], options: ResolveOptions): ResolvedConfig<PlainNamespaceWorkloadArgs> {
+        const probes = probeProblems(name, fleet, options);
+        const problems = kubernetesConfigProblems(name, fleet);
+        return problems.length > 0
+            ? { problems: [...probes, ...problems] }
+            : { args: { ...kubernetesArgsFromConfig(name, fleet), ...secretsOf(options) }, problems: probes };
+    },
+    releaseGeneration: (_name: string, args: PlainNamespaceWorkloadArgs) => containerGeneration(args.release),
+};

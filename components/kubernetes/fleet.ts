@@ -1,5 +1,6 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { type ConfigProblem, formatProblem } from "../config/errors";
+import type { KubernetesFleetConfig } from "../config/schema";
 import { type BuiltFleet, type FleetBackend, labelsFrom } from "../fleet/backend";
 import { containerProbeProblems, fleetAlertInput, type ContainerProbeArgs, type FleetMonitoringArgs } from "../fleet/plan";
 import { cronSchedule, probeSpecProblems, type ProbeSpec } from "../monitoring/probe";
@@ -10,6 +11,7 @@ import { scrapePort } from "./manifests";
 import type * as MonitoringModule from "./monitoring";
 import { isLabelKey, isLabelValue } from "./placement";
 import type * as WorkloadModule from "./workload";
+import { kubernetesConfigBackend } from "./config";
 
 /**
  * The Kubernetes backend of a fleet: a `KubernetesWorkload`, a `KubernetesMonitoring` (PodMonitor
@@ -92,7 +94,7 @@ export interface KubernetesFleetOutputs {
 }
 
 /** The Kubernetes backend, as the fleet registry lists it. */
-export const kubernetesFleetBackend: FleetBackend<KubernetesFleetArgs, KubernetesFleet, KubernetesFleetOutputs> = {
+export const kubernetesFleetBackend: FleetBackend<KubernetesFleetArgs, KubernetesFleet, KubernetesFleetOutputs, KubernetesFleetConfig, WorkloadModule.PlainNamespaceWorkloadArgs> = {
     name: "kubernetes",
     problems: kubernetesFleetProblems,
     build(name: string, args: KubernetesFleetArgs, stack: string, opts: pulumi.ComponentResourceOptions): KubernetesFleet {
@@ -143,4 +145,5 @@ export const kubernetesFleetBackend: FleetBackend<KubernetesFleetArgs, Kubernete
         const template = ((inputs.spec ?? {}) as { template?: { metadata?: { labels?: unknown } } }).template;
         return labelsFrom(template?.metadata?.labels, { fleet: HERD_LABELS.fleet, role: HERD_LABELS.role, generation: HERD_LABELS.generation });
     },
+    config: kubernetesConfigBackend,
 };

@@ -1,9 +1,11 @@
 import type * as pulumi from "@pulumi/pulumi";
+import type { OpenStackFleetConfig } from "../config/schema";
 import { type BuiltFleet, type FleetBackend, labelsFrom } from "../fleet/backend";
 import { fleetAlertInput, type FleetMonitoringArgs } from "../fleet/plan";
 import { Probe } from "../monitoring/probeComponent";
 import { defaultAlerts } from "../monitoring/rules";
 import type * as ServerGroupModule from "./serverGroup";
+import { openstackConfigBackend } from "./config";
 
 /** The OpenStack backend of a fleet: a `ServerGroup`, its alerts for the stack's rule file, and probes its members run. */
 
@@ -43,7 +45,7 @@ export interface OpenStackFleetOutputs {
 }
 
 /** The OpenStack backend, as the fleet registry lists it. */
-export const openstackFleetBackend: FleetBackend<OpenStackFleetArgs, OpenStackFleet, OpenStackFleetOutputs> = {
+export const openstackFleetBackend: FleetBackend<OpenStackFleetArgs, OpenStackFleet, OpenStackFleetOutputs, OpenStackFleetConfig, ServerGroupModule.ServerGroupArgs> = {
     name: "openstack",
     // Probes run on the members from their user data, on the members' own schedule: nothing to add.
     problems: () => [],
@@ -68,4 +70,5 @@ export const openstackFleetBackend: FleetBackend<OpenStackFleetArgs, OpenStackFl
     }),
     memberTypes: ["openstack:compute/instance:Instance"],
     memberLabels: (_type, inputs) => labelsFrom(inputs.metadata, METADATA),
+    config: openstackConfigBackend,
 };

@@ -1,5 +1,6 @@
 import * as path from "node:path";
-import { Backend, FLEETS_KEY, parseFleets, parseKubernetesSettings, releaseGeneration, resolveFleets } from "../config";
+import { Backend, FLEETS_KEY, parseFleets, parseKubernetesSettings } from "../config";
+import { releaseGeneration, resolveFleets } from "../fleet";
 import { defaultMinHealthy } from "../monitoring/rules";
 import { defaultBatch } from "../rollout";
 import { stackConfigOf } from "../cli/project";

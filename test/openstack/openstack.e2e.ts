@@ -17,7 +17,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { expect } from "chai";
 import { parseDocument } from "yaml";
-import { resolveStack } from "../../components/config";
+import { resolveStack } from "../../components/fleet";
 import { planMembers } from "../../components/openstack";
 import { changes, EngineProject, engineDir, ok, Run, summary } from "../helpers/engine";
 import { Box, OpenStack, openBox, Server } from "../helpers/openstack";
