@@ -8,6 +8,7 @@ import { defaultAlerts } from "../monitoring/rules";
 import { HERD_LABELS } from "../release/container";
 import type * as WorkloadModule from "./workload";
 import { dockerConfigBackend } from "./config";
+import { dockerStackProgram } from "./stack";
 
 /** The Docker backend of a fleet: a `DockerWorkload`, its alerts for the stack's rule file, and a container per probe on its engine. */
 
@@ -75,4 +76,5 @@ export const dockerFleetBackend: FleetBackend<DockerFleetArgs, DockerFleet, Dock
         return labelsFrom(map, { fleet: HERD_LABELS.fleet, slot: HERD_LABELS.slot, generation: HERD_LABELS.generation });
     },
     config: dockerConfigBackend,
+    stackProgram: dockerStackProgram,
 };

@@ -1,5 +1,5 @@
 import type * as pulumi from "@pulumi/pulumi";
-import type { ConfigBackend } from "../config/backend";
+import type { ConfigBackend, StackSettings } from "../config/backend";
 import type { Probe } from "../monitoring/probeComponent";
 import type { RuleGroup } from "../monitoring/rules";
 
@@ -34,6 +34,30 @@ export interface MemberLabels {
     readonly role?: string;
     /** Its generation label. */
     readonly generation?: string;
+}
+
+/** What the stack program knows when it builds a backend's fleets. */
+export interface StackContext {
+    /** The stack. */
+    readonly stack: string;
+    /** The stack-wide herd keys (`herd:monitoring`, `herd:kubernetes`, `herd:openstack`), validated. */
+    readonly settings: StackSettings;
+}
+
+/** One fleet of a stack, as the stack config resolved it for its backend. */
+export interface StackFleet<WorkloadArgs> {
+    /** The fleet's name. */
+    readonly name: string;
+    /** Its component's arguments. */
+    readonly args: WorkloadArgs;
+}
+
+/** What the stack program adds to one fleet: arguments on top of its resolved ones, and its components' options. */
+export interface StackBuild {
+    /** Added to the fleet's arguments (a Pushgateway, a Docker host…). @default none */
+    readonly args?: object;
+    /** Options of the fleet's components (a provider, what to wait for). @default none */
+    readonly opts?: pulumi.ComponentResourceOptions;
 }
 
 /** What names a fleet's backend: its arguments, the fleet built, what a stack shows of it. */
@@ -82,6 +106,13 @@ export interface FleetBackend<
     memberLabels(type: string, inputs: Readonly<Record<string, unknown>>): MemberLabels;
     /** What the backend does with its fleets' stack config (see its `config.ts`). */
     readonly config: ConfigBackend<Config, WorkloadArgs>;
+    /**
+     * How `stackProgram` builds the backend's fleets: sets up what they share (a provider,
+     * namespaces, a preflight) once, before any fleet is built, and returns what each fleet adds
+     * to its resolved arguments and which options its components take. Called only for a stack
+     * with fleets on the backend. @default nothing shared, nothing added
+     */
+    stackProgram?(fleets: readonly StackFleet<WorkloadArgs>[], context: StackContext): (fleet: StackFleet<WorkloadArgs>) => StackBuild;
 }
 
 /**

@@ -49,6 +49,14 @@ export interface ContainerProbeArgs {
     readonly probeImage?: string;
 }
 
+/** Where a container fleet's probes push and what image they run, from `herd:monitoring` (`resolveStack` refuses probes without a Pushgateway). */
+export function containerProbeSettings(monitoring: { readonly pushgateway?: string; readonly probeImage?: string } | undefined): ContainerProbeArgs {
+    return {
+        ...(monitoring?.pushgateway ? { pushgateway: monitoring.pushgateway } : {}),
+        ...(monitoring?.probeImage ? { probeImage: monitoring.probeImage } : {}),
+    };
+}
+
 /** A duration as Prometheus reads one (`for:` of a rule). */
 const PROMETHEUS_DURATION = /^([0-9]+(ms|s|m|h|d|w|y))+$/;
 

@@ -1,8 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
-import type * as k8s from "@pulumi/kubernetes";
 import { isPulumiSecretKey, storedStackConfig } from "../config";
-import { buildNamespace, namespaceResourceName, namespacesToCreate } from "../kubernetes/namespaces";
-import { type BackendName, type FLEET_BACKENDS, fleetBackend } from "./backends";
+import type { FleetBackend, StackBuild } from "./backend";
+import { type BackendName, FLEET_BACKENDS, type FleetArgs, fleetBackend } from "./backends";
 import { alertRuleFile, buildFleet, type Fleet } from "./fleet";
 import { type ResolvedFleet, resolveStack } from "./resolve";
 
@@ -76,81 +75,27 @@ export function stackProgram(options: StackProgramOptions = {}): StackProgramOut
         },
         { stack, projectDir, stored: storedStackConfig(projectDir, stack), secretKeys: herdKeys.filter(isPulumiSecretKey) },
     );
-    const dockerHost = new pulumi.Config("docker").get("host");
-
-    // One provider for every Kubernetes object, from herd:kubernetes; none (the ambient kubeconfig) without it.
-    let provider: k8s.Provider | undefined;
-    const kubernetesProvider = (): k8s.Provider | undefined => {
-        if (kubernetes && !provider) {
-            const { createNamespaces: _, ...settings } = kubernetes;
-            provider = new (require("@pulumi/kubernetes") as typeof k8s).Provider("kubernetes", settings);
-        }
-        return provider;
+    // Each backend sets up what its fleets share (a provider, namespaces, a preflight), in the
+    // registry's order, before any fleet is built; then each fleet is built with what its backend adds.
+    const context = {
+        stack,
+        settings: { ...(monitoring ? { monitoring } : {}), ...(kubernetes ? { kubernetes } : {}), ...(openstack ? { openstack } : {}) },
     };
-
-    // The namespaces the Kubernetes fleets name are created first (unless the stack says they exist),
-    // and every object of a fleet waits for its namespace.
-    const namespaces = new Map<string, k8s.core.v1.Namespace>();
-    if (kubernetes?.createNamespaces !== false) {
-        const kubernetesNamespaces = resolved.flatMap((fleet) => (fleet.backend === "kubernetes" ? [fleet.args.namespace ?? "default"] : []));
-        if (kubernetesNamespaces.length > 0) {
-            const { core } = require("@pulumi/kubernetes") as typeof k8s;
-            const opts = kubernetesProvider() ? { provider: kubernetesProvider() } : {};
-            for (const namespace of namespacesToCreate(kubernetesNamespaces)) {
-                namespaces.set(namespace, new core.v1.Namespace(namespaceResourceName(namespace), buildNamespace(namespace), opts));
-            }
+    const builders = new Map<string, (fleet: ResolvedFleet) => StackBuild>();
+    for (const name of Object.keys(FLEET_BACKENDS) as BackendName[]) {
+        const fleets = resolved.filter((fleet) => fleet.backend === name);
+        const backend = fleetBackend(name) as FleetBackend<FleetArgs, Fleet, FleetOutputs, unknown, ResolvedFleet["args"]>;
+        if (fleets.length > 0) {
+            builders.set(name, backend.stackProgram ? backend.stackProgram(fleets, context) : () => ({}));
         }
     }
-    const kubernetesOptions = (namespace: string | undefined): pulumi.ComponentResourceOptions => {
-        const created = namespaces.get(namespace ?? "default");
-        const given = kubernetesProvider();
-        return { ...(given ? { providers: [given] } : {}), ...(created ? { dependsOn: [created] } : {}) };
-    };
-
-    // Before any OpenStack resource is registered, the change is held against the project's quota
-    // and compute hosts where the environment reaches the cloud (see programPreflight): every fleet
-    // waits for it, and a refusal registers nothing. Not under mocks (herd plan, unit tests).
-    let preflightGate: Promise<pulumi.Resource[]> | undefined;
-    const openstackPreflight = (): Promise<pulumi.Resource[]> => {
-        if (!preflightGate) {
-            const { programPreflight } = require("../openstack/preflight") as typeof import("../openstack/preflight");
-            const { MockMonitor } = require("@pulumi/pulumi/runtime/mocks") as typeof import("@pulumi/pulumi/runtime/mocks");
-            const mocked = pulumi.runtime.getMonitor() instanceof MockMonitor;
-            const fleets = resolved.flatMap((fleet) => (fleet.backend === "openstack" ? [{ name: fleet.name, args: fleet.args }] : []));
-            preflightGate = (mocked ? Promise.resolve() : programPreflight(stack, fleets, openstack ?? {}, process.env)).then(() => []);
-        }
-        return preflightGate;
-    };
-
-    // Container probes push to the Pushgateway; resolveStack refuses them without one.
-    const probeSettings = {
-        ...(monitoring?.pushgateway ? { pushgateway: monitoring.pushgateway } : {}),
-        ...(monitoring?.probeImage ? { probeImage: monitoring.probeImage } : {}),
-    };
 
     const build = (fleet: ResolvedFleet): Fleet => {
-        // The alerts as the stack config resolves them; the fleet gives its stack, name, size and probes itself.
-        const { stack: _stack, fleet: _fleet, size: _size, probes: _probes, ...alerts } = fleet.alerts;
-        const watched = { stack, alerts };
-        switch (fleet.backend) {
-            case "openstack":
-                return buildFleet(fleet.name, { backend: fleet.backend, ...fleet.args, ...watched }, { dependsOn: openstackPreflight() });
-            case "kubernetes":
-                return buildFleet(
-                    fleet.name,
-                    { backend: fleet.backend, ...fleet.args, ...watched, probes: fleet.alerts.probes ?? [], ...probeSettings },
-                    kubernetesOptions(fleet.args.namespace),
-                );
-            case "docker":
-                return buildFleet(fleet.name, {
-                    backend: fleet.backend,
-                    ...fleet.args,
-                    ...(dockerHost ? { host: dockerHost } : {}),
-                    ...watched,
-                    probes: fleet.alerts.probes ?? [],
-                    ...probeSettings,
-                });
-        }
+        // The alerts as the stack config resolves them; the fleet gives its stack, name and size itself.
+        const { stack: _stack, fleet: _fleet, size: _size, probes, ...alerts } = fleet.alerts;
+        const added = (builders.get(fleet.backend) as (fleet: ResolvedFleet) => StackBuild)(fleet);
+        const args = { backend: fleet.backend, ...fleet.args, ...added.args, stack, alerts, probes: probes ?? [] } as FleetArgs;
+        return buildFleet(fleet.name, args, added.opts ?? {});
     };
 
     const built = resolved.map((fleet) => oneMessage(fleet.name, () => build(fleet)));

@@ -12,6 +12,7 @@ import type * as MonitoringModule from "./monitoring";
 import { isLabelKey, isLabelValue } from "./placement";
 import type * as WorkloadModule from "./workload";
 import { kubernetesConfigBackend } from "./config";
+import { kubernetesStackProgram } from "./stack";
 
 /**
  * The Kubernetes backend of a fleet: a `KubernetesWorkload`, a `KubernetesMonitoring` (PodMonitor
@@ -146,4 +147,5 @@ export const kubernetesFleetBackend: FleetBackend<KubernetesFleetArgs, Kubernete
         return labelsFrom(template?.metadata?.labels, { fleet: HERD_LABELS.fleet, role: HERD_LABELS.role, generation: HERD_LABELS.generation });
     },
     config: kubernetesConfigBackend,
+    stackProgram: kubernetesStackProgram,
 };

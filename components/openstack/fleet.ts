@@ -6,6 +6,7 @@ import { Probe } from "../monitoring/probeComponent";
 import { defaultAlerts } from "../monitoring/rules";
 import type * as ServerGroupModule from "./serverGroup";
 import { openstackConfigBackend } from "./config";
+import { openstackStackProgram } from "./stack";
 
 /** The OpenStack backend of a fleet: a `ServerGroup`, its alerts for the stack's rule file, and probes its members run. */
 
@@ -71,4 +72,5 @@ export const openstackFleetBackend: FleetBackend<OpenStackFleetArgs, OpenStackFl
     memberTypes: ["openstack:compute/instance:Instance"],
     memberLabels: (_type, inputs) => labelsFrom(inputs.metadata, METADATA),
     config: openstackConfigBackend,
+    stackProgram: openstackStackProgram,
 };
