@@ -27,7 +27,7 @@ import { deployTimePlaceholder, generationOf, isDeployTimeValue } from "./genera
  * holding the value in one `pulumi up`, not wave by wave. A secret stays secret wherever it lands.
  *
  * What is checked when: env names and file paths always before anything is registered, as are
- * plain values (no NUL in env values, at most {@link RELEASE_DATA_MAX_BYTES} of env and files);
+ * plain values (no NUL in env values, at most 1 MiB of env and files);
  * a wired value once it resolves, when the deployment fails with a message naming the fleet and
  * the key (never the value) if it is not text, an env value holds a NUL, or the release's env and
  * files together grow past the limit.
@@ -197,7 +197,7 @@ export function containerReleaseProblems(release: ContainerRelease, key: string)
  * deploy time: returns a function that maps each such value of the releases to an Output that
  * resolves to it once checked, and fails the deployment otherwise, with a message naming the
  * fleet and the key, never the value: not text, a NUL in an env value, or a release whose env and
- * files together grow past {@link RELEASE_DATA_MAX_BYTES}. Other values come back as they are.
+ * files together grow past 1 MiB (what one ConfigMap or Secret holds). Other values come back as they are.
  * A release's values are checked together, so when one of them is a secret, the Outputs given
  * for all of them are.
  *
