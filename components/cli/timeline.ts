@@ -7,6 +7,7 @@ import { fileAtRevision, git } from "./git";
 import { CliError, CliIo, ExitCode } from "./io";
 import { locateProject, stackConfigOf } from "./project";
 import { DEFAULT_LOG } from "./robot";
+import { parseDuration } from "../core/duration";
 
 /** Flags of `herd timeline`. */
 export interface TimelineFlags {
@@ -31,13 +32,11 @@ export interface TimelineEvent {
     readonly alert?: { readonly name: string; readonly fleet?: string; readonly summary?: string };
 }
 
-const DURATION = /^(\d{1,6})(m|h|d)$/;
-
 /** `2h`, `3d` (before `now`) or a date such as `2026-11-27` or `2026-11-27T14:00Z`. */
 export function parseWhen(flag: string, value: string, now: Date): Date {
-    const match = DURATION.exec(value);
-    if (match) {
-        return new Date(now.getTime() - Number(match[1]) * { m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] as "m" | "h" | "d"]);
+    const back = parseDuration(value, ["m", "h", "d"], 6);
+    if (back) {
+        return new Date(now.getTime() - back.seconds * 1000);
     }
     const time = /^\d{4}-\d\d-\d\d([T ]\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:?\d\d)?)?$/.test(value) ? Date.parse(value) : NaN;
     if (Number.isNaN(time)) {

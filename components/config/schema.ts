@@ -16,6 +16,7 @@ import {
     releaseDataAllowed,
     releaseDataBytes,
 } from "./grammar";
+import { parseDuration } from "../core/duration";
 
 /**
  * The schema of `herd:fleets` in a stack file. Every object is strict, so a typo such as `szie`
@@ -77,8 +78,7 @@ const MAX_EVERY_SECONDS = 24 * 3600;
 
 /** Seconds of a duration such as `30s`, `5m` or `1h`; `NaN` for anything else. */
 export function durationOf(value: string): number {
-    const match = /^(\d{1,9})(s|m|h)$/.exec(value);
-    return match ? Number(match[1]) * { s: 1, m: 60, h: 3600 }[match[2] as "s" | "m" | "h"] : NaN;
+    return parseDuration(value, ["s", "m", "h"], 9)?.seconds ?? NaN;
 }
 
 /** Names that end up in cloud-side names, DNS labels and Kubernetes labels. */
@@ -157,7 +157,7 @@ const rolloutFields = {
 };
 
 const duration = (what: string) =>
-    z.string(expect(`${what}: a duration such as 30s, 5m or 1h`)).regex(/^\d{1,9}(s|m|h)$/, expect(`${what}: a duration such as 30s, 5m or 1h`));
+    z.string(expect(`${what}: a duration such as 30s, 5m or 1h`)).refine((value) => !Number.isNaN(durationOf(value)), expect(`${what}: a duration such as 30s, 5m or 1h`));
 
 /** A probe's schedule: a duration of 1 second to 24 hours, whatever backend runs it. */
 const every = z.string(expect("how often it runs: a duration such as 30s, 5m or 1h")).check((ctx) => {

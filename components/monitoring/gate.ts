@@ -1,4 +1,5 @@
 import { promqlType, withoutPromqlComments } from "../config/grammar";
+import { parseDuration } from "../core/duration";
 
 /**
  * A promotion gate: a PromQL query that must hold on the canary, and a minimum bake time since the
@@ -50,11 +51,11 @@ export interface GateResult {
 
 /** `90s`, `15m`, `2h` → milliseconds. */
 export function durationMs(duration: string): number {
-    const match = /^(\d+)(s|m|h)$/.exec(duration);
-    if (!match) {
+    const parsed = parseDuration(duration);
+    if (!parsed) {
         throw new Error(`expected a duration such as 30s, 15m or 2h, got ${JSON.stringify(duration)}`);
     }
-    return Number(match[1]) * { s: 1_000, m: 60_000, h: 3_600_000 }[match[2] as "s" | "m" | "h"];
+    return parsed.seconds * 1000;
 }
 
 /** Replaces `$generation`, `$fleet` and `$stack` in a gate query. */

@@ -2,6 +2,7 @@ import { AlertRule } from "./rules";
 import { durationOf, PROBE_NAME } from "../config/schema";
 import { formatValue } from "../config/errors";
 import { isBaseUrl, promqlProblem } from "../config/grammar";
+import { parseDuration } from "../core/duration";
 
 /**
  * A probe: a small script that counts one failure mode ("this bug happened N times"), run on a
@@ -141,11 +142,11 @@ export function probeMetric(probe: ProbeSpec): string {
 
 /** `5m` → `5min`, the systemd spelling of a duration. */
 export function systemdDuration(every: string): string {
-    const match = /^(\d+)(s|m|h)$/.exec(every);
-    if (!match) {
+    const parsed = parseDuration(every);
+    if (!parsed) {
         throw new Error(`probe schedule must be a duration such as 30s, 5m or 1h, got ${JSON.stringify(every)}`);
     }
-    return `${match[1]}${{ s: "s", m: "min", h: "h" }[match[2] as "s" | "m" | "h"]}`;
+    return `${parsed.amount}${{ s: "s", m: "min", h: "h", d: "d" }[parsed.unit]}`;
 }
 
 /** cloud-init `write_files` entries and `runcmd` commands that install the probes as systemd timers. */
@@ -248,12 +249,12 @@ export const PUSH_PROBE_SCRIPT = probeWrapper(
  * the day) repeat evenly.
  */
 export function cronSchedule(every: string): string {
-    const match = /^(\d+)(s|m|h)$/.exec(every);
-    const n = match ? Number(match[1]) : NaN;
-    if (match?.[2] === "m" && n >= 1 && 60 % n === 0) {
+    const parsed = parseDuration(every);
+    const n = parsed?.amount ?? NaN;
+    if (parsed?.unit === "m" && n >= 1 && 60 % n === 0) {
         return n === 1 ? "* * * * *" : `*/${n} * * * *`;
     }
-    if (match?.[2] === "h" && n >= 1 && 24 % n === 0) {
+    if (parsed?.unit === "h" && n >= 1 && 24 % n === 0) {
         return n === 1 ? "0 * * * *" : `0 */${n} * * *`;
     }
     throw new Error(
@@ -263,9 +264,9 @@ export function cronSchedule(every: string): string {
 
 /** A duration in whole seconds, for the Docker probe container's loop. */
 export function durationSeconds(every: string): number {
-    const match = /^(\d+)(s|m|h)$/.exec(every);
-    if (!match || Number(match[1]) < 1) {
+    const parsed = parseDuration(every);
+    if (!parsed || parsed.amount < 1) {
         throw new Error(`probe schedule must be a duration such as 30s, 5m or 1h, got ${JSON.stringify(every)}`);
     }
-    return Number(match[1]) * { s: 1, m: 60, h: 3600 }[match[2] as "s" | "m" | "h"];
+    return parsed.seconds;
 }
