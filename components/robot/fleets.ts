@@ -52,7 +52,9 @@ export function robotStack(text: string, fileName: string, stack: string, projec
     const config = stackConfigOf(text, fileName);
     const fleets = config[FLEETS_KEY] === undefined ? {} : parseFleets(config[FLEETS_KEY], stack);
     const kubernetes = parseKubernetesSettings(config["herd:kubernetes"], stack);
-    const generations = rolloutGenerations(config[FLEETS_KEY], stack, projectDir);
+    // Reading the fleets' files for their generations is only needed while a rollout is under way.
+    const rolling = Object.values(fleets).some((fleet) => fleet.rollout?.previous !== undefined);
+    const generations = rolling ? rolloutGenerations(config[FLEETS_KEY], stack, projectDir) : new Map<string, string>();
     const result: Record<string, RobotFleet> = {};
     for (const [name, fleet] of Object.entries(fleets)) {
         const members = fleet.rollout?.previous !== undefined ? fleet.rollout.members : undefined;
