@@ -3,11 +3,12 @@ import { formatProblem } from "../config/errors";
 import type { DockerFleetConfig } from "../config/schema";
 import { type BuiltFleet, type FleetBackend, labelsFrom } from "../fleet/backend";
 import { containerProbeProblems, fleetAlertInput, type ContainerProbeArgs, type FleetMonitoringArgs } from "../fleet/plan";
-import { Probe, type ProbeTarget } from "../monitoring/probeComponent";
+import { Probe } from "../monitoring/probeComponent";
 import { defaultAlerts } from "../monitoring/rules";
 import { HERD_LABELS } from "../release/container";
 import type * as WorkloadModule from "./workload";
 import { dockerConfigBackend } from "./config";
+import { dockerProbeRunner, type DockerProbeTarget } from "./probe";
 import { dockerStackProgram } from "./stack";
 
 /** The Docker backend of a fleet: a `DockerWorkload`, its alerts for the stack's rule file, and a container per probe on its engine. */
@@ -43,7 +44,7 @@ export interface DockerFleetOutputs {
 }
 
 /** The Docker backend, as the fleet registry lists it. */
-export const dockerFleetBackend: FleetBackend<DockerFleetArgs, DockerFleet, DockerFleetOutputs, DockerFleetConfig, WorkloadModule.DockerWorkloadArgs> = {
+export const dockerFleetBackend: FleetBackend<DockerFleetArgs, DockerFleet, DockerFleetOutputs, DockerFleetConfig, WorkloadModule.DockerWorkloadArgs, DockerProbeTarget> = {
     name: "docker",
     problems: (args) => containerProbeProblems(args, Array.isArray(args.probes) ? args.probes.length : 0).map(formatProblem),
     build(name: string, args: DockerFleetArgs, stack: string, opts: pulumi.ComponentResourceOptions): DockerFleet {
@@ -51,7 +52,7 @@ export const dockerFleetBackend: FleetBackend<DockerFleetArgs, DockerFleet, Dock
         const { DockerWorkload } = require("./workload") as typeof WorkloadModule;
         const workload = new DockerWorkload(name, dockerWorkloadArgsOf(args), opts);
         // Probes run on the fleet's Docker engine, on its network, to reach its members.
-        const target: ProbeTarget = {
+        const target: DockerProbeTarget = {
             backend: "docker",
             pushgateway: args.pushgateway ?? "",
             network: workload.network.name,
@@ -77,4 +78,5 @@ export const dockerFleetBackend: FleetBackend<DockerFleetArgs, DockerFleet, Dock
     },
     config: dockerConfigBackend,
     stackProgram: dockerStackProgram,
+    probeRunner: dockerProbeRunner,
 };

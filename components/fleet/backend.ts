@@ -1,6 +1,6 @@
 import type * as pulumi from "@pulumi/pulumi";
 import type { ConfigBackend, StackSettings } from "../config/backend";
-import type { Probe } from "../monitoring/probeComponent";
+import type { Probe, ProbeArgs } from "../monitoring/probeComponent";
 import type { RuleGroup } from "../monitoring/rules";
 
 /**
@@ -74,6 +74,7 @@ export interface OnBackend<B extends string = string> {
  * @typeParam Outputs what a stack shows of the fleet
  * @typeParam Config a fleet of the backend as the stack config's schema validated it
  * @typeParam WorkloadArgs the arguments of the backend's component, as the stack config resolves them
+ * @typeParam ProbeTarget where its {@link FleetBackend.probeRunner} runs a probe (a `Probe`'s `target` on this backend)
  */
 export interface FleetBackend<
     Args extends OnBackend,
@@ -81,6 +82,7 @@ export interface FleetBackend<
     Outputs extends OnBackend<Args["backend"]> = OnBackend<Args["backend"]>,
     Config = unknown,
     WorkloadArgs = unknown,
+    ProbeTarget extends OnBackend<Args["backend"]> = OnBackend<Args["backend"]>,
 > {
     /** The backend's name, as `backend` gives it in code and in a stack config. */
     readonly name: Args["backend"];
@@ -113,6 +115,20 @@ export interface FleetBackend<
      * with fleets on the backend. @default nothing shared, nothing added
      */
     stackProgram?(fleets: readonly StackFleet<WorkloadArgs>[], context: StackContext): (fleet: StackFleet<WorkloadArgs>) => StackBuild;
+    /**
+     * Registers what runs a probe of the backend's fleets (a CronJob, a container), as children
+     * of `component`, the `Probe` named `name` that `args.target.backend` sent here, once it has
+     * checked `args`; `opts` are the Probe's, for what its children wait for. Returns what it
+     * registered, by role (`Probe.resources`). A probe the backend runs pushes its count to the
+     * Pushgateway `args.target.pushgateway` names. @default none: the members run their probes
+     * (OpenStack's from their user data), and a `Probe` registers nothing
+     */
+    probeRunner?(
+        component: Probe,
+        name: string,
+        args: ProbeArgs<ProbeTarget>,
+        opts: pulumi.ComponentResourceOptions | undefined,
+    ): Readonly<Record<string, pulumi.Resource>>;
 }
 
 /**

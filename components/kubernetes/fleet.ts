@@ -4,7 +4,7 @@ import type { KubernetesFleetConfig } from "../config/schema";
 import { type BuiltFleet, type FleetBackend, labelsFrom } from "../fleet/backend";
 import { containerProbeProblems, fleetAlertInput, type ContainerProbeArgs, type FleetMonitoringArgs } from "../fleet/plan";
 import { cronSchedule, probeSpecProblems, type ProbeSpec } from "../monitoring/probe";
-import { Probe, type ProbeTarget } from "../monitoring/probeComponent";
+import { Probe } from "../monitoring/probeComponent";
 import { defaultAlerts } from "../monitoring/rules";
 import { HERD_LABELS } from "../release/container";
 import { scrapePort } from "./manifests";
@@ -12,6 +12,7 @@ import type * as MonitoringModule from "./monitoring";
 import { isLabelKey, isLabelValue } from "./placement";
 import type * as WorkloadModule from "./workload";
 import { kubernetesConfigBackend } from "./config";
+import { kubernetesProbeRunner, type KubernetesProbeTarget } from "./probe";
 import { kubernetesStackProgram } from "./stack";
 
 /**
@@ -95,7 +96,14 @@ export interface KubernetesFleetOutputs {
 }
 
 /** The Kubernetes backend, as the fleet registry lists it. */
-export const kubernetesFleetBackend: FleetBackend<KubernetesFleetArgs, KubernetesFleet, KubernetesFleetOutputs, KubernetesFleetConfig, WorkloadModule.PlainNamespaceWorkloadArgs> = {
+export const kubernetesFleetBackend: FleetBackend<
+    KubernetesFleetArgs,
+    KubernetesFleet,
+    KubernetesFleetOutputs,
+    KubernetesFleetConfig,
+    WorkloadModule.PlainNamespaceWorkloadArgs,
+    KubernetesProbeTarget
+> = {
     name: "kubernetes",
     problems: kubernetesFleetProblems,
     build(name: string, args: KubernetesFleetArgs, stack: string, opts: pulumi.ComponentResourceOptions): KubernetesFleet {
@@ -121,7 +129,7 @@ export const kubernetesFleetBackend: FleetBackend<KubernetesFleetArgs, Kubernete
             },
             opts,
         );
-        const target: ProbeTarget = {
+        const target: KubernetesProbeTarget = {
             backend: "kubernetes",
             namespace,
             pushgateway: args.pushgateway ?? "",
@@ -148,4 +156,5 @@ export const kubernetesFleetBackend: FleetBackend<KubernetesFleetArgs, Kubernete
     },
     config: kubernetesConfigBackend,
     stackProgram: kubernetesStackProgram,
+    probeRunner: kubernetesProbeRunner,
 };
