@@ -69,6 +69,8 @@ export { defaultAlerts, ruleFile } from "./monitoring/rules";
 export type { AlertRule, CanaryGate, FleetAlertInput, RuleGroup } from "./monitoring/rules";
 export { DEFAULT_PROBE_IMAGE, Probe } from "./monitoring/probeComponent";
 export type { ProbeArgs, ProbeTarget } from "./monitoring/probeComponent";
+export type { DockerProbeTarget } from "./docker/probe";
+export type { KubernetesProbeTarget } from "./kubernetes/probe";
 export type { ProbeSpec } from "./monitoring/probe";
 export { KubernetesMonitoring, kubernetesMembersUp } from "./kubernetes/monitoring";
 export { scrapePort } from "./kubernetes/manifests";
