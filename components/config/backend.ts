@@ -10,7 +10,11 @@ import type { KubernetesSettings, MonitoringSettings, OpenStackSettings } from "
  * itself names no backend.
  */
 
-/** Where a stack's fleets come from. */
+/**
+ * Where a stack's fleets come from.
+ *
+ * @group Stack config
+ */
 export interface ResolveOptions extends ProjectFiles {
     /** The stack, for messages and cloud-side group names. */
     readonly stack: string;
@@ -20,7 +24,11 @@ export interface ResolveOptions extends ProjectFiles {
     readonly secrets?: SecretValues;
 }
 
-/** The stack-wide herd keys, validated, as a backend's fleets may need them. */
+/**
+ * The stack-wide herd keys, validated, as a backend's fleets may need them.
+ *
+ * @group Stack config
+ */
 export interface StackSettings {
     /** `herd:monitoring`, when set. */
     readonly monitoring?: MonitoringSettings;
@@ -30,7 +38,11 @@ export interface StackSettings {
     readonly openstack?: OpenStackSettings;
 }
 
-/** A fleet's stack config turned into its component's arguments, or the problems that stop it. */
+/**
+ * A fleet's stack config turned into its component's arguments, or the problems that stop it.
+ *
+ * @group Backends
+ */
 export interface ResolvedConfig<WorkloadArgs> {
     /** The component's arguments; absent when a problem stops the fleet. */
     readonly args?: WorkloadArgs;
@@ -43,6 +55,8 @@ export interface ResolvedConfig<WorkloadArgs> {
  *
  * @typeParam Config a fleet of the backend as the stack config's schema validated it
  * @typeParam WorkloadArgs the arguments of the backend's component
+ *
+ * @group Backends
  */
 export interface ConfigBackend<Config, WorkloadArgs> {
     /**

@@ -1,6 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
 
-/** One wrong value in a stack config. */
+/**
+ * One wrong value in a stack config.
+ *
+ * @group Errors
+ */
 export interface ConfigProblem {
     /** Full key path, starting with the config key, e.g. `["herd:fleets", "web", "size"]`. */
     readonly path: readonly (string | number)[];
@@ -74,6 +78,8 @@ export function formatProblem(problem: ConfigProblem): string {
 /**
  * A stack config that herd refuses. It is a `RunError`, so `pulumi up` prints the message alone
  * (no stack trace) and exits non-zero. Thrown before any resource is registered.
+ *
+ * @group Errors
  */
 export class ConfigError extends pulumi.RunError {
     constructor(

@@ -7,7 +7,11 @@ import * as path from "node:path";
  * directory and be of the kind expected and of a bounded size.
  */
 
-/** Where project files are read from. */
+/**
+ * Where project files are read from.
+ *
+ * @group Stack config
+ */
 export interface ProjectFiles {
     /** The project directory; paths in the stack config are relative to it, and must stay inside it. */
     readonly projectDir: string;

@@ -7,7 +7,11 @@ const SERVER_KEYS = ["image", "flavor", "networks", "keyPair", "securityGroups",
 /** Release keys of a container member, as the Kubernetes and Docker workloads take them. */
 const CONTAINER_KEYS = ["image", "port", "command", "args", "env", "files"] as const;
 
-/** What a fleet built in code runs, with what the stack file pins for it. */
+/**
+ * What a fleet built in code runs, with what the stack file pins for it.
+ *
+ * @group Stack config
+ */
 export interface StackPinnedRelease<R> {
     /** The program's release with the keys `herd:rollouts.<fleet>.release` pins laid over it. */
     readonly release: R;
@@ -35,6 +39,8 @@ export interface StackPinnedRelease<R> {
  * @param rollouts the validated value of `herd:rollouts`
  * @param stack the stack, for the message
  * @throws ConfigError when the stack file pins a key this kind of release does not have
+ *
+ * @group Stack config
  */
 export function releaseFromStack<R extends object>(
     fleet: string,

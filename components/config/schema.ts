@@ -377,13 +377,29 @@ export const fleetsSchema = z.record(
 export type ServerReleaseConfig = z.infer<typeof serverReleaseSchema>;
 /** A release of a container fleet as the stack config gives it. */
 export type ContainerReleaseConfig = z.infer<typeof containerReleaseSchema>;
-/** An OpenStack fleet as the stack config gives it, validated. */
+/**
+ * An OpenStack fleet as the stack config gives it, validated.
+ *
+ * @group Stack config
+ */
 export type OpenStackFleetConfig = z.infer<typeof openstackFleetSchema>;
-/** A Kubernetes fleet as the stack config gives it, validated. */
+/**
+ * A Kubernetes fleet as the stack config gives it, validated.
+ *
+ * @group Stack config
+ */
 export type KubernetesFleetConfig = z.infer<typeof kubernetesFleetSchema>;
-/** A Docker fleet as the stack config gives it, validated. */
+/**
+ * A Docker fleet as the stack config gives it, validated.
+ *
+ * @group Stack config
+ */
 export type DockerFleetConfig = z.infer<typeof dockerFleetSchema>;
-/** Any fleet as the stack config gives it, validated. */
+/**
+ * Any fleet as the stack config gives it, validated.
+ *
+ * @group Stack config
+ */
 export type FleetConfig = z.infer<typeof fleetSchema>;
 /** Where a fleet's members run: `openstack`, `kubernetes` or `docker`. */
 export type Backend = FleetConfig["backend"];
@@ -400,7 +416,11 @@ export const kubernetesSettingsSchema = strict({
     createNamespaces: z.boolean(expect("true (herd creates the namespaces its fleets name) or false (they exist already)")).optional(),
 });
 
-/** `herd:kubernetes` as the stack config gives it, validated. */
+/**
+ * `herd:kubernetes` as the stack config gives it, validated.
+ *
+ * @group Stack config
+ */
 export type KubernetesSettings = z.infer<typeof kubernetesSettingsSchema>;
 
 /**
@@ -425,7 +445,11 @@ export const openstackSettingsSchema = strict({
         .optional(),
 });
 
-/** `herd:openstack` as the stack config gives it, validated. */
+/**
+ * `herd:openstack` as the stack config gives it, validated.
+ *
+ * @group Stack config
+ */
 export type OpenStackSettings = z.infer<typeof openstackSettingsSchema>;
 
 /** `herd:monitoring`: where probes of Kubernetes and Docker fleets push their counts. */
@@ -438,7 +462,11 @@ export const monitoringSettingsSchema = strict({
     probeImage: imageReference.optional(),
 });
 
-/** The validated value of `herd:monitoring`. */
+/**
+ * The validated value of `herd:monitoring`.
+ *
+ * @group Stack config
+ */
 export type MonitoringSettings = z.infer<typeof monitoringSettingsSchema>;
 
 /**
@@ -485,7 +513,15 @@ export const rolloutsSchema = z.record(
     expect("a map of fleet name → { release, rollout }"),
 );
 
-/** Release keys of a fleet built in code, as `herd:rollouts` pins them, validated. */
+/**
+ * Release keys of a fleet built in code, as `herd:rollouts` pins them, validated.
+ *
+ * @group Stack config
+ */
 export type ReleaseKeys = z.infer<typeof releaseKeysSchema>;
-/** The release and rollout `herd:rollouts` pins for one fleet built in code, validated. */
+/**
+ * The release and rollout `herd:rollouts` pins for one fleet built in code, validated.
+ *
+ * @group Stack config
+ */
 export type CodeFleetState = z.infer<typeof codeFleetStateSchema>;

@@ -6,6 +6,8 @@ import { readStackConfig, StackConfig } from "./stackFile";
  * Environment variable through which a program run outside `pulumi up` (the test kit, `herd
  * plan`) is given the stack's config as stored, `secure:` values and all, when it is not the
  * stack file in the project directory.
+ *
+ * @group Stack config
  */
 export const STORED_CONFIG_VARIABLE = "HERD_STACK_CONFIG";
 
@@ -205,6 +207,8 @@ export function misplacedSecrets(
  * The stack's config as stored, `secure:` values and all: given by {@link STORED_CONFIG_VARIABLE},
  * else the stack file in the project directory; `undefined` when neither can be read (a stack
  * whose config comes from elsewhere).
+ *
+ * @group Stack config
  */
 export function storedStackConfig(projectDir: string, stack: string): StackConfig | undefined {
     const given = process.env[STORED_CONFIG_VARIABLE];
@@ -226,6 +230,8 @@ export function storedStackConfig(projectDir: string, stack: string): StackConfi
 /**
  * Whether Pulumi says a config key (`herd:fleets`) holds a secret. Read from the runtime, where
  * `pulumi up` lists the keys with an encrypted value anywhere in them.
+ *
+ * @group Stack config
  */
 export function isPulumiSecretKey(key: string): boolean {
     const runtime = require("@pulumi/pulumi/runtime/config") as { isConfigSecret?: (key: string) => boolean };

@@ -2,7 +2,11 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as YAML from "yaml";
 
-/** The `config:` map of a `Pulumi.<stack>.yaml`, keys as written (`herd:fleets`, `openstack:region`). */
+/**
+ * The `config:` map of a `Pulumi.<stack>.yaml`, keys as written (`herd:fleets`, `openstack:region`).
+ *
+ * @group Stack config
+ */
 export type StackConfig = Record<string, unknown>;
 
 /** Path of a stack's config file in a Pulumi project directory. */

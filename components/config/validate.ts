@@ -245,6 +245,8 @@ export function checkFleets(raw: unknown): CheckedFleets {
  *
  * @param raw the value of `herd:fleets`; `undefined` when the key is absent
  * @param stack the stack name, for the message
+ *
+ * @group Stack config
  */
 export function parseFleets(raw: unknown, stack: string): Record<string, FleetConfig> {
     const { fleets, problems } = checkFleets(raw);
@@ -307,7 +309,11 @@ export function parseProtected(raw: unknown, stack: string): boolean {
     return parseSettings(protectedSchema, PROTECTED_KEY, raw, stack) ?? false;
 }
 
-/** Validates `herd:rollouts`, the state of fleets built in code; `{}` when the key is absent. */
+/**
+ * Validates `herd:rollouts`, the state of fleets built in code; `{}` when the key is absent.
+ *
+ * @group Stack config
+ */
 export function parseRollouts(raw: unknown, stack: string): Record<string, CodeFleetState> {
     return parseSettings(rolloutsSchema, ROLLOUTS_KEY, raw, stack) ?? {};
 }

@@ -7,7 +7,11 @@ import { HTTP_PATH_ALLOWED, isHttpPath, isProcessText, PROCESS_TEXT_ALLOWED } fr
  * the README, "Health checks"); a check a backend cannot run is refused before anything exists.
  */
 
-/** An HTTP check: a GET of `path` on `port` must answer 200 (OpenStack) or 200–399 (Kubernetes, Docker). */
+/**
+ * An HTTP check: a GET of `path` on `port` must answer 200 (OpenStack) or 200–399 (Kubernetes, Docker).
+ *
+ * @group Health checks
+ */
 export interface HttpHealthCheck {
     /** HTTP path, e.g. `/healthz`. */
     readonly path: string;
@@ -17,7 +21,11 @@ export interface HttpHealthCheck {
     readonly command?: never;
 }
 
-/** A TCP check: the member must accept connections on `port` (e.g. Redis on 6379). */
+/**
+ * A TCP check: the member must accept connections on `port` (e.g. Redis on 6379).
+ *
+ * @group Health checks
+ */
 export interface TcpHealthCheck {
     /** Port the member serves (and is checked) on. */
     readonly port: number;
@@ -31,6 +39,8 @@ export interface TcpHealthCheck {
  * A command run inside the member, healthy when it exits 0, e.g. `["redis-cli", "ping"]`. It is
  * executed as it is, without a shell (give `["sh", "-c", "…"]` for one). Kubernetes and Docker
  * run it; OpenStack cannot (Octavia checks members from outside).
+ *
+ * @group Health checks
  */
 export interface CommandHealthCheck {
     /** The program and its arguments. */
@@ -41,7 +51,11 @@ export interface CommandHealthCheck {
     readonly port?: never;
 }
 
-/** A check every member must pass to receive traffic: HTTP, TCP or a command. */
+/**
+ * A check every member must pass to receive traffic: HTTP, TCP or a command.
+ *
+ * @group Health checks
+ */
 export type HealthCheck = HttpHealthCheck | TcpHealthCheck | CommandHealthCheck;
 
 /** What kind of check a {@link HealthCheck} is. */

@@ -4,7 +4,11 @@ import type * as docker from "@pulumi/docker";
 import { CONTAINER_PROBE_DIR, durationSeconds, PUSH_PROBE_NAME, PUSH_PROBE_SCRIPT } from "../monitoring/probe";
 import { DEFAULT_PROBE_IMAGE, type Probe, type ProbeArgs, probeLabels, pushCommand } from "../monitoring/probeComponent";
 
-/** Where a probe of a Docker fleet runs: a container on the fleet's engine, pushing its count to a Pushgateway. */
+/**
+ * Where a probe of a Docker fleet runs: a container on the fleet's engine, pushing its count to a Pushgateway.
+ *
+ * @group Monitoring
+ */
 export interface DockerProbeTarget {
     /** As a container on the fleet's Docker engine. */
     readonly backend: "docker";

@@ -38,7 +38,11 @@ export const STOP_GRACE_SECONDS = 10;
  */
 export const CONTAINER_RELEASE_PROPERTIES = ["image", "entrypoints", "command", "envs", "uploads", "ports", "name", "labels"] as const;
 
-/** One slot of a Docker fleet, as herd will create it. */
+/**
+ * One slot of a Docker fleet, as herd will create it.
+ *
+ * @group Components
+ */
 export interface DockerMemberPlan {
     /** The slot number, `0 … size-1`. */
     readonly slot: number;
@@ -72,7 +76,11 @@ export interface DockerMemberPlan {
     readonly deleteBeforeReplace: boolean;
 }
 
-/** What a Docker workload's settings come to once defaults are applied. */
+/**
+ * What a Docker workload's settings come to once defaults are applied.
+ *
+ * @group Components
+ */
 export interface ResolvedDockerWorkload {
     /** The fleet's name: the `herd.dev/fleet` label and the prefix of every child's name. */
     readonly name: string;

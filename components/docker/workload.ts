@@ -16,7 +16,11 @@ import {
     resolveDockerWorkload,
 } from "./spec";
 
-/** Arguments of a {@link DockerWorkload}. */
+/**
+ * Arguments of a {@link DockerWorkload}.
+ *
+ * @group Components
+ */
 export interface DockerWorkloadArgs {
     /** Number of slots (containers). */
     readonly size: number;
@@ -102,6 +106,8 @@ export interface DockerWorkloadArgs {
  * (health check, metrics labels, host address, limits…), so whatever replaces a container, a
  * new release or a changed setting, the new one never collides with the name of the one it
  * replaces.
+ *
+ * @group Components
  */
 export class DockerWorkload extends pulumi.ComponentResource {
     /** The settings and per-slot plan every container was built from. */

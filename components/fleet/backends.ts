@@ -10,6 +10,8 @@ import { commonFleetProblems } from "./plan";
  * plan, manifests or inputs, thin component, and its `FleetBackend` in `fleet.ts`); adding one is
  * that folder and a line here. Each entry's module loads its provider SDK only when it builds a
  * fleet, so importing the registry loads none.
+ *
+ * @group Backends
  */
 export const FLEET_BACKENDS = {
     openstack: openstackFleetBackend,
@@ -17,19 +19,39 @@ export const FLEET_BACKENDS = {
     docker: dockerFleetBackend,
 } as const;
 
-/** A backend's name: `openstack`, `kubernetes` or `docker`. */
+/**
+ * A backend's name: `openstack`, `kubernetes` or `docker`.
+ *
+ * @group Backends
+ */
 export type BackendName = keyof typeof FLEET_BACKENDS;
 
-/** The arguments of a fleet on backend `B`. */
+/**
+ * The arguments of a fleet on backend `B`.
+ *
+ * @group Backends
+ */
 export type FleetArgsOf<B extends BackendName> = Parameters<(typeof FLEET_BACKENDS)[B]["problems"]>[0];
 
-/** A fleet on backend `B`, as `buildFleet` built it. */
+/**
+ * A fleet on backend `B`, as `buildFleet` built it.
+ *
+ * @group Backends
+ */
 export type FleetOf<B extends BackendName> = Parameters<(typeof FLEET_BACKENDS)[B]["outputs"]>[0];
 
-/** Arguments of `buildFleet`: a backend's workload arguments, with `backend` saying which, and how the fleet is watched. */
+/**
+ * Arguments of `buildFleet`: a backend's workload arguments, with `backend` saying which, and how the fleet is watched.
+ *
+ * @group Fleets
+ */
 export type FleetArgs = { [B in BackendName]: FleetArgsOf<B> }[BackendName];
 
-/** A fleet as `buildFleet` built it: its workload, alerts, monitoring objects and probes. */
+/**
+ * A fleet as `buildFleet` built it: its workload, alerts, monitoring objects and probes.
+ *
+ * @group Fleets
+ */
 export type Fleet = { [B in BackendName]: FleetOf<B> }[BackendName];
 
 /** The registry's entry for `name`, if herd has that backend. */

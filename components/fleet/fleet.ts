@@ -59,6 +59,8 @@ export type { OpenStackFleet, OpenStackFleetArgs } from "../openstack/fleet";
  * const cache = buildFleet("cache", { backend: "docker", size: 2, release: { image: "registry.example.org/cache@sha256:…" } });
  * export const alertRules = alertRuleFile([edge, cache]);
  * ```
+ *
+ * @group Fleets
  */
 export function buildFleet(name: string, args: OpenStackFleetArgs, opts?: pulumi.ComponentResourceOptions): OpenStackFleet;
 export function buildFleet(name: string, args: KubernetesFleetArgs, opts?: pulumi.ComponentResourceOptions): KubernetesFleet;
@@ -80,6 +82,8 @@ export function buildFleet(name: string, args: FleetArgs, opts: pulumi.Component
  * ```ts
  * export const alertRules = alertRuleFile([edge, cache]);
  * ```
+ *
+ * @group Fleets
  */
 export function alertRuleFile(fleets: readonly Fleet[]): string {
     return ruleFile(fleets.filter((fleet) => fleetBackend(fleet.backend)?.ruleFile).map((fleet) => fleet.ruleGroup));

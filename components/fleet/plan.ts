@@ -14,6 +14,8 @@ import { defaultBatch } from "../rollout";
 /**
  * The default alerts of a fleet: what `defaultAlerts` takes besides the fleet's stack, name, size
  * and probes, which the fleet gives.
+ *
+ * @group Fleets
  */
 export interface FleetAlerts extends Partial<Omit<FleetAlertInput, "stack" | "fleet" | "size" | "probes" | "minHealthy">> {
     /**
@@ -23,7 +25,11 @@ export interface FleetAlerts extends Partial<Omit<FleetAlertInput, "stack" | "fl
     readonly minHealthy?: number;
 }
 
-/** What every fleet adds to its backend's arguments: how it is watched. */
+/**
+ * What every fleet adds to its backend's arguments: how it is watched.
+ *
+ * @group Fleets
+ */
 export interface FleetMonitoringArgs {
     /** The stack, as the `herd_stack` label of every alert and of every probe's count. @default `pulumi.getStack()` */
     readonly stack?: string;
@@ -38,7 +44,11 @@ export interface FleetMonitoringArgs {
     readonly probes?: readonly ProbeSpec[];
 }
 
-/** Where the probes of a container fleet run and push their counts. */
+/**
+ * Where the probes of a container fleet run and push their counts.
+ *
+ * @group Fleets
+ */
 export interface ContainerProbeArgs {
     /**
      * Base URL of the Prometheus Pushgateway the probes push their counts to, e.g.
@@ -63,7 +73,11 @@ const PROMETHEUS_DURATION = /^([0-9]+(ms|s|m|h|d|w|y))+$/;
 /** A Pulumi stack name, which goes into label values and PromQL. */
 const STACK_NAME = /^[A-Za-z0-9_.-]{1,100}$/;
 
-/** What every fleet's arguments have, whatever the backend, as `commonFleetProblems` reads them. */
+/**
+ * What every fleet's arguments have, whatever the backend, as `commonFleetProblems` reads them.
+ *
+ * @group Fleets
+ */
 export interface CommonFleetArgs extends FleetMonitoringArgs {
     /** The backend; the registry checks it. */
     readonly backend: string;

@@ -20,10 +20,18 @@ import { type BackendName, FLEET_BACKENDS } from "./backends";
 
 export type { ResolveOptions, StackSettings } from "../config/backend";
 
-/** The arguments a backend's component takes, as the stack config resolves them. */
+/**
+ * The arguments a backend's component takes, as the stack config resolves them.
+ *
+ * @group Stack config
+ */
 export type WorkloadArgsOf<B extends BackendName> = NonNullable<ReturnType<(typeof FLEET_BACKENDS)[B]["config"]["resolve"]>["args"]>;
 
-/** A validated fleet, with the arguments of the component that builds it and of its default alerts. */
+/**
+ * A validated fleet, with the arguments of the component that builds it and of its default alerts.
+ *
+ * @group Stack config
+ */
 export type ResolvedFleet = {
     [B in BackendName]: {
         /** The fleet's name: the key under `herd:fleets`. */
@@ -81,7 +89,11 @@ function canaryGate(fleet: ResolvedFleet, config: FleetConfig): CanaryGate | und
     return { query: config.gate.query, generation: releaseGeneration(fleet) };
 }
 
-/** The generation of a fleet's `release`, as its component computes it: what a rollout's canary runs. */
+/**
+ * The generation of a fleet's `release`, as its component computes it: what a rollout's canary runs.
+ *
+ * @group Stack config
+ */
 export function releaseGeneration(fleet: ResolvedFleet): string {
     return configBackend(fleet.backend).releaseGeneration(fleet.name, fleet.args);
 }
@@ -112,6 +124,8 @@ function collectFleets(raw: unknown, options: ResolveOptions): { resolved: Resol
  * Validates `herd:fleets` and turns each fleet into the arguments of its backend's component,
  * reading the files it names. Throws one {@link ConfigError} listing every problem (schema,
  * cross-key and file checks together), before anything is registered.
+ *
+ * @group Stack config
  */
 export function resolveFleets(raw: unknown, options: ResolveOptions): ResolvedFleet[] {
     const { resolved, problems } = collectFleets(raw, options);
@@ -121,7 +135,11 @@ export function resolveFleets(raw: unknown, options: ResolveOptions): ResolvedFl
     return resolved;
 }
 
-/** The herd keys of a stack's config, as the program reads them (`pulumi.Config.getObject`). */
+/**
+ * The herd keys of a stack's config, as the program reads them (`pulumi.Config.getObject`).
+ *
+ * @group Stack config
+ */
 export interface StackInput {
     /** `herd:fleets`. */
     readonly fleets: unknown;
@@ -133,7 +151,11 @@ export interface StackInput {
     readonly openstack?: unknown;
 }
 
-/** Where a stack's config comes from, and what Pulumi says of its secrets. */
+/**
+ * Where a stack's config comes from, and what Pulumi says of its secrets.
+ *
+ * @group Stack config
+ */
 export interface StackOptions extends Omit<ResolveOptions, "pushgateway" | "secrets"> {
     /** The stack's config as stored (`secure:` values and all; see `storedStackConfig`). @default unknown */
     readonly stored?: StackConfig;
@@ -141,7 +163,11 @@ export interface StackOptions extends Omit<ResolveOptions, "pushgateway" | "secr
     readonly secretKeys?: readonly string[];
 }
 
-/** A stack's herd config, validated and resolved: its fleets and the stack-wide settings. */
+/**
+ * A stack's herd config, validated and resolved: its fleets and the stack-wide settings.
+ *
+ * @group Stack config
+ */
 export interface ResolvedStack extends StackSettings {
     /** Every fleet, with its component's arguments. */
     readonly fleets: ResolvedFleet[];
@@ -178,6 +204,8 @@ function kubernetesPathProblems(settings: KubernetesSettings, projectDir: string
  * replaced by its marker; see `markSecrets`), `herd:monitoring`, `herd:kubernetes` and
  * `herd:fleets` with the files they name. Throws one {@link ConfigError} listing every problem
  * of every key, before anything is registered.
+ *
+ * @group Stack config
  */
 export function resolveStack(input: StackInput, options: StackOptions): ResolvedStack {
     const problems: ConfigProblem[] = [];

@@ -53,6 +53,8 @@ function containerPorts(workload: ResolvedWorkload, plan: RolePlan) {
  * serving port by name when every role has one; `undefined` when there is nothing to scrape
  * (metrics off, or a fleet that serves no port), so that no scrape target is promised that would
  * never come up.
+ *
+ * @group Monitoring
  */
 export function scrapePort(workload: ResolvedWorkload): string | number | undefined {
     if (workload.metrics === false) {

@@ -5,7 +5,11 @@ import { DEFAULT_METRICS_PATH, HERD_LABELS } from "../release/container";
 import { AlertRule, RuleGroup } from "../monitoring/rules";
 import { DEFAULT_NAMESPACE, fleetSelector, PORT_NAME } from "./names";
 
-/** Arguments of a {@link KubernetesMonitoring}. */
+/**
+ * Arguments of a {@link KubernetesMonitoring}.
+ *
+ * @group Monitoring
+ */
 export interface KubernetesMonitoringArgs {
     /** The stack, added to every series as `herd_stack`. */
     readonly stack: string;
@@ -59,6 +63,8 @@ export function buildPodMonitorSpec(args: KubernetesMonitoringArgs) {
  * kube-state-metrics (`kube_pod_status_ready`, and `kube_pod_labels` with the `herd.dev/*` labels
  * allowed by its `--metric-labels-allowlist`), labelled like a scrape target (`herd_slot` the pod,
  * `herd_generation`): the member count of a fleet whose pods serve no metrics.
+ *
+ * @group Monitoring
  */
 export function kubernetesMembersUp(args: { readonly fleet: string; readonly namespace?: string }): string {
     const namespace = args.namespace ?? DEFAULT_NAMESPACE;
@@ -112,6 +118,8 @@ export function kubernetesRuleGroup(args: KubernetesMonitoringArgs): RuleGroup {
  * Monitoring of a Kubernetes fleet for the Prometheus Operator: a `PodMonitor` scraping its pods
  * (labelled `herd_stack`, `herd_fleet`, `herd_generation`, `herd_role`) and a `PrometheusRule`
  * with the fleet's alerts plus the canary alerts. Needs the Operator's CRDs in the cluster.
+ *
+ * @group Monitoring
  */
 export class KubernetesMonitoring extends pulumi.ComponentResource {
     /** The PodMonitor that has Prometheus scrape every pod of the fleet; absent with `metricsPort: false`. */

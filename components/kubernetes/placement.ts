@@ -5,7 +5,11 @@
  * allowed, so that every problem is refused at once, before anything is created.
  */
 
-/** A toleration of a node taint, as Kubernetes takes it: lets members run on nodes with that taint. */
+/**
+ * A toleration of a node taint, as Kubernetes takes it: lets members run on nodes with that taint.
+ *
+ * @group Components
+ */
 export interface Toleration {
     /** Taint key; unset with `operator: Exists` tolerates every taint. @default every key */
     readonly key?: string;
@@ -19,7 +23,11 @@ export interface Toleration {
     readonly tolerationSeconds?: number;
 }
 
-/** Which nodes members may run on. */
+/**
+ * Which nodes members may run on.
+ *
+ * @group Components
+ */
 export interface WorkloadPlacement {
     /** Node labels a node must carry, e.g. `{ "node-role.example.org/web": "true" }`. @default any node */
     readonly nodeSelector?: Readonly<Record<string, string>>;

@@ -26,12 +26,18 @@ import { placementProblems, Toleration } from "./placement";
 import { podSettingsProblems, ResolvedPodSettings, resolvePodSettings, ResourceQuantities } from "./pod";
 import type { KubernetesWorkloadArgs } from "./workload";
 
-/** Which Deployment a pod belongs to: `stable` runs the fleet's settled release, `canary` the one being rolled out. */
+/**
+ * Which Deployment a pod belongs to: `stable` runs the fleet's settled release, `canary` the one being rolled out.
+ *
+ * @group Components
+ */
 export type Role = "stable" | "canary";
 
 /**
  * The pod's and container's security context. herd runs members locked down; loosen a setting
  * only for an image that cannot run otherwise.
+ *
+ * @group Components
  */
 export interface WorkloadSecurity {
     /** Refuse to start a container whose user is root. Needs an image with a numeric non-root `USER`, or `runAsUser`. @default true */
@@ -52,7 +58,11 @@ export interface WorkloadSecurity {
     readonly seccompProfile?: "RuntimeDefault" | "Unconfined";
 }
 
-/** How a change of release proceeds in each Deployment. */
+/**
+ * How a change of release proceeds in each Deployment.
+ *
+ * @group Components
+ */
 export interface WorkloadUpdate {
     /** Pods replaced at a time (the Deployment's surge, and the PodDisruptionBudget's `maxUnavailable`). @default a quarter of the size, rounded up, at least 1 */
     readonly batch?: number;
@@ -64,7 +74,11 @@ export interface WorkloadUpdate {
     readonly order?: "create-before-delete" | "delete-before-create";
 }
 
-/** What the workload's settings come to once defaults are applied. */
+/**
+ * What the workload's settings come to once defaults are applied.
+ *
+ * @group Components
+ */
 export interface ResolvedWorkload {
     /** The fleet's name: the `herd.dev/fleet` label and the prefix of every child's name. */
     readonly name: string;
@@ -113,7 +127,11 @@ export interface ResolvedWorkload {
     readonly roles: readonly RolePlan[];
 }
 
-/** {@link WorkloadSecurity} with its defaults applied. */
+/**
+ * {@link WorkloadSecurity} with its defaults applied.
+ *
+ * @group Components
+ */
 export interface ResolvedSecurity {
     /** Refuse to start a container whose user is root. */
     readonly runAsNonRoot: boolean;
@@ -133,7 +151,11 @@ export interface ResolvedSecurity {
     readonly seccompProfile: "RuntimeDefault" | "Unconfined";
 }
 
-/** One Deployment of the fleet. */
+/**
+ * One Deployment of the fleet.
+ *
+ * @group Components
+ */
 export interface RolePlan {
     /** Which Deployment: `stable` or `canary`. */
     readonly role: Role;

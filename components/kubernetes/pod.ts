@@ -23,7 +23,11 @@ import { holdsSecret } from "../release/secrets";
  * and turned into pod spec fields by pure functions.
  */
 
-/** CPU and memory of one container, in Kubernetes quantities (`100m`, `128Mi`). */
+/**
+ * CPU and memory of one container, in Kubernetes quantities (`100m`, `128Mi`).
+ *
+ * @group Components
+ */
 export interface ResourceQuantities {
     /** CPU, e.g. `100m` (a tenth of a core) or `2`. @default 100m requested, 500m limit */
     readonly cpu?: string;
@@ -31,7 +35,11 @@ export interface ResourceQuantities {
     readonly memory?: string;
 }
 
-/** Requests (what the scheduler reserves) and limits (the ceiling) of the fleet's container. */
+/**
+ * Requests (what the scheduler reserves) and limits (the ceiling) of the fleet's container.
+ *
+ * @group Components
+ */
 export interface ContainerResources {
     /** @default { cpu: "100m", memory: "128Mi" } */
     readonly requests?: ResourceQuantities;
@@ -39,7 +47,11 @@ export interface ContainerResources {
     readonly limits?: ResourceQuantities;
 }
 
-/** A scratch directory that lives as long as the pod (`emptyDir`). */
+/**
+ * A scratch directory that lives as long as the pod (`emptyDir`).
+ *
+ * @group Components
+ */
 export interface EmptyDirSource {
     /** `Memory` for a tmpfs (counted against the container's memory limit). @default the node's disk */
     readonly medium?: "Memory";
@@ -51,6 +63,8 @@ export interface EmptyDirSource {
  * A volume mounted into every pod of the fleet, from exactly one source: an existing Secret,
  * ConfigMap or PersistentVolumeClaim (by name, in the fleet's namespace), or an `emptyDir`.
  * herd creates none of them: they outlive the pods, which are cattle.
+ *
+ * @group Components
  */
 export interface KubernetesVolume {
     /** Where the volume appears in the container: an absolute, normalized path. */
@@ -70,7 +84,11 @@ export interface KubernetesVolume {
     readonly persistentVolumeClaim?: string;
 }
 
-/** The pod settings of a Kubernetes fleet, as its args give them. */
+/**
+ * The pod settings of a Kubernetes fleet, as its args give them.
+ *
+ * @group Components
+ */
 export interface PodSettings {
     /** The ServiceAccount the pods run as. @default the namespace's `default` */
     readonly serviceAccountName?: string;
@@ -86,7 +104,11 @@ export interface PodSettings {
     readonly resources?: ContainerResources;
 }
 
-/** A volume with its defaults applied. */
+/**
+ * A volume with its defaults applied.
+ *
+ * @group Components
+ */
 export interface ResolvedVolume extends KubernetesVolume {
     /** The volume's name. */
     readonly name: string;
@@ -94,7 +116,11 @@ export interface ResolvedVolume extends KubernetesVolume {
     readonly readOnly: boolean;
 }
 
-/** {@link PodSettings} with defaults applied, maps sorted by key. */
+/**
+ * {@link PodSettings} with defaults applied, maps sorted by key.
+ *
+ * @group Components
+ */
 export interface ResolvedPodSettings {
     /** The ServiceAccount, when one is given. */
     readonly serviceAccountName?: string;

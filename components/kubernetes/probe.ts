@@ -5,7 +5,11 @@ import { PUSH_PROBE_NAME, PUSH_PROBE_SCRIPT } from "../monitoring/probe";
 import { buildProbeCronJobSpec, DEFAULT_PROBE_IMAGE, type Probe, type ProbeArgs, probeLabels, probeObjectName } from "../monitoring/probeComponent";
 import type { Toleration } from "./placement";
 
-/** Where a probe of a Kubernetes fleet runs: a CronJob in the fleet's cluster, pushing its count to a Pushgateway. */
+/**
+ * Where a probe of a Kubernetes fleet runs: a CronJob in the fleet's cluster, pushing its count to a Pushgateway.
+ *
+ * @group Monitoring
+ */
 export interface KubernetesProbeTarget {
     /** As a CronJob in the fleet's cluster. */
     readonly backend: "kubernetes";

@@ -15,6 +15,8 @@ import type { PodSettings } from "./pod";
 /**
  * Arguments of a {@link KubernetesWorkload}; the pod settings (service account, image pull
  * secrets, extra volumes, pod annotations, requests and limits) are those of {@link PodSettings}.
+ *
+ * @group Components
  */
 export interface KubernetesWorkloadArgs extends PodSettings {
     /** Number of pods, stable and canary together. */
@@ -91,6 +93,8 @@ export interface KubernetesWorkloadArgs extends PodSettings {
 /**
  * {@link KubernetesWorkloadArgs} with the namespace a plain name: as a stack file gives it, and as
  * `buildFleet` takes it (the fleet's alert expressions and probes name it when they are written).
+ *
+ * @group Components
  */
 export interface PlainNamespaceWorkloadArgs extends KubernetesWorkloadArgs {
     /** Namespace of every object; it must exist. @default "default" */
@@ -105,6 +109,8 @@ export interface PlainNamespaceWorkloadArgs extends KubernetesWorkloadArgs {
  * shrinks (the other way round for delete-before-create). Env and files live in generated-name
  * ConfigMaps (and Secrets, for secrets and values wired from other resources), so a change of
  * either rolls the pods; pods are locked down, probed and spread by default.
+ *
+ * @group Components
  */
 export class KubernetesWorkload extends pulumi.ComponentResource {
     /** The settings every object was built from, defaults applied. */

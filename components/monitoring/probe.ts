@@ -7,6 +7,8 @@ import { parseDuration } from "../core/duration";
 /**
  * A probe: a small script that counts one failure mode ("this bug happened N times"), run on a
  * schedule on every member, published as a metric, with an alert of its own.
+ *
+ * @group Monitoring
  */
 export interface ProbeSpec {
     /** Probe name: lowercase letters, digits and `_`; part of unit, file and metric names. */

@@ -2,7 +2,11 @@ import * as YAML from "yaml";
 import { gateClosedExpr, gateQuery } from "./gate";
 import { probeAlert, ProbeSpec } from "./probe";
 
-/** A Prometheus alerting rule. */
+/**
+ * A Prometheus alerting rule.
+ *
+ * @group Monitoring
+ */
 export interface AlertRule {
     /** Alert name, e.g. `HerdMemberDown`. */
     readonly alert: string;
@@ -16,7 +20,11 @@ export interface AlertRule {
     readonly annotations: Readonly<Record<string, string>>;
 }
 
-/** A Prometheus rule group. */
+/**
+ * A Prometheus rule group.
+ *
+ * @group Monitoring
+ */
 export interface RuleGroup {
     /** Group name, unique within a rule file. */
     readonly name: string;
@@ -24,7 +32,11 @@ export interface RuleGroup {
     readonly rules: readonly AlertRule[];
 }
 
-/** The promotion gate of a fleet whose rollout is under way, watched by `HerdCanaryGateClosed`. */
+/**
+ * The promotion gate of a fleet whose rollout is under way, watched by `HerdCanaryGateClosed`.
+ *
+ * @group Monitoring
+ */
 export interface CanaryGate {
     /** The gate query as configured (`gate.query`), with `$generation`, `$fleet` and `$stack` in it. */
     readonly query: string;
@@ -41,7 +53,11 @@ export interface CanaryGate {
 /** How long a gate stays closed before `HerdCanaryGateClosed` fires, unless {@link CanaryGate.for} says otherwise. */
 export const DEFAULT_GATE_CLOSED_FOR = "10m";
 
-/** What the default alerts of a fleet need to know. */
+/**
+ * What the default alerts of a fleet need to know.
+ *
+ * @group Monitoring
+ */
 export interface FleetAlertInput {
     /** The stack, matched on the `herd_stack` label. */
     readonly stack: string;
@@ -108,6 +124,8 @@ export function canaryGateAlert(stack: string, fleet: string, gate: CanaryGate):
  * five minutes, plus one per probe, and while a rollout is under way one on the fleet's gate.
  * Labels identify the stack and fleet; the member-down alert keeps the series' slot and
  * generation, so it says which release the dead member ran.
+ *
+ * @group Monitoring
  */
 export function defaultAlerts(input: FleetAlertInput): RuleGroup {
     const up = input.membersUp ?? `up{${selector(input.stack, input.fleet)}}`;
@@ -142,7 +160,11 @@ export function defaultAlerts(input: FleetAlertInput): RuleGroup {
     };
 }
 
-/** A Prometheus rule file (`groups:`), as YAML. Deterministic: same groups, same bytes. */
+/**
+ * A Prometheus rule file (`groups:`), as YAML. Deterministic: same groups, same bytes.
+ *
+ * @group Monitoring
+ */
 export function ruleFile(groups: readonly RuleGroup[]): string {
     return YAML.stringify({ groups }, { lineWidth: 0 });
 }

@@ -27,6 +27,8 @@ export { deployTimePlaceholder } from "../release/generation";
  * therefore replaces every member running the release in one `pulumi up` (in its update
  * batches), not wave by wave, and the checks that need the value (names and IDs) are left to the
  * cloud. A secret stays secret.
+ *
+ * @group Releases and rollouts
  */
 export interface ServerRelease {
     /** Image ID (preferred: IDs do not move) or image name. A UUID is passed as `imageId`, anything else as `imageName`. */
@@ -58,7 +60,11 @@ export interface ServerRelease {
     readonly userData?: pulumi.Input<string>;
 }
 
-/** A release as it reaches the cloud: what the generation is computed from. */
+/**
+ * A release as it reaches the cloud: what the generation is computed from.
+ *
+ * @group Releases and rollouts
+ */
 export interface ResolvedServerRelease {
     /** Image ID or name. */
     readonly image: string;
@@ -78,7 +84,11 @@ export interface ResolvedServerRelease {
     readonly userData: string;
 }
 
-/** One slot of the fleet, as herd will create it. */
+/**
+ * One slot of the fleet, as herd will create it.
+ *
+ * @group Releases and rollouts
+ */
 export interface MemberPlan {
     /** The slot number, `0 … size-1`. */
     readonly slot: number;
@@ -104,7 +114,11 @@ export interface MemberPlan {
     readonly deployedUserData?: pulumi.Output<string>;
 }
 
-/** What {@link planMembers} plans a fleet from. */
+/**
+ * What {@link planMembers} plans a fleet from.
+ *
+ * @group Releases and rollouts
+ */
 export interface PlanInput {
     /** Number of slots. */
     readonly size: number;
@@ -231,6 +245,8 @@ function knownAtPlan(value: pulumi.Input<string>, place: string): string {
  * Plans every slot of an OpenStack fleet: which release it runs, its generation, names, batch and
  * user data. Pure: the same input gives the same plan, byte for byte. Each distinct release is
  * rendered once, however large the fleet.
+ *
+ * @group Releases and rollouts
  */
 export function planMembers(fleet: string, input: PlanInput): MemberPlan[] {
     if (Number.isSafeInteger(input.size) && input.size > MAX_FLEET_SIZE.openstack) {

@@ -14,7 +14,11 @@ import { MemberPlan, planMembers, ServerRelease } from "./members";
 import { ingressRuleSpecs, securityGroupSpec } from "./securityGroup";
 import { attachmentSpec, volumeSpec } from "./volumes";
 
-/** An ingress rule of the fleet's security group. */
+/**
+ * An ingress rule of the fleet's security group.
+ *
+ * @group Components
+ */
 export interface IngressRule {
     /** Port the rule opens. */
     readonly port: number;
@@ -26,7 +30,11 @@ export interface IngressRule {
 
 export type { CommandHealthCheck, HealthCheck, HttpHealthCheck, TcpHealthCheck } from "../core/health";
 
-/** An Octavia load balancer in front of the fleet. */
+/**
+ * An Octavia load balancer in front of the fleet.
+ *
+ * @group Components
+ */
 export interface LoadBalancerArgs {
     /** Listener port. */
     readonly port: number;
@@ -36,7 +44,11 @@ export interface LoadBalancerArgs {
     readonly network?: pulumi.Input<string>;
 }
 
-/** A data volume per slot: state that outlives the members, so not cattle. */
+/**
+ * A data volume per slot: state that outlives the members, so not cattle.
+ *
+ * @group Components
+ */
 export interface DataVolumeArgs {
     /** Size in GB. */
     readonly size: number;
@@ -44,7 +56,11 @@ export interface DataVolumeArgs {
     readonly type?: string;
 }
 
-/** Arguments of a {@link ServerGroup}. */
+/**
+ * Arguments of a {@link ServerGroup}.
+ *
+ * @group Components
+ */
 export interface ServerGroupArgs {
     /** Number of slots (members). */
     readonly size: number;
@@ -98,7 +114,11 @@ export interface ServerGroupArgs {
     readonly computeHosts?: number;
 }
 
-/** One member as the stack outputs show it. */
+/**
+ * One member as the stack outputs show it.
+ *
+ * @group Components
+ */
 export interface ServerOutput {
     /** The slot number, `0 … size-1`. */
     readonly slot: number;
@@ -114,6 +134,8 @@ export interface ServerOutput {
  * A fleet of interchangeable OpenStack VMs: one instance per slot (`${name}-${slot}`), spread by a
  * Nova server group, replaced (never patched) whenever its release changes, in batches that wait
  * for each other, optionally behind an Octavia load balancer with an HTTP or TCP health monitor.
+ *
+ * @group Components
  */
 export class ServerGroup extends pulumi.ComponentResource {
     /** The plan every member was built from: slot, generation, names, batch. */

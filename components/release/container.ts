@@ -31,6 +31,8 @@ import { deployTimePlaceholder, generationOf, isDeployTimeValue } from "./genera
  * a wired value once it resolves, when the deployment fails with a message naming the fleet and
  * the key (never the value) if it is not text, an env value holds a NUL, or the release's env and
  * files together grow past the limit.
+ *
+ * @group Releases and rollouts
  */
 export interface ContainerRelease {
     /** Image reference. Pin it by digest (`registry/app@sha256:…`) so the same release always runs the same bytes. */
@@ -47,7 +49,11 @@ export interface ContainerRelease {
     readonly port?: number;
 }
 
-/** Where a member exposes Prometheus metrics. */
+/**
+ * Where a member exposes Prometheus metrics.
+ *
+ * @group Releases and rollouts
+ */
 export interface MetricsEndpoint {
     /** @default the release's `port` */
     readonly port?: number;
@@ -55,7 +61,11 @@ export interface MetricsEndpoint {
     readonly path?: string;
 }
 
-/** Label keys herd puts on every member, so `kubectl get pods -L` / `docker ps --filter` show who runs what. */
+/**
+ * Label keys herd puts on every member, so `kubectl get pods -L` / `docker ps --filter` show who runs what.
+ *
+ * @group Releases and rollouts
+ */
 export const HERD_LABELS = {
     fleet: "herd.dev/fleet",
     generation: "herd.dev/generation",

@@ -2,7 +2,11 @@ import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import stableStringify = require("json-stable-stringify");
 
-/** Length of a generation in hex characters: short enough for names, long enough not to collide. */
+/**
+ * Length of a generation in hex characters: short enough for names, long enough not to collide.
+ *
+ * @group Releases and rollouts
+ */
 export const GENERATION_LENGTH = 8;
 
 /**
@@ -22,6 +26,8 @@ export function canonicalJson(value: unknown): string {
  * its canonical JSON. It is the same on every run and every machine for the same release, and it
  * appears in every cloud-side name and label of a member, so `openstack server list` and
  * `kubectl get pods` show who runs what.
+ *
+ * @group Releases and rollouts
  */
 export function generationOf(release: unknown): string {
     return createHash("sha256").update(canonicalJson(release)).digest("hex").slice(0, GENERATION_LENGTH);

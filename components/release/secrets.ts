@@ -19,7 +19,11 @@ import * as pulumi from "@pulumi/pulumi";
  * that hold it, once.
  */
 
-/** A value as `pulumi config set --secret` writes it in a stack file: `{ secure: <ciphertext> }`. */
+/**
+ * A value as `pulumi config set --secret` writes it in a stack file: `{ secure: <ciphertext> }`.
+ *
+ * @group Releases and rollouts
+ */
 export interface SecureValue {
     /** The ciphertext. */
     readonly secure: string;
@@ -28,6 +32,8 @@ export interface SecureValue {
 /**
  * The plaintext of the secrets a release refers to, by marker: a string, or an Output (a secret
  * a program holds, a value known only at deploy time).
+ *
+ * @group Releases and rollouts
  */
 export type SecretValues = ReadonlyMap<string, pulumi.Input<string>>;
 
@@ -52,7 +58,11 @@ export function holdsSecureValue(value: unknown): boolean {
     return isSecureValue(value) || (value !== null && typeof value === "object" && Object.values(value).some(holdsSecureValue));
 }
 
-/** The marker that stands for an encrypted value: `[secret 1a2b3c4d]`, from its ciphertext. */
+/**
+ * The marker that stands for an encrypted value: `[secret 1a2b3c4d]`, from its ciphertext.
+ *
+ * @group Releases and rollouts
+ */
 export function secretMarker(value: SecureValue): string {
     return `[secret ${createHash("sha256").update(value.secure).digest("hex").slice(0, 8)}]`;
 }

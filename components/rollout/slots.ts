@@ -1,6 +1,10 @@
 import { requireWholeNumber } from "./wholeNumber";
 
-/** A fleet's rollout: slots `0 … members-1` run the new release, the others the previous one. */
+/**
+ * A fleet's rollout: slots `0 … members-1` run the new release, the others the previous one.
+ *
+ * @group Releases and rollouts
+ */
 export interface Rollout<R> {
     /** The release the remaining slots still run. Not needed once `members` reaches the size. @default none */
     readonly previous?: R;
@@ -8,7 +12,11 @@ export interface Rollout<R> {
     readonly members: number;
 }
 
-/** The release one slot runs. */
+/**
+ * The release one slot runs.
+ *
+ * @group Releases and rollouts
+ */
 export interface SlotRelease<R> {
     /** The slot number, `0 … size-1`. */
     readonly slot: number;
@@ -44,6 +52,8 @@ export function membersOnRelease(size: number, rollout?: { readonly members: num
  *
  * @throws RangeError when `size` or `members` is not a whole number ≥ 0, when `members` > `size`,
  * or when a slot would need `previous` and there is none.
+ *
+ * @group Releases and rollouts
  */
 export function assignSlots<R>(size: number, release: R, rollout?: Rollout<R>): SlotRelease<R>[] {
     const members = membersOnRelease(size, rollout);

@@ -1,6 +1,10 @@
 import { requireWholeNumber } from "./wholeNumber";
 
-/** The default wave schedule: one member, then ten, then the whole fleet. */
+/**
+ * The default wave schedule: one member, then ten, then the whole fleet.
+ *
+ * @group Releases and rollouts
+ */
 export const DEFAULT_WAVES: readonly number[] = Object.freeze([1, 10]);
 
 /**
@@ -10,6 +14,8 @@ export const DEFAULT_WAVES: readonly number[] = Object.freeze([1, 10]);
  *
  * @throws RangeError when `size` is not a whole number ≥ 0 or `waves` is not strictly ascending
  * whole numbers ≥ 1
+ *
+ * @group Releases and rollouts
  */
 export function waveSchedule(size: number, waves: readonly number[] = DEFAULT_WAVES): number[] {
     requireWholeNumber("size", size);
@@ -28,6 +34,8 @@ export function waveSchedule(size: number, waves: readonly number[] = DEFAULT_WA
  * release: there is no next wave.
  *
  * @throws RangeError when `members` is not a whole number from 0 to `size`, or the waves are invalid
+ *
+ * @group Releases and rollouts
  */
 export function nextWave(size: number, members: number, waves: readonly number[] = DEFAULT_WAVES): number | undefined {
     const schedule = waveSchedule(size, waves);

@@ -8,7 +8,11 @@ import { readStackConfig, StackConfig } from "../config/stackFile";
 import { holdsSecureValue, isSecureValue } from "../release/secrets";
 import { plainTextPaths, RecordedResource, RecordingMonitor } from "./recorder";
 
-/** How to run a Pulumi program (or a function that builds resources) under mocks. */
+/**
+ * How to run a Pulumi program (or a function that builds resources) under mocks.
+ *
+ * @group Testing
+ */
 export interface RunOptions {
     /**
      * The program: the path of its entry module (e.g. the project's `index.ts`), which is loaded
@@ -56,7 +60,11 @@ export interface RunOptions {
     readonly call?: (args: pulumi.runtime.MockCallArgs) => Record<string, unknown> | undefined;
 }
 
-/** What a program registered and exported, under mocks. */
+/**
+ * What a program registered and exported, under mocks.
+ *
+ * @group Testing
+ */
 export class ProgramRun {
     constructor(
         /** Every registered resource, sorted by URN. */
@@ -101,7 +109,11 @@ export class ProgramRun {
     }
 }
 
-/** A program that failed under mocks, with what it had registered before it failed. */
+/**
+ * A program that failed under mocks, with what it had registered before it failed.
+ *
+ * @group Testing
+ */
 export class ProgramError extends Error {
     constructor(
         cause: unknown,
@@ -208,6 +220,8 @@ function loadProgram(program: string | (() => unknown)): unknown {
  * one test process can run many stacks. Resolves once every registration has finished.
  *
  * @throws ProgramError when the program throws, carrying what it registered before failing
+ *
+ * @group Testing
  */
 export async function runProgram(options: RunOptions): Promise<ProgramRun> {
     const projectDir =

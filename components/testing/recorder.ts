@@ -1,7 +1,11 @@
 import { MockMonitor } from "@pulumi/pulumi/runtime/mocks";
 import { deserializeProperties, specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
 
-/** A recorded input that is a secret: its value, under the engine's secret marking. */
+/**
+ * A recorded input that is a secret: its value, under the engine's secret marking.
+ *
+ * @group Testing
+ */
 export interface SecretInput {
     /** The value the secret holds. */
     readonly value: unknown;
@@ -10,6 +14,8 @@ export interface SecretInput {
 /**
  * Whether a recorded input is a secret: the engine receives it marked, and keeps it encrypted in
  * the state. Pulumi marks a whole property secret when any part of it is.
+ *
+ * @group Testing
  */
 export function isSecret(value: unknown): value is SecretInput {
     return value !== null && typeof value === "object" && (value as Record<string, unknown>)[specialSigKey] === specialSecretSig;
@@ -18,6 +24,8 @@ export function isSecret(value: unknown): value is SecretInput {
 /**
  * Where a text appears in plain sight in a value: every path (`.envs[2]`, `.metadata.name`) whose
  * string holds it outside a secret. A text that appears only inside secrets gives none.
+ *
+ * @group Testing
  */
 export function plainTextPaths(value: unknown, text: string, at = ""): string[] {
     if (typeof value === "string") {
@@ -32,7 +40,11 @@ export function plainTextPaths(value: unknown, text: string, at = ""): string[] 
     ]);
 }
 
-/** The options a resource was registered with, as the engine would receive them. */
+/**
+ * The options a resource was registered with, as the engine would receive them.
+ *
+ * @group Testing
+ */
 export interface RecordedOptions {
     /** URN of the parent resource; `undefined` for a top-level resource. */
     readonly parent?: string;
@@ -61,7 +73,11 @@ export interface RecordedOptions {
     readonly provider?: string;
 }
 
-/** One registered resource: what it is, its inputs and its options. */
+/**
+ * One registered resource: what it is, its inputs and its options.
+ *
+ * @group Testing
+ */
 export interface RecordedResource {
     /** The resource's URN. */
     readonly urn: string;
@@ -81,6 +97,8 @@ export interface RecordedResource {
  * A mock resource monitor that records every registration request with its options, then lets
  * Pulumi's own `MockMonitor` answer it. `pulumi.runtime.setMocks` shows `newResource` only
  * the inputs; this sees parent, dependencies, replaceOnChanges, deleteBeforeReplace, protect…
+ *
+ * @group Testing
  */
 export class RecordingMonitor extends MockMonitor {
     /** Every registration so far, in the order the engine answered them. */
