@@ -107,6 +107,19 @@ export interface DockerWorkloadArgs {
  * new release or a changed setting, the new one never collides with the name of the one it
  * replaces.
  *
+ * @example Two Redis containers on the local engine, checked on their port
+ * ```ts
+ * import { DockerWorkload } from "pulumi-herd";
+ *
+ * const cache = new DockerWorkload("cache", {
+ *     size: 2,
+ *     release: { image: "docker.io/library/redis:7.4", port: 6379 },
+ *     health: { port: 6379 },
+ *     memory: 128,
+ * });
+ * export const containers = cache.containerNames;
+ * ```
+ *
  * @group Components
  */
 export class DockerWorkload extends pulumi.ComponentResource {

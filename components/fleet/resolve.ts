@@ -205,6 +205,25 @@ function kubernetesPathProblems(settings: KubernetesSettings, projectDir: string
  * `herd:fleets` with the files they name. Throws one {@link ConfigError} listing every problem
  * of every key, before anything is registered.
  *
+ * @example A program that builds the Docker fleets of its stack itself, where stackProgram builds them all
+ * ```ts
+ * import * as pulumi from "@pulumi/pulumi";
+ * import { buildFleet, isPulumiSecretKey, releaseGeneration, resolveStack, storedStackConfig } from "pulumi-herd";
+ *
+ * const stack = pulumi.getStack();
+ * const herd = new pulumi.Config("herd");
+ * const { fleets } = resolveStack(
+ *     { fleets: herd.getObject("fleets"), monitoring: herd.getObject("monitoring") },
+ *     { stack, projectDir: __dirname, stored: storedStackConfig(__dirname, stack), secretKeys: ["herd:fleets"].filter(isPulumiSecretKey) },
+ * );
+ * for (const fleet of fleets) {
+ *     if (fleet.backend === "docker") {
+ *         buildFleet(fleet.name, { backend: "docker", ...fleet.args, stack });
+ *     }
+ * }
+ * export const generations = Object.fromEntries(fleets.map((fleet) => [fleet.name, releaseGeneration(fleet)]));
+ * ```
+ *
  * @group Stack config
  */
 export function resolveStack(input: StackInput, options: StackOptions): ResolvedStack {

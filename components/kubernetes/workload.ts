@@ -110,6 +110,20 @@ export interface PlainNamespaceWorkloadArgs extends KubernetesWorkloadArgs {
  * ConfigMaps (and Secrets, for secrets and values wired from other resources), so a change of
  * either rolls the pods; pods are locked down, probed and spread by default.
  *
+ * @example Six pods in their namespace, ready once their HTTP check answers
+ * ```ts
+ * import { KubernetesWorkload } from "pulumi-herd";
+ *
+ * const api = new KubernetesWorkload("api", {
+ *     namespace: "api",
+ *     size: 6,
+ *     release: { image: "registry.example.org/api:1.4.2", port: 8080, env: { LOG_LEVEL: "info" } },
+ *     health: { path: "/ready", port: 8080 },
+ *     update: { batch: 2 },
+ * });
+ * export const generations = api.generations;
+ * ```
+ *
  * @group Components
  */
 export class KubernetesWorkload extends pulumi.ComponentResource {

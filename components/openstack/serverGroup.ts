@@ -135,6 +135,21 @@ export interface ServerOutput {
  * Nova server group, replaced (never patched) whenever its release changes, in batches that wait
  * for each other, optionally behind an Octavia load balancer with an HTTP or TCP health monitor.
  *
+ * @example Six web servers in waves of two behind an Octavia load balancer
+ * ```ts
+ * import { ServerGroup } from "pulumi-herd";
+ *
+ * const web = new ServerGroup("web", {
+ *     size: 6,
+ *     release: { image: "debian-12-web", flavor: "b3-8", networks: ["ext-net"], userData: "#cloud-config\npackages: [nginx]\n" },
+ *     update: { batch: 2 },
+ *     spread: "anti-affinity",
+ *     health: { path: "/healthz", port: 80 },
+ *     loadBalancer: { port: 80 },
+ * });
+ * export const servers = web.servers;
+ * ```
+ *
  * @group Components
  */
 export class ServerGroup extends pulumi.ComponentResource {
