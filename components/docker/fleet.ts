@@ -13,13 +13,21 @@ import { dockerStackProgram } from "./stack";
 
 /** The Docker backend of a fleet: a `DockerWorkload`, its alerts for the stack's rule file, and a container per probe on its engine. */
 
-/** Arguments of a Docker fleet: those of its `DockerWorkload`, and how it is watched. */
+/**
+ * Arguments of a Docker fleet: those of its `DockerWorkload`, and how it is watched.
+ *
+ * @group Fleets
+ */
 export interface DockerFleetArgs extends WorkloadModule.DockerWorkloadArgs, FleetMonitoringArgs, ContainerProbeArgs {
     /** The fleet runs as containers on one Docker engine. */
     readonly backend: "docker";
 }
 
-/** A Docker fleet as `buildFleet` built it. */
+/**
+ * A Docker fleet as `buildFleet` built it.
+ *
+ * @group Fleets
+ */
 export interface DockerFleet extends BuiltFleet {
     /** The fleet runs as containers on one Docker engine. */
     readonly backend: "docker";
@@ -33,7 +41,11 @@ export function dockerWorkloadArgsOf(args: DockerFleetArgs): WorkloadModule.Dock
     return workload;
 }
 
-/** What a stack shows of a Docker fleet. */
+/**
+ * What a stack shows of a Docker fleet.
+ *
+ * @group Fleets
+ */
 export interface DockerFleetOutputs {
     /** The fleet runs as containers on one Docker engine. */
     readonly backend: "docker";

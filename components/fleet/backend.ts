@@ -10,7 +10,11 @@ import type { RuleGroup } from "../monitoring/rules";
  * command line's reading of a plan go through it, so none of them names a backend.
  */
 
-/** What every built fleet has, whatever its backend. */
+/**
+ * What every built fleet has, whatever its backend.
+ *
+ * @group Fleets
+ */
 export interface BuiltFleet {
     /** The fleet's name, as given. */
     readonly name: string;
@@ -24,7 +28,11 @@ export interface BuiltFleet {
     readonly probes: readonly Probe[];
 }
 
-/** What a member resource says of itself, read from where its backend puts herd's labels. */
+/**
+ * What a member resource says of itself, read from where its backend puts herd's labels.
+ *
+ * @group Backends
+ */
 export interface MemberLabels {
     /** Its fleet label. */
     readonly fleet?: string;
@@ -36,7 +44,11 @@ export interface MemberLabels {
     readonly generation?: string;
 }
 
-/** What the stack program knows when it builds a backend's fleets. */
+/**
+ * What the stack program knows when it builds a backend's fleets.
+ *
+ * @group Backends
+ */
 export interface StackContext {
     /** The stack. */
     readonly stack: string;
@@ -44,7 +56,11 @@ export interface StackContext {
     readonly settings: StackSettings;
 }
 
-/** One fleet of a stack, as the stack config resolved it for its backend. */
+/**
+ * One fleet of a stack, as the stack config resolved it for its backend.
+ *
+ * @group Backends
+ */
 export interface StackFleet<WorkloadArgs> {
     /** The fleet's name. */
     readonly name: string;
@@ -52,7 +68,11 @@ export interface StackFleet<WorkloadArgs> {
     readonly args: WorkloadArgs;
 }
 
-/** What the stack program adds to one fleet: arguments on top of its resolved ones, and its components' options. */
+/**
+ * What the stack program adds to one fleet: arguments on top of its resolved ones, and its components' options.
+ *
+ * @group Backends
+ */
 export interface StackBuild {
     /** Added to the fleet's arguments (a Pushgateway, a Docker host…). @default none */
     readonly args?: object;
@@ -60,7 +80,11 @@ export interface StackBuild {
     readonly opts?: pulumi.ComponentResourceOptions;
 }
 
-/** What names a fleet's backend: its arguments, the fleet built, what a stack shows of it. */
+/**
+ * What names a fleet's backend: its arguments, the fleet built, what a stack shows of it.
+ *
+ * @group Backends
+ */
 export interface OnBackend<B extends string = string> {
     /** The backend's name: `openstack`, `kubernetes`, `docker`. */
     readonly backend: B;
@@ -75,6 +99,8 @@ export interface OnBackend<B extends string = string> {
  * @typeParam Config a fleet of the backend as the stack config's schema validated it
  * @typeParam WorkloadArgs the arguments of the backend's component, as the stack config resolves them
  * @typeParam ProbeTarget where its {@link FleetBackend.probeRunner} runs a probe (a `Probe`'s `target` on this backend)
+ *
+ * @group Backends
  */
 export interface FleetBackend<
     Args extends OnBackend,

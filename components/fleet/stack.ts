@@ -5,7 +5,11 @@ import { type BackendName, FLEET_BACKENDS, type FleetArgs, fleetBackend } from "
 import { alertRuleFile, buildFleet, type Fleet } from "./fleet";
 import { type ResolvedFleet, resolveStack } from "./resolve";
 
-/** Where {@link stackProgram} finds the stack's files. */
+/**
+ * Where {@link stackProgram} finds the stack's files.
+ *
+ * @group Fleets
+ */
 export interface StackProgramOptions {
     /**
      * The project folder: where `Pulumi.<stack>.yaml` and the files the stack config names
@@ -15,10 +19,18 @@ export interface StackProgramOptions {
     readonly projectDir?: string;
 }
 
-/** What a stack shows of one fleet: its backend, the generation each slot (or role) runs, and how to reach it. */
+/**
+ * What a stack shows of one fleet: its backend, the generation each slot (or role) runs, and how to reach it.
+ *
+ * @group Fleets
+ */
 export type FleetOutputs = { [B in BackendName]: ReturnType<(typeof FLEET_BACKENDS)[B]["outputs"]> }[BackendName];
 
-/** The stack outputs of {@link stackProgram}. */
+/**
+ * The stack outputs of {@link stackProgram}.
+ *
+ * @group Fleets
+ */
 export interface StackProgramOutputs {
     /** Per fleet: its backend, the generation each slot (or role) runs, and how to reach it. */
     readonly fleets: Record<string, FleetOutputs>;
@@ -60,6 +72,8 @@ function oneMessage<T>(fleet: string, make: () => T): T {
  * export const fleets = stack.fleets;
  * export const alertRules = stack.alertRules;
  * ```
+ *
+ * @group Fleets
  */
 export function stackProgram(options: StackProgramOptions = {}): StackProgramOutputs {
     const stack = pulumi.getStack();

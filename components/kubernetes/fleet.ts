@@ -20,7 +20,11 @@ import { kubernetesStackProgram } from "./stack";
  * and a PrometheusRule with the fleet's alerts) and a CronJob per probe.
  */
 
-/** Arguments of a Kubernetes fleet: those of its `KubernetesWorkload`, and how it is watched. */
+/**
+ * Arguments of a Kubernetes fleet: those of its `KubernetesWorkload`, and how it is watched.
+ *
+ * @group Fleets
+ */
 export interface KubernetesFleetArgs extends WorkloadModule.PlainNamespaceWorkloadArgs, FleetMonitoringArgs, ContainerProbeArgs {
     /** The fleet runs as pods on Kubernetes. */
     readonly backend: "kubernetes";
@@ -36,7 +40,11 @@ export interface KubernetesFleetArgs extends WorkloadModule.PlainNamespaceWorklo
     readonly monitoringLabels?: Readonly<Record<string, string>>;
 }
 
-/** A Kubernetes fleet as `buildFleet` built it. */
+/**
+ * A Kubernetes fleet as `buildFleet` built it.
+ *
+ * @group Fleets
+ */
 export interface KubernetesFleet extends BuiltFleet {
     /** The fleet runs as pods on Kubernetes. */
     readonly backend: "kubernetes";
@@ -83,7 +91,11 @@ function kubernetesFleetProblems(args: KubernetesFleetArgs): string[] {
     return problems;
 }
 
-/** What a stack shows of a Kubernetes fleet. */
+/**
+ * What a stack shows of a Kubernetes fleet.
+ *
+ * @group Fleets
+ */
 export interface KubernetesFleetOutputs {
     /** The fleet runs as pods on Kubernetes. */
     readonly backend: "kubernetes";

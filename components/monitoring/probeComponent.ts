@@ -6,7 +6,11 @@ import type * as BackendsModule from "../fleet/backends";
 import type { Toleration } from "../kubernetes/placement";
 import { AlertRule } from "./rules";
 
-/** The image probe containers run in: a POSIX shell and busybox's `wget` are all the wrapper needs. */
+/**
+ * The image probe containers run in: a POSIX shell and busybox's `wget` are all the wrapper needs.
+ *
+ * @group Monitoring
+ */
 export const DEFAULT_PROBE_IMAGE = "docker.io/library/busybox:1.37";
 
 /**
@@ -17,6 +21,8 @@ export const DEFAULT_PROBE_IMAGE = "docker.io/library/busybox:1.37";
  * Prometheus Pushgateway. On a backend without one, the target is `{ backend }` alone: OpenStack
  * members run their probes from a systemd timer their user data installs (see
  * `ServerGroupArgs.probes`).
+ *
+ * @group Monitoring
  */
 export type ProbeTarget = {
     [B in BackendsModule.BackendName]: Parameters<NonNullable<(typeof BackendsModule.FLEET_BACKENDS)[B]["probeRunner"]>>[2]["target"];
@@ -26,6 +32,8 @@ export type ProbeTarget = {
  * What a {@link Probe} runs, for which fleet, and where.
  *
  * @typeParam Target where it runs: {@link ProbeTarget}, or one backend's target for its runner
+ *
+ * @group Monitoring
  */
 export interface ProbeArgs<Target extends OnBackend = ProbeTarget> {
     /** The stack, as the metric's `herd_stack` label. */
@@ -134,6 +142,8 @@ export function buildProbeCronJobSpec(
  * a CronJob whose script comes from a ConfigMap, on Docker a container that runs it in a loop,
  * both pushing the count to a Prometheus Pushgateway). On a backend without a runner, such as
  * OpenStack, the members run it (their user data installs it), so this component only records it.
+ *
+ * @group Monitoring
  */
 export class Probe extends pulumi.ComponentResource {
     /** The metric the probe publishes. */

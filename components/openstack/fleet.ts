@@ -10,13 +10,21 @@ import { openstackStackProgram } from "./stack";
 
 /** The OpenStack backend of a fleet: a `ServerGroup`, its alerts for the stack's rule file, and probes its members run. */
 
-/** Arguments of an OpenStack fleet: those of its `ServerGroup`, and how it is watched. */
+/**
+ * Arguments of an OpenStack fleet: those of its `ServerGroup`, and how it is watched.
+ *
+ * @group Fleets
+ */
 export interface OpenStackFleetArgs extends ServerGroupModule.ServerGroupArgs, FleetMonitoringArgs {
     /** The fleet runs on OpenStack VMs. */
     readonly backend: "openstack";
 }
 
-/** An OpenStack fleet as `buildFleet` built it. */
+/**
+ * An OpenStack fleet as `buildFleet` built it.
+ *
+ * @group Fleets
+ */
 export interface OpenStackFleet extends BuiltFleet {
     /** The fleet runs on OpenStack VMs. */
     readonly backend: "openstack";
@@ -33,7 +41,11 @@ export function serverGroupArgsOf(args: OpenStackFleetArgs): ServerGroupModule.S
 /** Nova metadata keys herd sets on every member (see `instanceInputs`). */
 const METADATA = { fleet: "herd-fleet", slot: "herd-slot", generation: "herd-generation" } as const;
 
-/** What a stack shows of an OpenStack fleet. */
+/**
+ * What a stack shows of an OpenStack fleet.
+ *
+ * @group Fleets
+ */
 export interface OpenStackFleetOutputs {
     /** The fleet runs on OpenStack VMs. */
     readonly backend: "openstack";
