@@ -50,7 +50,7 @@ export interface DockerMemberPlan {
     readonly resourceName: string;
     /**
      * Docker container name: `${fleet}-${slot}-${generation}-${settings}`, where `settings` hashes
-     * every input of the container (see {@link containerSettingsHash}). Whatever replaces the
+     * every input of the container (see `containerSettingsHash`). Whatever replaces the
      * container gives the new one a name the old one does not hold, so create-before-delete
      * never collides on it.
      */

@@ -79,7 +79,7 @@ export interface ResolvedServerRelease {
     /**
      * herd's rendered cloud-config without the generation (which is derived from it); for user
      * data known only at deploy time, herd's additions to a placeholder naming it (see
-     * {@link deployTimeUserData}).
+     * `deployTimeUserData`).
      */
     readonly userData: string;
 }
