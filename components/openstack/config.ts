@@ -7,7 +7,7 @@ import { canonicalHealthCheck, type HttpHealthCheck, type TcpHealthCheck } from 
 import type { ProbeSpec } from "../monitoring/probe";
 import { defaultBatch } from "../rollout";
 import { spreadProblem } from "./hosts";
-import { renderRelease, type ServerRelease } from "./members";
+import { groupNameOf, renderRelease, type ServerRelease } from "./members";
 import type { ServerGroupArgs } from "./serverGroup";
 import { cloudConfigProblems, encodedUserDataSize, parseCloudConfig, USER_DATA_MAX_ENCODED_BYTES } from "./userData";
 
@@ -70,7 +70,7 @@ function userDataProblems(name: string, fleet: OpenStackFleetConfig, args: Serve
         const value = config.userData ?? Object.keys(fleet.probes ?? {});
         let userData: string;
         try {
-            userData = renderRelease(name, release, { securityGroupName: args.groupName ?? `herd-${name}`, probes: args.probes }, key.join(".")).userData;
+            userData = renderRelease(name, release, { securityGroupName: groupNameOf(name, args), probes: args.probes }, key.join(".")).userData;
         } catch (err) {
             problems.push({ path: where, value, allowed: `a #cloud-config file herd can add to; ${(err as Error).message}` });
             continue;
@@ -153,5 +153,5 @@ export const openstackConfigBackend: ConfigBackend<OpenStackFleetConfig, ServerG
         return { args: { ...args, computeHosts }, problems: hostProblems(name, args, computeHosts) };
     },
     releaseGeneration: (name: string, args: ServerGroupArgs) =>
-        renderRelease(name, args.release, { securityGroupName: args.groupName ?? `herd-${name}`, probes: args.probes }, "release").generation,
+        renderRelease(name, args.release, { securityGroupName: groupNameOf(name, args), probes: args.probes }, "release").generation,
 };

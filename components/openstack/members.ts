@@ -154,6 +154,15 @@ export interface RenderedRelease {
 }
 
 /**
+ * The cloud-side name of a fleet's security group and Nova server group: `groupName` when given,
+ * else `herd-<fleet>`. The security group's name is part of every member's user data, so the
+ * component, the stack config's checks and the preflight must agree on it.
+ */
+export function groupNameOf(fleet: string, args: { readonly groupName?: string }): string {
+    return args.groupName ?? `herd-${fleet}`;
+}
+
+/**
  * Renders a release once, as every member that runs it gets it. The stack config checks its
  * user data with this before anything exists (its size, once rendered, is what Nova limits).
  *

@@ -6,7 +6,7 @@
  */
 import { defaultBatch } from "../rollout";
 import { openstackEnvironment } from "./cloudsYaml";
-import { planMembers } from "./members";
+import { groupNameOf, planMembers } from "./members";
 import { ApplyMode, FlavorSize, FleetChange, formatPeak, Limits, Peak, PeakProblem, peakOf, peakProblems, SlotServer } from "./peak";
 import type { ServerGroupArgs } from "./serverGroup";
 
@@ -27,7 +27,7 @@ export function serversOf(fleet: string, args: ServerGroupArgs): SlotServer[] {
         release: args.release,
         rollout: args.rollout,
         batch: args.update?.batch,
-        securityGroupName: args.groupName ?? `herd-${fleet}`,
+        securityGroupName: groupNameOf(fleet, args),
         probes: args.probes,
     }).map((m) => ({ slot: m.slot, generation: m.generation, flavor: m.release.flavor }));
 }

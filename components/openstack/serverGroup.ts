@@ -10,7 +10,7 @@ import { encodedUserDataSize, USER_DATA_MAX_ENCODED_BYTES } from "./userData";
 import type { ChildSpec } from "./children";
 import { instanceSpec, serverGroupSpec } from "./instances";
 import { listenerSpec, loadBalancerSpec, monitorSpec, networkId, planLoadBalancer, poolMemberSpec, poolSpec } from "./loadBalancer";
-import { MemberPlan, planMembers, ServerRelease } from "./members";
+import { groupNameOf, MemberPlan, planMembers, ServerRelease } from "./members";
 import { ingressRuleSpecs, securityGroupSpec } from "./securityGroup";
 import { attachmentSpec, volumeSpec } from "./volumes";
 
@@ -178,7 +178,7 @@ export class ServerGroup extends pulumi.ComponentResource {
         // A volume can be attached to one server only: the new occupant of a slot can have it
         // only once the old one is gone.
         const deleteBeforeReplace = replacedDeleteFirst(args);
-        const groupName = args.groupName ?? `herd-${name}`;
+        const groupName = groupNameOf(name, args);
         // Everything is checked, and every member planned, before the component itself is
         // registered: a refused fleet leaves nothing behind, and says all that is wrong at once.
         const { members, problems } = planServerGroup(name, args, groupName, deleteBeforeReplace);
@@ -261,7 +261,7 @@ function replacedDeleteFirst(args: ServerGroupArgs): boolean {
  * before it registers itself.
  */
 export function serverGroupProblems(name: string, args: ServerGroupArgs): string[] {
-    return planServerGroup(name, args, args.groupName ?? `herd-${name}`, replacedDeleteFirst(args)).problems;
+    return planServerGroup(name, args, groupNameOf(name, args), replacedDeleteFirst(args)).problems;
 }
 
 /**
