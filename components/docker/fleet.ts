@@ -3,7 +3,7 @@ import { formatProblem } from "../config/errors";
 import type { DockerFleetConfig } from "../config/schema";
 import { type BuiltFleet, type FleetBackend, labelsFrom } from "../fleet/backend";
 import { containerProbeProblems, fleetAlertInput, type ContainerProbeArgs, type FleetMonitoringArgs } from "../fleet/plan";
-import { Probe } from "../monitoring/probeComponent";
+import { fleetProbes } from "../monitoring/probeComponent";
 import { defaultAlerts } from "../monitoring/rules";
 import { HERD_LABELS } from "../release/container";
 import type * as WorkloadModule from "./workload";
@@ -76,7 +76,7 @@ export const dockerFleetBackend: FleetBackend<DockerFleetArgs, DockerFleet, Dock
             backend: "docker",
             workload,
             ruleGroup: defaultAlerts(fleetAlertInput(name, args, stack)),
-            probes: (args.probes ?? []).map((probe) => new Probe(`${name}-probe-${probe.name}`, { stack, fleet: name, probe, target }, probeOpts)),
+            probes: fleetProbes(name, stack, args.probes, target, probeOpts),
         };
     },
     ruleFile: true,

@@ -3,7 +3,7 @@ import type { ConfigProblem } from "../config/errors";
 import type { KubernetesFleetConfig } from "../config/schema";
 import { FLEETS_KEY } from "../config/validate";
 import { canonicalHealthCheck } from "../core/health";
-import { cronSchedule, type ProbeSpec } from "../monitoring/probe";
+import { cronScheduleProblem, type ProbeSpec } from "../monitoring/probe";
 import { containerGeneration, containerReleaseFromConfig } from "../release/container";
 import { KubernetesVolume, podSettingsProblems } from "./pod";
 import type { PlainNamespaceWorkloadArgs } from "./workload";
@@ -63,10 +63,9 @@ function probeProblems(name: string, fleet: KubernetesFleetConfig, options: Reso
     const probes = Object.entries(fleet.probes ?? {});
     const problems = missingPushgateway(name, "kubernetes", probes.map(([probe]) => probe), options);
     for (const [probe, config] of probes) {
-        try {
-            cronSchedule(config.every);
-        } catch (err) {
-            problems.push({ path: [FLEETS_KEY, name, "probes", probe, "every"], value: config.every, allowed: (err as Error).message.replace(/, got .*$/, "") });
+        const schedule = cronScheduleProblem(config.every);
+        if (schedule !== undefined) {
+            problems.push({ path: [FLEETS_KEY, name, "probes", probe, "every"], value: config.every, allowed: schedule });
         }
     }
     return problems;

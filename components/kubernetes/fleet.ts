@@ -3,8 +3,8 @@ import { type ConfigProblem, formatProblem } from "../config/errors";
 import type { KubernetesFleetConfig } from "../config/schema";
 import { type BuiltFleet, type FleetBackend, labelsFrom } from "../fleet/backend";
 import { containerProbeProblems, fleetAlertInput, type ContainerProbeArgs, type FleetMonitoringArgs } from "../fleet/plan";
-import { cronSchedule, probeSpecProblems, type ProbeSpec } from "../monitoring/probe";
-import { Probe } from "../monitoring/probeComponent";
+import { cronScheduleProblem, probeSpecProblems, type ProbeSpec } from "../monitoring/probe";
+import { fleetProbes } from "../monitoring/probeComponent";
 import { defaultAlerts } from "../monitoring/rules";
 import { HERD_LABELS } from "../release/container";
 import { scrapePort } from "./manifests";
@@ -73,10 +73,9 @@ function kubernetesFleetProblems(args: KubernetesFleetArgs): string[] {
             if (own.some((line) => line.startsWith(`probes[${i}].every `) || line === "not a probe")) {
                 return;
             }
-            try {
-                cronSchedule(probe.every);
-            } catch (err) {
-                add({ path: ["probes", i, "every"], value: probe.every, allowed: (err as Error).message.replace(/, got .*$/, "") });
+            const schedule = cronScheduleProblem(probe.every);
+            if (schedule !== undefined) {
+                add({ path: ["probes", i, "every"], value: probe.every, allowed: schedule });
             }
         });
     }
@@ -149,7 +148,7 @@ export const kubernetesFleetBackend: FleetBackend<
             ...(nodeSelector ? { nodeSelector } : {}),
             ...(tolerations ? { tolerations } : {}),
         };
-        const probes = (args.probes ?? []).map((probe) => new Probe(`${name}-probe-${probe.name}`, { stack, fleet: name, probe, target }, opts));
+        const probes = fleetProbes(name, stack, args.probes, target, opts);
         return { name, backend: "kubernetes", workload, monitoring, ruleGroup: monitoring.ruleGroup, probes };
     },
     // The fleet's PrometheusRule carries its alerts.

@@ -251,6 +251,25 @@ export const PUSH_PROBE_SCRIPT = probeWrapper(
  * the day) repeat evenly.
  */
 export function cronSchedule(every: string): string {
+    const schedule = cronOf(every);
+    if (schedule === undefined) {
+        throw new Error(`${CRON_ALLOWED}, got ${JSON.stringify(every)}`);
+    }
+    return schedule;
+}
+
+/**
+ * Why `every` cannot be a CronJob's schedule (see {@link cronSchedule}), in the words of a
+ * problem's `allowed`; `undefined` when it can.
+ */
+export function cronScheduleProblem(every: string): string | undefined {
+    return cronOf(every) === undefined ? CRON_ALLOWED : undefined;
+}
+
+/** What a CronJob schedule of a probe allows, in words. */
+const CRON_ALLOWED = "a scheduled probe runs every N minutes (N dividing 60) or N hours (N dividing 24)";
+
+function cronOf(every: string): string | undefined {
     const parsed = parseDuration(every);
     const n = parsed?.amount ?? NaN;
     if (parsed?.unit === "m" && n >= 1 && 60 % n === 0) {
@@ -259,9 +278,7 @@ export function cronSchedule(every: string): string {
     if (parsed?.unit === "h" && n >= 1 && 24 % n === 0) {
         return n === 1 ? "0 * * * *" : `0 */${n} * * *`;
     }
-    throw new Error(
-        `a scheduled probe runs every N minutes (N dividing 60) or N hours (N dividing 24), got ${JSON.stringify(every)}`,
-    );
+    return undefined;
 }
 
 /** A duration in whole seconds, for the Docker probe container's loop. */

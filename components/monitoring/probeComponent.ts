@@ -175,3 +175,11 @@ export class Probe extends pulumi.ComponentResource {
         this.registerOutputs({ metric: this.metric, alert: this.alert });
     }
 }
+
+/**
+ * A fleet's probes, one {@link Probe} each, `${fleet}-probe-${probe}`, in the order given, run on
+ * `target` (its backend's), each with `opts`.
+ */
+export function fleetProbes(fleet: string, stack: string, probes: readonly ProbeSpec[] | undefined, target: ProbeTarget, opts?: pulumi.ComponentResourceOptions): Probe[] {
+    return (probes ?? []).map((probe) => new Probe(`${fleet}-probe-${probe.name}`, { stack, fleet, probe, target }, opts));
+}

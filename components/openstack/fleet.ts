@@ -2,7 +2,7 @@ import type * as pulumi from "@pulumi/pulumi";
 import type { OpenStackFleetConfig } from "../config/schema";
 import { type BuiltFleet, type FleetBackend, labelsFrom } from "../fleet/backend";
 import { fleetAlertInput, type FleetMonitoringArgs } from "../fleet/plan";
-import { Probe } from "../monitoring/probeComponent";
+import { fleetProbes } from "../monitoring/probeComponent";
 import { defaultAlerts } from "../monitoring/rules";
 import type * as ServerGroupModule from "./serverGroup";
 import { openstackConfigBackend } from "./config";
@@ -71,7 +71,7 @@ export const openstackFleetBackend: FleetBackend<OpenStackFleetArgs, OpenStackFl
             backend: "openstack",
             workload,
             ruleGroup: defaultAlerts(fleetAlertInput(name, args, stack)),
-            probes: (args.probes ?? []).map((probe) => new Probe(`${name}-probe-${probe.name}`, { stack, fleet: name, probe, target: { backend: "openstack" } }, opts)),
+            probes: fleetProbes(name, stack, args.probes, { backend: "openstack" }, opts),
         };
     },
     ruleFile: true,
