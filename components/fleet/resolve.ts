@@ -1,6 +1,6 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type { ResolveOptions, StackSettings } from "../config/backend";
+import type { ConfigBackend, ResolveOptions, StackSettings } from "../config/backend";
 import { ConfigError, type ConfigProblem } from "../config/errors";
 import { projectPath, readProjectFile } from "../config/files";
 import { type FleetConfig, type KubernetesSettings, kubernetesSettingsSchema, monitoringSettingsSchema, openstackSettingsSchema } from "../config/schema";
@@ -47,7 +47,7 @@ export type ResolvedFleet = {
 
 /** The registry's config part for a backend the schema accepted. */
 function configBackend(backend: BackendName) {
-    return FLEET_BACKENDS[backend].config as unknown as import("../config/backend").ConfigBackend<FleetConfig, WorkloadArgsOf<BackendName>>;
+    return FLEET_BACKENDS[backend].config as unknown as ConfigBackend<FleetConfig, WorkloadArgsOf<BackendName>>;
 }
 
 function probes(name: string, fleet: FleetConfig, options: ResolveOptions, problems: ConfigProblem[]): ProbeSpec[] {
@@ -276,10 +276,5 @@ export function resolveStack(input: StackInput, options: StackOptions): Resolved
     if (problems.length > 0) {
         throw new ConfigError(options.stack, problems);
     }
-    return {
-        fleets: resolvedFleets,
-        ...(monitoring.value ? { monitoring: monitoring.value } : {}),
-        ...(kubernetes.value ? { kubernetes: kubernetes.value } : {}),
-        ...(openstack.value ? { openstack: openstack.value } : {}),
-    };
+    return { fleets: resolvedFleets, ...settings };
 }

@@ -80,7 +80,7 @@ export function stackProgram(options: StackProgramOptions = {}): StackProgramOut
     const projectDir = options.projectDir ?? process.cwd();
     const config = new pulumi.Config("herd");
     const herdKeys = ["herd:fleets", "herd:monitoring", "herd:kubernetes", "herd:openstack"];
-    const { fleets: resolved, monitoring, kubernetes, openstack } = resolveStack(
+    const { fleets: resolved, ...settings } = resolveStack(
         {
             fleets: config.getObject("fleets"),
             monitoring: config.getObject("monitoring"),
@@ -91,10 +91,7 @@ export function stackProgram(options: StackProgramOptions = {}): StackProgramOut
     );
     // Each backend sets up what its fleets share (a provider, namespaces, a preflight), in the
     // registry's order, before any fleet is built; then each fleet is built with what its backend adds.
-    const context = {
-        stack,
-        settings: { ...(monitoring ? { monitoring } : {}), ...(kubernetes ? { kubernetes } : {}), ...(openstack ? { openstack } : {}) },
-    };
+    const context = { stack, settings };
     const builders = new Map<string, (fleet: ResolvedFleet) => StackBuild>();
     for (const name of Object.keys(FLEET_BACKENDS) as BackendName[]) {
         const fleets = resolved.filter((fleet) => fleet.backend === name);

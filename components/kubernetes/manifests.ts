@@ -152,7 +152,7 @@ export function buildPodSpec<N>(workload: ResolvedWorkload, plan: RolePlan, conf
                           name: "files",
                           configMap: {
                               name: configMaps.files,
-                              items: files.map((path) => ({ key: fileKey(path), path: fileKey(path) })).sort((a, b) => (a.key < b.key ? -1 : 1)),
+                              items: fileItems(files),
                               // Files are config, not programs: readable by the container's user, writable by no one.
                               defaultMode: 0o444,
                           },
@@ -165,7 +165,7 @@ export function buildPodSpec<N>(workload: ResolvedWorkload, plan: RolePlan, conf
                           name: "secret-files",
                           secret: {
                               secretName: configMaps.secretFiles,
-                              items: secretFiles.map((path) => ({ key: fileKey(path), path: fileKey(path) })).sort((a, b) => (a.key < b.key ? -1 : 1)),
+                              items: fileItems(secretFiles),
                               defaultMode: 0o444,
                           },
                       },
@@ -176,6 +176,11 @@ export function buildPodSpec<N>(workload: ResolvedWorkload, plan: RolePlan, conf
         ...(workload.placement.tolerations.length > 0 ? { tolerations: workload.placement.tolerations.map((t) => ({ ...t })) } : {}),
         topologySpreadConstraints: [spreadConstraint(workload)],
     };
+}
+
+/** The items of a files volume: each file under its key, sorted by key, so the pod spec is the same on every run. */
+function fileItems(paths: readonly string[]): { key: string; path: string }[] {
+    return paths.map((path) => ({ key: fileKey(path), path: fileKey(path) })).sort((a, b) => (a.key < b.key ? -1 : 1));
 }
 
 /**
