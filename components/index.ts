@@ -33,7 +33,7 @@ export type {
 // The fleet registry: one entry per backend, the seam a backend implements.
 export { FLEET_BACKENDS } from "./fleet";
 export type { BackendName, FleetArgsOf, FleetBackend, FleetOf, MemberLabels, OnBackend, StackBuild, StackContext, StackFleet } from "./fleet";
-export type { ConfigBackend, ResolvedConfig } from "./config/backend";
+export type { ConfigBackend, ResolvedConfig, SettingsBackend } from "./config/backend";
 
 // Components: one backend's workload alone, and its arguments.
 export { ServerGroup } from "./openstack/serverGroup";
@@ -78,26 +78,19 @@ export type { KubernetesMonitoringArgs } from "./kubernetes/monitoring";
 
 // Stack config: a stack's herd:* keys validated and resolved into each fleet's arguments, for a
 // program that builds from them; herd:rollouts for fleets built in code.
-export { releaseGeneration, resolveFleets, resolveStack } from "./fleet";
-export type { ResolvedFleet, ResolvedStack, StackInput, StackOptions, WorkloadArgsOf } from "./fleet";
-export type { ResolveOptions, StackSettings } from "./fleet/resolve";
-export { parseFleets, parseRollouts } from "./config/validate";
+export { parseFleets, releaseGeneration, resolveFleets, resolveStack } from "./fleet";
+export type { FleetConfig, FleetConfigOf, ResolvedFleet, ResolvedStack, SettingsOf, StackInput, StackOptions, StackSettings, WorkloadArgsOf } from "./fleet";
+export type { ResolveOptions } from "./fleet/resolve";
+export { parseRollouts } from "./config/validate";
 export { releaseFromStack } from "./config/rollouts";
 export type { StackPinnedRelease } from "./config/rollouts";
 export { isPulumiSecretKey, STORED_CONFIG_VARIABLE, storedStackConfig } from "./config/secrets";
 export type { StackConfig } from "./config/stackFile";
 export type { ProjectFiles } from "./config/files";
-export type {
-    CodeFleetState,
-    DockerFleetConfig,
-    FleetConfig,
-    KubernetesFleetConfig,
-    KubernetesSettings,
-    MonitoringSettings,
-    OpenStackFleetConfig,
-    OpenStackSettings,
-    ReleaseKeys,
-} from "./config/schema";
+export type { CodeFleetState, MonitoringSettings, ReleaseKeys } from "./config/schema";
+export type { OpenStackFleetConfig, OpenStackSettings } from "./openstack/schema";
+export type { KubernetesFleetConfig, KubernetesSettings } from "./kubernetes/schema";
+export type { DockerFleetConfig } from "./docker/schema";
 
 // Errors: a wrong config or argument, all its problems in one message.
 export { ConfigError } from "./config/errors";

@@ -8,7 +8,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { spawnSync } from "node:child_process";
 import { expect } from "chai";
-import { parseFleets } from "../components/config";
+import { parseFleets } from "../components/fleet";
 import {
     buildPodMonitorSpec,
     buildPodSpec,

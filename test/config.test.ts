@@ -1,5 +1,6 @@
 import { expect } from "chai";
-import { ConfigError, parseFleets } from "../components/config";
+import { ConfigError } from "../components/config";
+import { parseFleets } from "../components/fleet";
 import { resolveFleets } from "../components/fleet";
 import { ProgramError } from "../components/testing";
 import { PROJECT_DIR, rejectionOf, runStack, stackConfig } from "./helpers/project";

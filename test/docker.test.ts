@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
-import { parseFleets } from "../components/config";
+import { parseFleets } from "../components/fleet";
 import {
     CONTAINER_RELEASE_PROPERTIES,
     containerInputs,

@@ -6,7 +6,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { expect } from "chai";
 import * as pulumi from "@pulumi/pulumi";
-import { parseFleets } from "../components/config";
+import { parseFleets } from "../components/fleet";
 import { resolveFleets } from "../components/fleet";
 import type { HealthCheck } from "../components/core/health";
 import { containerInputs, defaultHealthCommand, DockerWorkload, httpHealthScript, resolveDockerWorkload, tcpListenScript } from "../components/docker";

@@ -5,7 +5,8 @@ import * as path from "node:path";
 import { expect } from "chai";
 import * as pulumi from "@pulumi/pulumi";
 import { secretMarker as cliSecretMarker } from "../components/cli/secrets";
-import { ConfigError, formatValue, markSecrets, MAX_FLEET_SIZE, parseFleets, ResolveOptions } from "../components/config";
+import { ConfigError, formatValue, markSecrets, ResolveOptions } from "../components/config";
+import { MAX_FLEET_SIZE, parseFleets } from "../components/fleet";
 import { resolveFleets, resolveStack, StackInput } from "../components/fleet";
 import { containerInputs, defaultHealthCommand, resolveDockerWorkload } from "../components/docker";
 import {

@@ -3,7 +3,7 @@ import { expect } from "chai";
 import * as fc from "fast-check";
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
-import { parseFleets } from "../components/config";
+import { parseFleets } from "../components/fleet";
 import { HTTP_PATH_ALLOWED, IMAGE_REFERENCE_ALLOWED } from "../components/config/grammar";
 import {
     buildConfigMapData,

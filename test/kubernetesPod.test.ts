@@ -2,7 +2,11 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { expect } from "chai";
 import * as pulumi from "@pulumi/pulumi";
-import { ConfigError, dockerFleetSchema, KubernetesFleetConfig, kubernetesFleetSchema, openstackFleetSchema, parseFleets } from "../components/config";
+import { ConfigError } from "../components/config";
+import { dockerFleetSchema } from "../components/docker/schema";
+import { parseFleets } from "../components/fleet";
+import { type KubernetesFleetConfig, kubernetesFleetSchema } from "../components/kubernetes/schema";
+import { openstackFleetSchema } from "../components/openstack/schema";
 import { resolveFleets, resolveStack } from "../components/fleet";
 import {
     buildDeploymentSpec,
@@ -11,7 +15,7 @@ import {
     kubernetesArgsFromConfig,
     resolveWorkload,
 } from "../components/kubernetes";
-import { quantityValue } from "../components/config/kubernetesGrammar";
+import { quantityValue } from "../components/kubernetes/grammar";
 import { secretMarker } from "../components/release";
 import { isSecret, ProgramError, runProgram } from "../components/testing";
 import { PROJECT_DIR, rejectionOf, runStack, stackConfig } from "./helpers/project";

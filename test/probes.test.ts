@@ -5,7 +5,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { expect } from "chai";
-import { parseFleets } from "../components/config";
+import { parseFleets } from "../components/fleet";
 import { resolveFleets } from "../components/fleet";
 import {
     buildProbeCronJobSpec,

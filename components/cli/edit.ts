@@ -1,6 +1,7 @@
 import { isDeepStrictEqual } from "node:util";
 import { CST, Parser } from "yaml";
-import { FLEETS_KEY, parseFleets, parseProtected, parseRollouts, parseStackFile, PROTECTED_KEY, ROLLOUTS_KEY } from "../config";
+import { FLEETS_KEY, parseProtected, parseRollouts, parseStackFile, PROTECTED_KEY, ROLLOUTS_KEY } from "../config";
+import { parseFleets } from "../fleet/config";
 import { canonicalJson } from "../release";
 import { membersOnRelease, nextWave, slotsBetween, waveSchedule } from "../rollout";
 import { CliError } from "./io";

@@ -3,9 +3,6 @@ import { ProgramError, ProgramRun, runProgram } from "../testing";
 import { CliError } from "./io";
 import { StackProject } from "./project";
 
-/** Environment variable that tells the program where its project files are (see `index.ts`). */
-export const PROJECT_DIR_VARIABLE = "HERD_PROJECT_DIR";
-
 /**
  * Makes `require` load TypeScript, for programs written in it (as `pulumi up` does). Nothing to
  * do when a loader is already in place, e.g. under `node --import tsx`.
@@ -32,8 +29,6 @@ export function registerTypeScript(program: string): void {
  */
 export async function evaluateStack(project: StackProject, config: StackConfig, where: string): Promise<ProgramRun> {
     registerTypeScript(project.program);
-    const saved = process.env[PROJECT_DIR_VARIABLE];
-    process.env[PROJECT_DIR_VARIABLE] = project.dir;
     // Pulumi takes a stack trace for every promise and resource; mapping each one through the
     // TypeScript source maps costs more than the evaluation itself.
     const sourceMaps = process.sourceMapsEnabled;
@@ -48,10 +43,5 @@ export async function evaluateStack(project: StackProject, config: StackConfig, 
         throw new CliError(`the program failed on ${where}: ${(cause as Error)?.message ?? String(cause)}`);
     } finally {
         process.setSourceMapsEnabled(sourceMaps);
-        if (saved === undefined) {
-            delete process.env[PROJECT_DIR_VARIABLE];
-        } else {
-            process.env[PROJECT_DIR_VARIABLE] = saved;
-        }
     }
 }

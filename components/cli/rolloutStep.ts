@@ -1,5 +1,6 @@
 import { Command } from "commander";
-import { FLEETS_KEY, parseFleets, ROLLOUTS_KEY } from "../config";
+import { FLEETS_KEY, ROLLOUTS_KEY } from "../config";
+import { parseFleets } from "../fleet/config";
 import { checkGate } from "../monitoring/gate";
 import { canonicalJson } from "../release";
 import { writeFileAtomic } from "./atomicWrite";

@@ -1,6 +1,7 @@
 import * as fs from "node:fs";
 import { isDeepStrictEqual } from "node:util";
-import { ConfigError, FLEETS_KEY, parseFleets } from "../config";
+import { ConfigError, FLEETS_KEY } from "../config";
+import { parseFleets } from "../fleet/config";
 import { fleetShapes } from "./codeFleets";
 import { stackFleets } from "./edit";
 import { evaluateStack } from "./evaluate";

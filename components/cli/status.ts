@@ -1,5 +1,6 @@
 import { Command } from "commander";
-import { FLEETS_KEY, parseFleets } from "../config";
+import { FLEETS_KEY } from "../config";
+import { parseFleets } from "../fleet/config";
 import { checkGate } from "../monitoring/gate";
 import { fleetShapes } from "./codeFleets";
 import { stackFleets } from "./edit";

@@ -2,7 +2,7 @@ import type { ProbeSpec } from "../monitoring/probe";
 import type { SecretValues } from "../release/secrets";
 import type { ConfigProblem } from "./errors";
 import type { ProjectFiles } from "./files";
-import type { KubernetesSettings, MonitoringSettings, OpenStackSettings } from "./schema";
+import type { z } from "zod";
 
 /**
  * What a backend does with its fleets' stack config: each backend's `config.ts` implements a
@@ -25,20 +25,6 @@ export interface ResolveOptions extends ProjectFiles {
 }
 
 /**
- * The stack-wide herd keys, validated, as a backend's fleets may need them.
- *
- * @group Stack config
- */
-export interface StackSettings {
-    /** `herd:monitoring`, when set. */
-    readonly monitoring?: MonitoringSettings;
-    /** `herd:kubernetes`, when set. */
-    readonly kubernetes?: KubernetesSettings;
-    /** `herd:openstack`, when set. */
-    readonly openstack?: OpenStackSettings;
-}
-
-/**
  * A fleet's stack config turned into its component's arguments, or the problems that stop it.
  *
  * @group Backends
@@ -51,14 +37,47 @@ export interface ResolvedConfig<WorkloadArgs> {
 }
 
 /**
- * One backend's part of resolving a stack config.
- *
- * @typeParam Config a fleet of the backend as the stack config's schema validated it
- * @typeParam WorkloadArgs the arguments of the backend's component
+ * A backend's stack-wide key, `herd:<backend>` (how the program reaches the cluster, what the
+ * stack declares of the cloud): its schema and the problems the schema cannot see.
  *
  * @group Backends
  */
-export interface ConfigBackend<Config, WorkloadArgs> {
+export interface SettingsBackend<Settings> {
+    /** The key's schema: every object strict, each field saying what it allows. */
+    readonly schema: z.ZodType<Settings>;
+    /** Problems of the validated key that need the project's files (a path that leaves it). @default none */
+    problems?(settings: Settings, projectDir: string): ConfigProblem[];
+}
+
+/**
+ * One backend's part of validating and resolving a stack config.
+ *
+ * @typeParam Config a fleet of the backend as the stack config's schema validated it
+ * @typeParam WorkloadArgs the arguments of the backend's component
+ * @typeParam Settings the backend's stack-wide key, `herd:<backend>`, validated
+ *
+ * @group Backends
+ */
+export interface ConfigBackend<Config, WorkloadArgs, Settings = never> {
+    /**
+     * The schema of one of its fleets under `herd:fleets` (`backend` its name): made with
+     * `fleetSchemaOf`, so the keys every fleet has are the same on every backend.
+     */
+    readonly schema: z.ZodType<Config>;
+    /**
+     * Rules across the fleet's keys that its schema cannot say (one network or a list, a check
+     * for the load balancer), with full key paths under `prefix`. @default none
+     */
+    problems?(fleet: Config, prefix: (string | number)[]): ConfigProblem[];
+    /**
+     * Rules across the stack's fleets of the backend (host ports two fleets would both publish),
+     * with full key paths, for fleets that passed their own checks, in the file's order. @default none
+     */
+    stackProblems?(fleets: readonly (readonly [name: string, fleet: Config])[]): ConfigProblem[];
+    /** Where in a fleet a secret may be (a key path relative to the fleet). @default nowhere */
+    secretPlace?(path: readonly (string | number)[]): boolean;
+    /** Its stack-wide key, `herd:<backend>`, when it has one. @default none */
+    readonly settings?: SettingsBackend<Settings>;
     /**
      * The fleet's component arguments from its validated config, reading the files it names
      * (inside the project only), with every problem the schema could not see.
@@ -67,10 +86,12 @@ export interface ConfigBackend<Config, WorkloadArgs> {
      */
     resolve(name: string, fleet: Config, probes: readonly ProbeSpec[], options: ResolveOptions): ResolvedConfig<WorkloadArgs>;
     /**
-     * The arguments once the stack-wide settings are known (e.g. `herd:openstack.computeHosts`),
+     * The arguments once the backend's stack-wide key is known (e.g. `herd:openstack.computeHosts`),
      * with their problems. @default the arguments as they are
+     *
+     * @param settings `herd:<backend>`, validated; `undefined` when the stack does not set it
      */
-    withStack?(name: string, args: WorkloadArgs, settings: StackSettings): ResolvedConfig<WorkloadArgs>;
+    withStack?(name: string, args: WorkloadArgs, settings: Settings | undefined): ResolvedConfig<WorkloadArgs>;
     /** The generation of the fleet's `release`, as its component computes it: what a rollout's canary runs. */
     releaseGeneration(name: string, args: WorkloadArgs): string;
 }

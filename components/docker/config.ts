@@ -1,10 +1,10 @@
 import { type ConfigBackend, missingPushgateway, type ResolveOptions, type ResolvedConfig, secretsOf } from "../config/backend";
 import { ConfigProblem, formatProblem } from "../config/errors";
-import type { DockerFleetConfig } from "../config/schema";
-import { FLEETS_KEY } from "../config/validate";
+import { FLEETS_KEY, isContainerSecretPlace } from "../config/validate";
 import { canonicalHealthCheck } from "../core/health";
 import type { ProbeSpec } from "../monitoring/probe";
 import { containerGeneration, containerReleaseFromConfig } from "../release/container";
+import { type DockerFleetConfig, dockerFleetSchema } from "./schema";
 import type { DockerWorkloadArgs } from "./workload";
 
 /**
@@ -67,7 +67,37 @@ export function dockerArgsFromConfig(name: string, fleet: DockerFleetConfig): Do
 }
 
 /** The Docker backend's part of resolving a stack config. */
+/**
+ * Host ports that two Docker fleets would both publish: slot `i` of a fleet publishes
+ * `hostPort + i`, and every Docker fleet of a stack runs on the same engine.
+ */
+function hostPortOverlaps(fleets: readonly (readonly [string, DockerFleetConfig])[]): ConfigProblem[] {
+    const problems: ConfigProblem[] = [];
+    const taken: { name: string; first: number; last: number }[] = [];
+    for (const [name, fleet] of fleets) {
+        if (fleet.hostPort === undefined || fleet.size === 0) {
+            continue;
+        }
+        const first = fleet.hostPort;
+        const last = fleet.hostPort + fleet.size - 1;
+        const other = taken.find((range) => first <= range.last && range.first <= last);
+        if (other) {
+            problems.push({
+                path: [FLEETS_KEY, name, "hostPort"],
+                value: fleet.hostPort,
+                allowed: `host ports no other fleet publishes: its ${fleet.size} slots would publish ${first}–${last}, and fleet ${other.name} publishes ${other.first}–${other.last}`,
+            });
+        }
+        taken.push({ name, first, last });
+    }
+    return problems;
+}
+
+/** The Docker backend's part of validating and resolving a stack config. */
 export const dockerConfigBackend: ConfigBackend<DockerFleetConfig, DockerWorkloadArgs> = {
+    schema: dockerFleetSchema,
+    secretPlace: isContainerSecretPlace,
+    stackProblems: hostPortOverlaps,
     resolve(name: string, fleet: DockerFleetConfig, _probes: readonly ProbeSpec[], options: ResolveOptions): ResolvedConfig<DockerWorkloadArgs> {
         // Each probe runs as a container that pushes its count to the stack's Pushgateway.
         const probes = missingPushgateway(name, "docker", Object.keys(fleet.probes ?? {}), options);

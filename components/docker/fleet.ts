@@ -1,6 +1,5 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { formatProblem } from "../config/errors";
-import type { DockerFleetConfig } from "../config/schema";
 import { type BuiltFleet, type FleetBackend, labelsFrom } from "../fleet/backend";
 import { containerProbeProblems, fleetAlertInput, type ContainerProbeArgs, type FleetMonitoringArgs } from "../fleet/plan";
 import { fleetProbes } from "../monitoring/probeComponent";
@@ -9,6 +8,7 @@ import { HERD_LABELS } from "../release/container";
 import type * as WorkloadModule from "./workload";
 import { dockerConfigBackend } from "./config";
 import { dockerProbeRunner, type DockerProbeTarget } from "./probe";
+import { DOCKER_MAX_SIZE, type DockerFleetConfig } from "./schema";
 import { dockerStackProgram } from "./stack";
 
 /** The Docker backend of a fleet: a `DockerWorkload`, its alerts for the stack's rule file, and a container per probe on its engine. */
@@ -58,6 +58,7 @@ export interface DockerFleetOutputs {
 /** The Docker backend, as the fleet registry lists it. */
 export const dockerFleetBackend: FleetBackend<DockerFleetArgs, DockerFleet, DockerFleetOutputs, DockerFleetConfig, WorkloadModule.DockerWorkloadArgs, DockerProbeTarget> = {
     name: "docker",
+    maxSize: DOCKER_MAX_SIZE,
     problems: (args) => containerProbeProblems(args, Array.isArray(args.probes) ? args.probes.length : 0).map(formatProblem),
     build(name: string, args: DockerFleetArgs, stack: string, opts: pulumi.ComponentResourceOptions): DockerFleet {
         // The component's module loads the provider SDK: only a stack with a Docker fleet loads it.

@@ -1,7 +1,7 @@
 import * as net from "node:net";
 import * as pulumi from "@pulumi/pulumi";
 import { HTTP_PATH_ALLOWED, isHttpPath } from "../config/grammar";
-import { MAX_FLEET_SIZE } from "../config/schema";
+import { DOCKER_MAX_SIZE } from "./schema";
 import { fleetNameProblems, healthCheckProblems, refuseArguments } from "../core/arguments";
 import {
     canonicalContainerRelease,
@@ -199,7 +199,7 @@ export function defaultHealthCommand(health: HealthCheck): string[] {
 
 function argumentProblems(name: string, args: DockerWorkloadArgs): string[] {
     const problems = fleetNameProblems(name);
-    problems.push(...fleetShapeProblems({ size: args.size, rollout: args.rollout, batch: args.update?.batch, maxSize: MAX_FLEET_SIZE.docker }));
+    problems.push(...fleetShapeProblems({ size: args.size, rollout: args.rollout, batch: args.update?.batch, maxSize: DOCKER_MAX_SIZE }));
     problems.push(...containerReleaseProblems(args.release, "release"));
     if (args.rollout?.previous) {
         problems.push(...containerReleaseProblems(args.rollout.previous, "rollout.previous"));

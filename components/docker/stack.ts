@@ -9,6 +9,6 @@ import type { DockerWorkloadArgs } from "./workload";
  */
 export function dockerStackProgram(_fleets: readonly StackFleet<DockerWorkloadArgs>[], context: StackContext): () => StackBuild {
     const host = new pulumi.Config("docker").get("host");
-    const args = { ...(host ? { host } : {}), ...containerProbeSettings(context.settings.monitoring) };
+    const args = { ...(host ? { host } : {}), ...containerProbeSettings(context.monitoring) };
     return () => ({ args });
 }

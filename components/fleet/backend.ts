@@ -1,5 +1,6 @@
 import type * as pulumi from "@pulumi/pulumi";
-import type { ConfigBackend, StackSettings } from "../config/backend";
+import type { ConfigBackend } from "../config/backend";
+import type { MonitoringSettings } from "../config/schema";
 import type { Probe, ProbeArgs } from "../monitoring/probeComponent";
 import type { RuleGroup } from "../monitoring/rules";
 
@@ -49,11 +50,13 @@ export interface MemberLabels {
  *
  * @group Backends
  */
-export interface StackContext {
+export interface StackContext<Settings = unknown> {
     /** The stack. */
     readonly stack: string;
-    /** The stack-wide herd keys (`herd:monitoring`, `herd:kubernetes`, `herd:openstack`), validated. */
-    readonly settings: StackSettings;
+    /** `herd:monitoring`, validated, when the stack sets it. */
+    readonly monitoring?: MonitoringSettings;
+    /** The backend's own key, `herd:<backend>`, validated, when the stack sets it. */
+    readonly settings?: Settings;
 }
 
 /**
@@ -99,6 +102,7 @@ export interface OnBackend<B extends string = string> {
  * @typeParam Config a fleet of the backend as the stack config's schema validated it
  * @typeParam WorkloadArgs the arguments of the backend's component, as the stack config resolves them
  * @typeParam ProbeTarget where its {@link FleetBackend.probeRunner} runs a probe (a `Probe`'s `target` on this backend)
+ * @typeParam Settings its stack-wide key, `herd:<backend>`, validated
  *
  * @group Backends
  */
@@ -109,9 +113,15 @@ export interface FleetBackend<
     Config = unknown,
     WorkloadArgs = unknown,
     ProbeTarget extends OnBackend<Args["backend"]> = OnBackend<Args["backend"]>,
+    Settings = never,
 > {
     /** The backend's name, as `backend` gives it in code and in a stack config. */
     readonly name: Args["backend"];
+    /**
+     * The most members one fleet of the backend may have: its stack-config schema and its
+     * component refuse a larger one before anything is planned.
+     */
+    readonly maxSize: number;
     /**
      * One line per problem of what the fleet adds on this backend (its probes' schedules,
      * Pushgateway, probe image, monitoring labels), naming the key path relative to the args, as
@@ -133,14 +143,14 @@ export interface FleetBackend<
     /** herd's labels on a member of one of {@link FleetBackend.memberTypes}, read from its inputs. */
     memberLabels(type: string, inputs: Readonly<Record<string, unknown>>): MemberLabels;
     /** What the backend does with its fleets' stack config (see its `config.ts`). */
-    readonly config: ConfigBackend<Config, WorkloadArgs>;
+    readonly config: ConfigBackend<Config, WorkloadArgs, Settings>;
     /**
      * How `stackProgram` builds the backend's fleets: sets up what they share (a provider,
      * namespaces, a preflight) once, before any fleet is built, and returns what each fleet adds
      * to its resolved arguments and which options its components take. Called only for a stack
      * with fleets on the backend. @default nothing shared, nothing added
      */
-    stackProgram?(fleets: readonly StackFleet<WorkloadArgs>[], context: StackContext): (fleet: StackFleet<WorkloadArgs>) => StackBuild;
+    stackProgram?(fleets: readonly StackFleet<WorkloadArgs>[], context: StackContext<Settings>): (fleet: StackFleet<WorkloadArgs>) => StackBuild;
     /**
      * Registers what runs a probe of the backend's fleets (a CronJob, a container), as children
      * of `component`, the `Probe` named `name` that `args.target.backend` sent here, once it has

@@ -6,4 +6,16 @@ export { stackProgram, type FleetOutputs, type StackProgramOptions, type StackPr
 export type { DockerFleetOutputs } from "../docker/fleet";
 export type { KubernetesFleetOutputs } from "../kubernetes/fleet";
 export type { OpenStackFleetOutputs } from "../openstack/fleet";
-export { releaseGeneration, resolveFleets, resolveStack, type ResolvedFleet, type ResolvedStack, type StackInput, type StackOptions, type WorkloadArgsOf } from "./resolve";
+export { checkFleets, type CheckedFleets, type FleetConfig, type FleetConfigOf, MAX_FLEET_SIZE, parseFleets } from "./config";
+export {
+    releaseGeneration,
+    resolveFleets,
+    resolveStack,
+    type ResolvedFleet,
+    type ResolvedStack,
+    type SettingsOf,
+    type StackInput,
+    type StackOptions,
+    type StackSettings,
+    type WorkloadArgsOf,
+} from "./resolve";

@@ -1,16 +1,15 @@
-import * as fs from "node:fs";
-import * as path from "node:path";
-import type { ConfigBackend, ResolveOptions, StackSettings } from "../config/backend";
+import type { ConfigBackend, ResolveOptions } from "../config/backend";
 import { ConfigError, type ConfigProblem } from "../config/errors";
-import { projectPath, readProjectFile } from "../config/files";
-import { type FleetConfig, type KubernetesSettings, kubernetesSettingsSchema, monitoringSettingsSchema, openstackSettingsSchema } from "../config/schema";
+import { readProjectFile } from "../config/files";
+import { type MonitoringSettings, monitoringSettingsSchema } from "../config/schema";
 import { markSecrets } from "../config/secrets";
 import type { StackConfig } from "../config/stackFile";
-import { checkFleets, checkSettings, FLEETS_KEY } from "../config/validate";
+import { checkSettings, FLEETS_KEY } from "../config/validate";
 import { type CanaryGate, defaultMinHealthy, type FleetAlertInput } from "../monitoring/rules";
 import { PROBE_SCRIPT_MAX_BYTES, type ProbeSpec } from "../monitoring/probe";
 import { defaultBatch } from "../rollout";
 import { type BackendName, FLEET_BACKENDS } from "./backends";
+import { checkFleets, type FleetConfig } from "./config";
 
 /**
  * A stack's herd config turned into what its program builds: every key validated (the schema,
@@ -18,7 +17,25 @@ import { type BackendName, FLEET_BACKENDS } from "./backends";
  * `config.ts` through the fleet registry.
  */
 
-export type { ResolveOptions, StackSettings } from "../config/backend";
+export type { ResolveOptions } from "../config/backend";
+
+/**
+ * A backend's stack-wide key, `herd:<backend>`, validated.
+ *
+ * @group Stack config
+ */
+export type SettingsOf<B extends BackendName> = (typeof FLEET_BACKENDS)[B]["config"] extends ConfigBackend<never, never, infer S> ? S : never;
+
+/**
+ * The stack-wide herd keys, validated: `herd:monitoring`, and each backend's `herd:<backend>`
+ * (`herd:kubernetes`, `herd:openstack`), when the stack sets them.
+ *
+ * @group Stack config
+ */
+export type StackSettings = {
+    /** `herd:monitoring`, when set. */
+    readonly monitoring?: MonitoringSettings;
+} & { readonly [B in BackendName]?: SettingsOf<B> };
 
 /**
  * The arguments a backend's component takes, as the stack config resolves them.
@@ -47,7 +64,7 @@ export type ResolvedFleet = {
 
 /** The registry's config part for a backend the schema accepted. */
 function configBackend(backend: BackendName) {
-    return FLEET_BACKENDS[backend].config as unknown as ConfigBackend<FleetConfig, WorkloadArgsOf<BackendName>>;
+    return FLEET_BACKENDS[backend].config as unknown as ConfigBackend<FleetConfig, WorkloadArgsOf<BackendName>, unknown>;
 }
 
 function probes(name: string, fleet: FleetConfig, options: ResolveOptions, problems: ConfigProblem[]): ProbeSpec[] {
@@ -140,16 +157,15 @@ export function resolveFleets(raw: unknown, options: ResolveOptions): ResolvedFl
  *
  * @group Stack config
  */
-export interface StackInput {
+export type StackInput = {
     /** `herd:fleets`. */
     readonly fleets: unknown;
     /** `herd:monitoring`. @default none */
     readonly monitoring?: unknown;
-    /** `herd:kubernetes`. @default none */
-    readonly kubernetes?: unknown;
-    /** `herd:openstack`. @default none */
-    readonly openstack?: unknown;
-}
+} & {
+    /** `herd:<backend>` (`herd:kubernetes`, `herd:openstack`), for each backend that has such a key. @default none */
+    readonly [B in BackendName]?: unknown;
+};
 
 /**
  * Where a stack's config comes from, and what Pulumi says of its secrets.
@@ -174,35 +190,9 @@ export interface ResolvedStack extends StackSettings {
 }
 
 /**
- * Problems of the paths in `herd:kubernetes`: each must stay inside the project. They may not
- * exist yet (a kubeconfig a local cluster writes, a directory manifests are rendered to): what
- * exists of them must lead, after symlinks, inside the project, and be of the right kind.
- */
-function kubernetesPathProblems(settings: KubernetesSettings, projectDir: string): ConfigProblem[] {
-    const problems: ConfigProblem[] = [];
-    const check = (key: "kubeconfig" | "renderYamlToDirectory", relative: string, kind: "file" | "directory", what: string) => {
-        let existing = relative;
-        while (existing !== "." && !fs.existsSync(path.resolve(projectDir, existing))) {
-            existing = path.dirname(existing);
-        }
-        const found = projectPath(projectDir, existing, existing === relative ? kind : "directory");
-        if ("problem" in found) {
-            problems.push({ path: ["herd:kubernetes", key], value: relative, allowed: `${what} relative to the project directory (${found.problem})` });
-        }
-    };
-    if (settings.kubeconfig !== undefined) {
-        check("kubeconfig", settings.kubeconfig, "file", "a kubeconfig file");
-    }
-    if (settings.renderYamlToDirectory !== undefined) {
-        check("renderYamlToDirectory", settings.renderYamlToDirectory, "directory", "a directory");
-    }
-    return problems;
-}
-
-/**
  * Validates and resolves a stack's herd config, all of it at once: the secrets in it (each
  * replaced by its marker; see `markSecrets`), `herd:monitoring`, `herd:kubernetes` and
- * `herd:fleets` with the files they name. Throws one {@link ConfigError} listing every problem
+ * `herd:fleets` with the files they name, and each backend's `herd:<backend>`. Throws one {@link ConfigError} listing every problem
  * of every key, before anything is registered.
  *
  * @example A program that builds the Docker fleets of its stack itself, where stackProgram builds them all
@@ -243,10 +233,20 @@ export function resolveStack(input: StackInput, options: StackOptions): Resolved
     };
     const fleetsValue = marked(FLEETS_KEY, input.fleets);
     const monitoring = checkSettings(monitoringSettingsSchema, "herd:monitoring", marked("herd:monitoring", input.monitoring));
-    const kubernetes = checkSettings(kubernetesSettingsSchema, "herd:kubernetes", marked("herd:kubernetes", input.kubernetes));
-    problems.push(...monitoring.problems, ...kubernetes.problems);
-    if (kubernetes.value) {
-        problems.push(...kubernetesPathProblems(kubernetes.value, options.projectDir));
+    problems.push(...monitoring.problems);
+    // Each backend's own key, herd:<backend>, in the registry's order.
+    const own = new Map<string, unknown>();
+    for (const name of Object.keys(FLEET_BACKENDS) as BackendName[]) {
+        const settings = configBackend(name).settings;
+        if (settings !== undefined) {
+            const key = `herd:${name}`;
+            const checked = checkSettings(settings.schema, key, marked(key, input[name]));
+            problems.push(...checked.problems);
+            if (checked.value !== undefined) {
+                problems.push(...(settings.problems?.(checked.value, options.projectDir) ?? []));
+                own.set(name, checked.value);
+            }
+        }
     }
     const fleets = refused.has(FLEETS_KEY) ? { resolved: [], problems: [] } : collectFleets(fleetsValue, {
         ...options,
@@ -256,23 +256,17 @@ export function resolveStack(input: StackInput, options: StackOptions): Resolved
     // A pushgateway that is wrong is reported once, not again as missing for every probe.
     const pushgatewayWrong = monitoring.problems.some((p) => p.path[1] === "pushgateway") || (monitoring.value === undefined && monitoring.problems.length > 0);
     problems.push(...fleets.problems.filter((p) => !(pushgatewayWrong && p.path[0] === "herd:monitoring")));
-    const openstack = checkSettings(openstackSettingsSchema, "herd:openstack", marked("herd:openstack", input.openstack));
-    problems.push(...openstack.problems);
     // Each backend may take what the stack declares (the compute hosts of herd:openstack, say).
-    const settings: StackSettings = {
-        ...(monitoring.value ? { monitoring: monitoring.value } : {}),
-        ...(kubernetes.value ? { kubernetes: kubernetes.value } : {}),
-        ...(openstack.value ? { openstack: openstack.value } : {}),
-    };
     const resolvedFleets = fleets.resolved.map((fleet): ResolvedFleet => {
         const config = configBackend(fleet.backend);
         if (!config.withStack) {
             return fleet;
         }
-        const withStack = config.withStack(fleet.name, fleet.args, settings);
+        const withStack = config.withStack(fleet.name, fleet.args, own.get(fleet.backend));
         problems.push(...withStack.problems);
         return { ...fleet, args: withStack.args ?? fleet.args } as ResolvedFleet;
     });
+    const settings = { ...(monitoring.value ? { monitoring: monitoring.value } : {}), ...Object.fromEntries(own) } as StackSettings;
     if (problems.length > 0) {
         throw new ConfigError(options.stack, problems);
     }

@@ -1,9 +1,10 @@
+import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { isPulumiSecretKey, storedStackConfig } from "../config";
-import type { FleetBackend, StackBuild } from "./backend";
+import type { FleetBackend, OnBackend, StackBuild, StackContext } from "./backend";
 import { type BackendName, FLEET_BACKENDS, type FleetArgs, fleetBackend } from "./backends";
 import { alertRuleFile, buildFleet, type Fleet } from "./fleet";
-import { type ResolvedFleet, resolveStack } from "./resolve";
+import { type ResolvedFleet, resolveStack, type StackInput } from "./resolve";
 
 /**
  * Where {@link stackProgram} finds the stack's files.
@@ -13,8 +14,10 @@ import { type ResolvedFleet, resolveStack } from "./resolve";
 export interface StackProgramOptions {
     /**
      * The project folder: where `Pulumi.<stack>.yaml` and the files the stack config names
-     * (`userData`, probe scripts, the kubeconfig) are. @default the working directory, where
-     * `pulumi up` runs the program
+     * (`userData`, probe scripts, the kubeconfig) are. @default the project root the program
+     * runs in (`pulumi.runtime.getRootDirectory()`: the folder of `Pulumi.yaml` under `pulumi up`,
+     * `runProgram`'s `projectDir` under the test kit, which is how `herd plan` runs the program
+     * on another revision's files), else the working directory
      */
     readonly projectDir?: string;
 }
@@ -39,6 +42,12 @@ export interface StackProgramOutputs {
      * Prometheus is configured by hand; Kubernetes fleets carry theirs as PrometheusRule objects.
      */
     readonly alertRules: string;
+}
+
+/** The project root the program runs in, as the engine (or the test kit) gives it; else the working directory. */
+function projectRoot(): string {
+    const root = pulumi.runtime.getRootDirectory();
+    return path.isAbsolute(root) ? root : process.cwd();
 }
 
 /** Under `pulumi up`, a herd error prints as one message (a `RunError`), not a stack trace. */
@@ -68,7 +77,7 @@ function oneMessage<T>(fleet: string, make: () => T): T {
  * ```ts
  * // index.ts of a project whose fleets live in Pulumi.<stack>.yaml
  * import { stackProgram } from "pulumi-herd";
- * const stack = stackProgram({ projectDir: __dirname });
+ * const stack = stackProgram();
  * export const fleets = stack.fleets;
  * export const alertRules = stack.alertRules;
  * ```
@@ -77,25 +86,21 @@ function oneMessage<T>(fleet: string, make: () => T): T {
  */
 export function stackProgram(options: StackProgramOptions = {}): StackProgramOutputs {
     const stack = pulumi.getStack();
-    const projectDir = options.projectDir ?? process.cwd();
+    const projectDir = options.projectDir ?? projectRoot();
     const config = new pulumi.Config("herd");
-    const herdKeys = ["herd:fleets", "herd:monitoring", "herd:kubernetes", "herd:openstack"];
+    // herd:fleets, herd:monitoring and each backend's herd:<backend> (a key no backend reads is ignored).
+    const keys = ["fleets", "monitoring", ...Object.keys(FLEET_BACKENDS)];
     const { fleets: resolved, ...settings } = resolveStack(
-        {
-            fleets: config.getObject("fleets"),
-            monitoring: config.getObject("monitoring"),
-            kubernetes: config.getObject("kubernetes"),
-            openstack: config.getObject("openstack"),
-        },
-        { stack, projectDir, stored: storedStackConfig(projectDir, stack), secretKeys: herdKeys.filter(isPulumiSecretKey) },
+        Object.fromEntries(keys.map((key) => [key, config.getObject(key)])) as StackInput,
+        { stack, projectDir, stored: storedStackConfig(projectDir, stack), secretKeys: keys.map((key) => `herd:${key}`).filter(isPulumiSecretKey) },
     );
     // Each backend sets up what its fleets share (a provider, namespaces, a preflight), in the
     // registry's order, before any fleet is built; then each fleet is built with what its backend adds.
-    const context = { stack, settings };
     const builders = new Map<string, (fleet: ResolvedFleet) => StackBuild>();
     for (const name of Object.keys(FLEET_BACKENDS) as BackendName[]) {
         const fleets = resolved.filter((fleet) => fleet.backend === name);
-        const backend = fleetBackend(name) as FleetBackend<FleetArgs, Fleet, FleetOutputs, unknown, ResolvedFleet["args"]>;
+        const backend = fleetBackend(name) as unknown as FleetBackend<FleetArgs, Fleet, FleetOutputs, unknown, ResolvedFleet["args"], OnBackend<BackendName>, unknown>;
+        const context: StackContext<unknown> = { stack, ...(settings.monitoring ? { monitoring: settings.monitoring } : {}), ...(settings[name] ? { settings: settings[name] } : {}) };
         if (fleets.length > 0) {
             builders.set(name, backend.stackProgram ? backend.stackProgram(fleets, context) : () => ({}));
         }

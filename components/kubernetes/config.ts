@@ -1,11 +1,14 @@
 import { type ConfigBackend, missingPushgateway, type ResolveOptions, type ResolvedConfig, secretsOf } from "../config/backend";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import type { ConfigProblem } from "../config/errors";
-import type { KubernetesFleetConfig } from "../config/schema";
-import { FLEETS_KEY } from "../config/validate";
+import { projectPath } from "../config/files";
+import { FLEETS_KEY, isContainerSecretPlace } from "../config/validate";
 import { canonicalHealthCheck } from "../core/health";
 import { cronScheduleProblem, type ProbeSpec } from "../monitoring/probe";
 import { containerGeneration, containerReleaseFromConfig } from "../release/container";
 import { KubernetesVolume, podSettingsProblems } from "./pod";
+import { type KubernetesFleetConfig, kubernetesFleetSchema, type KubernetesSettings, kubernetesSettingsSchema } from "./schema";
 import type { PlainNamespaceWorkloadArgs } from "./workload";
 
 /**
@@ -71,8 +74,37 @@ function probeProblems(name: string, fleet: KubernetesFleetConfig, options: Reso
     return problems;
 }
 
-/** The Kubernetes backend's part of resolving a stack config. */
-export const kubernetesConfigBackend: ConfigBackend<KubernetesFleetConfig, PlainNamespaceWorkloadArgs> = {
+/**
+ * Problems of the paths in `herd:kubernetes`: each must stay inside the project. They may not
+ * exist yet (a kubeconfig a local cluster writes, a directory manifests are rendered to): what
+ * exists of them must lead, after symlinks, inside the project, and be of the right kind.
+ */
+function kubernetesPathProblems(settings: KubernetesSettings, projectDir: string): ConfigProblem[] {
+    const problems: ConfigProblem[] = [];
+    const check = (key: "kubeconfig" | "renderYamlToDirectory", relative: string, kind: "file" | "directory", what: string) => {
+        let existing = relative;
+        while (existing !== "." && !fs.existsSync(path.resolve(projectDir, existing))) {
+            existing = path.dirname(existing);
+        }
+        const found = projectPath(projectDir, existing, existing === relative ? kind : "directory");
+        if ("problem" in found) {
+            problems.push({ path: ["herd:kubernetes", key], value: relative, allowed: `${what} relative to the project directory (${found.problem})` });
+        }
+    };
+    if (settings.kubeconfig !== undefined) {
+        check("kubeconfig", settings.kubeconfig, "file", "a kubeconfig file");
+    }
+    if (settings.renderYamlToDirectory !== undefined) {
+        check("renderYamlToDirectory", settings.renderYamlToDirectory, "directory", "a directory");
+    }
+    return problems;
+}
+
+/** The Kubernetes backend's part of validating and resolving a stack config. */
+export const kubernetesConfigBackend: ConfigBackend<KubernetesFleetConfig, PlainNamespaceWorkloadArgs, KubernetesSettings> = {
+    schema: kubernetesFleetSchema,
+    secretPlace: isContainerSecretPlace,
+    settings: { schema: kubernetesSettingsSchema, problems: kubernetesPathProblems },
     resolve(name: string, fleet: KubernetesFleetConfig, _probes: readonly ProbeSpec[], options: ResolveOptions): ResolvedConfig<PlainNamespaceWorkloadArgs> {
         const probes = probeProblems(name, fleet, options);
         const problems = kubernetesConfigProblems(name, fleet);

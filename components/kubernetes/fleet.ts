@@ -1,6 +1,5 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { type ConfigProblem, formatProblem } from "../config/errors";
-import type { KubernetesFleetConfig } from "../config/schema";
 import { type BuiltFleet, type FleetBackend, labelsFrom } from "../fleet/backend";
 import { containerProbeProblems, fleetAlertInput, type ContainerProbeArgs, type FleetMonitoringArgs } from "../fleet/plan";
 import { cronScheduleProblem, probeSpecProblems, type ProbeSpec } from "../monitoring/probe";
@@ -13,6 +12,7 @@ import { isLabelKey, isLabelValue } from "./placement";
 import type * as WorkloadModule from "./workload";
 import { kubernetesConfigBackend } from "./config";
 import { kubernetesProbeRunner, type KubernetesProbeTarget } from "./probe";
+import { KUBERNETES_MAX_SIZE, type KubernetesFleetConfig, type KubernetesSettings } from "./schema";
 import { kubernetesStackProgram } from "./stack";
 
 /**
@@ -113,9 +113,11 @@ export const kubernetesFleetBackend: FleetBackend<
     KubernetesFleetOutputs,
     KubernetesFleetConfig,
     WorkloadModule.PlainNamespaceWorkloadArgs,
-    KubernetesProbeTarget
+    KubernetesProbeTarget,
+    KubernetesSettings
 > = {
     name: "kubernetes",
+    maxSize: KUBERNETES_MAX_SIZE,
     problems: kubernetesFleetProblems,
     build(name: string, args: KubernetesFleetArgs, stack: string, opts: pulumi.ComponentResourceOptions): KubernetesFleet {
         // The components' modules load the provider SDK: only a stack with a Kubernetes fleet loads it.

@@ -8,7 +8,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { formatProblem } from "../config/errors";
 import { HTTP_PATH_ALLOWED, isHttpPath } from "../config/grammar";
-import { MAX_FLEET_SIZE } from "../config/schema";
+import { KUBERNETES_MAX_SIZE } from "./schema";
 import { fleetNameProblems, healthCheckProblems, refuseArguments } from "../core/arguments";
 import { canonicalHealthCheck, HealthCheck } from "../core/health";
 import { assignSlots, defaultBatch, Rollout } from "../rollout";
@@ -204,7 +204,7 @@ export function planRoles(size: number, release: ContainerRelease, rollout?: Rol
 }
 
 function argumentProblems(input: KubernetesWorkloadArgs): string[] {
-    const problems = fleetShapeProblems({ size: input.size, rollout: input.rollout, batch: input.update?.batch, maxSize: MAX_FLEET_SIZE.kubernetes });
+    const problems = fleetShapeProblems({ size: input.size, rollout: input.rollout, batch: input.update?.batch, maxSize: KUBERNETES_MAX_SIZE });
     problems.push(...containerReleaseProblems(input.release, "release"));
     if (input.rollout?.previous) {
         problems.push(...containerReleaseProblems(input.rollout.previous, "rollout.previous"));

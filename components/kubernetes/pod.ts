@@ -13,7 +13,7 @@ import {
     quantityValue,
     SIZE_ALLOWED,
     VOLUME_NAME_ALLOWED,
-} from "../config/kubernetesGrammar";
+} from "./grammar";
 import { holdsSecret } from "../release/secrets";
 
 /**

@@ -1,6 +1,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import type * as k8s from "@pulumi/kubernetes";
 import type { StackBuild, StackContext, StackFleet } from "../fleet/backend";
+import type { KubernetesSettings } from "./schema";
 import { containerProbeSettings } from "../fleet/plan";
 import { buildNamespace, namespaceResourceName, namespacesToCreate } from "./namespaces";
 import type { PlainNamespaceWorkloadArgs } from "./workload";
@@ -11,8 +12,8 @@ import type { PlainNamespaceWorkloadArgs } from "./workload";
  * created first unless `createNamespaces: false` says they exist, every object of a fleet waiting
  * for its namespace; and the probes' Pushgateway and image from `herd:monitoring`.
  */
-export function kubernetesStackProgram(fleets: readonly StackFleet<PlainNamespaceWorkloadArgs>[], context: StackContext): (fleet: StackFleet<PlainNamespaceWorkloadArgs>) => StackBuild {
-    const settings = context.settings.kubernetes;
+export function kubernetesStackProgram(fleets: readonly StackFleet<PlainNamespaceWorkloadArgs>[], context: StackContext<KubernetesSettings>): (fleet: StackFleet<PlainNamespaceWorkloadArgs>) => StackBuild {
+    const settings = context.settings;
     let provider: k8s.Provider | undefined;
     const kubernetesProvider = (): k8s.Provider | undefined => {
         if (settings && !provider) {
@@ -29,7 +30,7 @@ export function kubernetesStackProgram(fleets: readonly StackFleet<PlainNamespac
             namespaces.set(namespace, new core.v1.Namespace(namespaceResourceName(namespace), buildNamespace(namespace), opts));
         }
     }
-    const probeSettings = containerProbeSettings(context.settings.monitoring);
+    const probeSettings = containerProbeSettings(context.monitoring);
     return (fleet) => {
         const created = namespaces.get(fleet.args.namespace ?? "default");
         const given = kubernetesProvider();

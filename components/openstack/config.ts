@@ -1,13 +1,14 @@
-import type { ConfigBackend, ResolveOptions, ResolvedConfig, StackSettings } from "../config/backend";
+import type { ConfigBackend, ResolveOptions, ResolvedConfig } from "../config/backend";
 import type { ConfigProblem } from "../config/errors";
 import { readProjectFile } from "../config/files";
-import type { OpenStackFleetConfig, ServerReleaseConfig } from "../config/schema";
+import { parseIpv4Cidr } from "../config/grammar";
 import { FLEETS_KEY } from "../config/validate";
-import { canonicalHealthCheck, type HttpHealthCheck, type TcpHealthCheck } from "../core/health";
+import { canonicalHealthCheck, HEALTH_COMMAND_OUTSIDE, type HttpHealthCheck, type TcpHealthCheck } from "../core/health";
 import type { ProbeSpec } from "../monitoring/probe";
 import { defaultBatch } from "../rollout";
 import { spreadProblem } from "./hosts";
 import { groupNameOf, renderRelease, type ServerRelease } from "./members";
+import { openstackFleetSchema, type OpenStackFleetConfig, type OpenStackSettings, openstackSettingsSchema, type ServerReleaseConfig } from "./schema";
 import type { ServerGroupArgs } from "./serverGroup";
 import { cloudConfigProblems, encodedUserDataSize, parseCloudConfig, USER_DATA_MAX_ENCODED_BYTES } from "./userData";
 
@@ -106,7 +107,7 @@ function openstackArgs(
         ...(fleet.rollout ? { rollout: { members: fleet.rollout.members, ...(previous ? { previous } : {}) } } : {}),
         ...(fleet.update ? { update: fleet.update } : {}),
         ...(fleet.spread ? { spread: fleet.spread } : {}),
-        // crossChecks refused a command check: Octavia runs HTTP and TCP checks only.
+        // openstackConfigProblems refused a command check: Octavia runs HTTP and TCP checks only.
         ...(fleet.health ? { health: canonicalHealthCheck(fleet.health) as HttpHealthCheck | TcpHealthCheck } : {}),
         ...(fleet.loadBalancer ? { loadBalancer: fleet.loadBalancer } : {}),
         ...(fleet.ingress ? { ingress: fleet.ingress } : {}),
@@ -137,16 +138,78 @@ function hostProblems(fleet: string, args: ServerGroupArgs, hosts: number): Conf
     ];
 }
 
-/** The OpenStack backend's part of resolving a stack config. */
-export const openstackConfigBackend: ConfigBackend<OpenStackFleetConfig, ServerGroupArgs> = {
+/**
+ * Rules of an OpenStack fleet that span several of its keys: each release has one network or a
+ * list of them, a load balancer sends traffic only to members that pass a health check (HTTP or
+ * TCP: Octavia runs no command), and no ingress rule gives what an earlier one gives.
+ */
+function openstackConfigProblems(fleet: OpenStackFleetConfig, prefix: (string | number)[]): ConfigProblem[] {
+    const problems: ConfigProblem[] = [];
+    for (const [key, release] of [["release", fleet.release], ["rollout.previous", fleet.rollout?.previous]] as const) {
+        if (release && release.network === undefined && release.networks === undefined) {
+            problems.push({
+                path: [...prefix, ...key.split("."), "network"],
+                value: undefined,
+                allowed: "a network name or ID (or `networks`, a list) for the members' ports",
+            });
+        }
+        if (release && release.network !== undefined && release.networks !== undefined) {
+            problems.push({
+                path: [...prefix, ...key.split("."), "networks"],
+                value: release.networks,
+                allowed: "either `network` or `networks`, not both",
+            });
+        }
+    }
+    if (fleet.loadBalancer && !fleet.health) {
+        problems.push({
+            path: [...prefix, "health"],
+            value: undefined,
+            allowed: "{ path, port } (HTTP) or { port } (TCP) when loadBalancer is set: traffic goes only to members that pass it",
+        });
+    }
+    if (fleet.health?.command !== undefined) {
+        problems.push({ path: [...prefix, "health", "command"], value: fleet.health.command, allowed: HEALTH_COMMAND_OUTSIDE });
+    }
+    problems.push(...duplicateIngress(fleet.ingress ?? [], [...prefix, "ingress"]));
+    return problems;
+}
+
+/** Ingress rules that open what an earlier rule opens already (they would be one security group rule, twice). */
+function duplicateIngress(rules: readonly { port: number; protocol?: string; cidr: string }[], prefix: (string | number)[]): ConfigProblem[] {
+    const seen = new Map<string, number>();
+    const problems: ConfigProblem[] = [];
+    rules.forEach((rule, i) => {
+        const parsed = parseIpv4Cidr(rule.cidr);
+        const range = typeof parsed === "string" ? rule.cidr : `${parsed.address}/${parsed.prefix}`;
+        const key = `${rule.protocol ?? "tcp"} ${rule.port} ${range}`;
+        const first = seen.get(key);
+        if (first === undefined) {
+            seen.set(key, i);
+        } else {
+            problems.push({
+                path: [...prefix, i],
+                value: rule,
+                allowed: `a rule that ingress[${first}] does not give already (${rule.protocol ?? "tcp"} port ${rule.port} from ${range})`,
+            });
+        }
+    });
+    return problems;
+}
+
+/** The OpenStack backend's part of validating and resolving a stack config. */
+export const openstackConfigBackend: ConfigBackend<OpenStackFleetConfig, ServerGroupArgs, OpenStackSettings> = {
+    schema: openstackFleetSchema,
+    problems: openstackConfigProblems,
+    settings: { schema: openstackSettingsSchema },
     resolve(name: string, fleet: OpenStackFleetConfig, probes: readonly ProbeSpec[], options: ResolveOptions): ResolvedConfig<ServerGroupArgs> {
         const problems: ConfigProblem[] = [];
         const args = openstackArgs(name, fleet, probes, options, problems);
         return { args, problems };
     },
     // The declared hosts reach every OpenStack fleet, which checks them again when built in code.
-    withStack(name: string, args: ServerGroupArgs, settings: StackSettings): ResolvedConfig<ServerGroupArgs> {
-        const computeHosts = settings.openstack?.computeHosts;
+    withStack(name: string, args: ServerGroupArgs, settings: OpenStackSettings | undefined): ResolvedConfig<ServerGroupArgs> {
+        const computeHosts = settings?.computeHosts;
         if (computeHosts === undefined) {
             return { args, problems: [] };
         }

@@ -1,11 +1,11 @@
 import type * as pulumi from "@pulumi/pulumi";
-import type { OpenStackFleetConfig } from "../config/schema";
-import { type BuiltFleet, type FleetBackend, labelsFrom } from "../fleet/backend";
+import { type BuiltFleet, type FleetBackend, labelsFrom, type OnBackend } from "../fleet/backend";
 import { fleetAlertInput, type FleetMonitoringArgs } from "../fleet/plan";
 import { fleetProbes } from "../monitoring/probeComponent";
 import { defaultAlerts } from "../monitoring/rules";
 import type * as ServerGroupModule from "./serverGroup";
 import { openstackConfigBackend } from "./config";
+import { OPENSTACK_MAX_SIZE, type OpenStackFleetConfig, type OpenStackSettings } from "./schema";
 import { openstackStackProgram } from "./stack";
 
 /** The OpenStack backend of a fleet: a `ServerGroup`, its alerts for the stack's rule file, and probes its members run. */
@@ -58,8 +58,17 @@ export interface OpenStackFleetOutputs {
 }
 
 /** The OpenStack backend, as the fleet registry lists it. */
-export const openstackFleetBackend: FleetBackend<OpenStackFleetArgs, OpenStackFleet, OpenStackFleetOutputs, OpenStackFleetConfig, ServerGroupModule.ServerGroupArgs> = {
+export const openstackFleetBackend: FleetBackend<
+    OpenStackFleetArgs,
+    OpenStackFleet,
+    OpenStackFleetOutputs,
+    OpenStackFleetConfig,
+    ServerGroupModule.ServerGroupArgs,
+    OnBackend<"openstack">,
+    OpenStackSettings
+> = {
     name: "openstack",
+    maxSize: OPENSTACK_MAX_SIZE,
     // Probes run on the members from their user data, on the members' own schedule: nothing to add.
     problems: () => [],
     build(name: string, args: OpenStackFleetArgs, stack: string, opts: pulumi.ComponentResourceOptions): OpenStackFleet {

@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { ProbeSpec } from "../monitoring/probe";
 import { deployTimePlaceholder, generationOf, isDeployTimeValue } from "../release/generation";
 import { assignSlots, batchesOf, defaultBatch, Rollout } from "../rollout";
-import { MAX_FLEET_SIZE } from "../config/schema";
+import { OPENSTACK_MAX_SIZE } from "./schema";
 import {
     cloudConfigProblems,
     deployTimeUserData,
@@ -258,8 +258,8 @@ function knownAtPlan(value: pulumi.Input<string>, place: string): string {
  * @group Releases and rollouts
  */
 export function planMembers(fleet: string, input: PlanInput): MemberPlan[] {
-    if (Number.isSafeInteger(input.size) && input.size > MAX_FLEET_SIZE.openstack) {
-        throw new RangeError(`fleet "${fleet}": size = ${input.size}: expected at most ${MAX_FLEET_SIZE.openstack} members: the most one openstack fleet may have`);
+    if (Number.isSafeInteger(input.size) && input.size > OPENSTACK_MAX_SIZE) {
+        throw new RangeError(`fleet "${fleet}": size = ${input.size}: expected at most ${OPENSTACK_MAX_SIZE} members: the most one openstack fleet may have`);
     }
     const current = renderRelease(fleet, input.release, input, "release");
     const previous = input.rollout?.previous && renderRelease(fleet, input.rollout.previous, input, "rollout.previous");

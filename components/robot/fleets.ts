@@ -1,6 +1,7 @@
 import * as path from "node:path";
-import { Backend, FLEETS_KEY, parseFleets, parseKubernetesSettings } from "../config";
-import { releaseGeneration, resolveFleets } from "../fleet";
+import { FLEETS_KEY, parseSettings } from "../config";
+import { kubernetesSettingsSchema } from "../kubernetes/schema";
+import { type BackendName, parseFleets, releaseGeneration, resolveFleets } from "../fleet";
 import { defaultMinHealthy } from "../monitoring/rules";
 import { defaultBatch } from "../rollout";
 import { stackConfigOf } from "../cli/project";
@@ -11,7 +12,7 @@ export type RollbackMode = "off" | "commit" | "branch";
 /** What the robot knows of a fleet: read from its stack file each time an alert names it. */
 export interface RobotFleet {
     readonly name: string;
-    readonly backend: Backend;
+    readonly backend: BackendName;
     /** Number of slots. */
     readonly size: number;
     /** The floor the robot never takes the fleet below (`alerts.minHealthy`, or its default). */
@@ -51,7 +52,7 @@ export interface RobotStack {
 export function robotStack(text: string, fileName: string, stack: string, projectDir: string): RobotStack {
     const config = stackConfigOf(text, fileName);
     const fleets = config[FLEETS_KEY] === undefined ? {} : parseFleets(config[FLEETS_KEY], stack);
-    const kubernetes = parseKubernetesSettings(config["herd:kubernetes"], stack);
+    const kubernetes = parseSettings(kubernetesSettingsSchema, "herd:kubernetes", config["herd:kubernetes"], stack);
     // Reading the fleets' files for their generations is only needed while a rollout is under way.
     const rolling = Object.values(fleets).some((fleet) => fleet.rollout?.previous !== undefined);
     const generations = rolling ? rolloutGenerations(config[FLEETS_KEY], stack, projectDir) : new Map<string, string>();
