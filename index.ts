@@ -1,9 +1,9 @@
 import { stackProgram } from "./components/fleet";
 
 // The whole program is the SDK's stackProgram: every fleet of herd:fleets, built and monitored
-// (see components/fleet/stack.ts). `herd plan` evaluates it for another revision's files, in
-// another folder, and says where with HERD_PROJECT_DIR; Pulumi runs it from here.
-const stack = stackProgram({ projectDir: process.env.HERD_PROJECT_DIR ?? __dirname });
+// (see components/fleet/stack.ts), from the files of the project root it runs in: this folder
+// under `pulumi up`, another revision's files when `herd plan` runs it under the test kit.
+const stack = stackProgram();
 
 /** Per fleet: its backend, the generation each slot (or role) runs, and how to reach it. */
 export const fleets = stack.fleets;

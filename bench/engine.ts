@@ -63,7 +63,6 @@ function benchFleets(count: number) {
  * can put the real name where a Deployment refers to it.
  */
 async function template(projectDir: string, config: Record<string, unknown>) {
-    process.env.HERD_PROJECT_DIR = projectDir;
     const run = await runProgram({
         program: path.join(projectDir, "index.ts"),
         projectDir,

@@ -76,7 +76,6 @@ function openstackTemplate(size: number): OpenStackTemplate {
 
 /** The plain equivalents of herd's Kubernetes objects: what herd registers, minus components and providers. */
 async function kubernetesTemplate(size: number) {
-    process.env.HERD_PROJECT_DIR = root;
     const run = await runProgram({ program: path.join(root, "index.ts"), projectDir: root, stack: STACK, config: { "herd:fleets": kubernetesFleets(size) } });
     return run.resources.filter((r) => r.custom && !r.type.startsWith("pulumi:providers:")).map(({ type, name, inputs }) => ({ type, name, inputs }));
 }
@@ -108,7 +107,6 @@ function comparable(resources: readonly RecordedResource[]): string[] {
 /** The baseline is only a baseline if it registers what herd registers. Checked on a small fleet. */
 async function checkEquivalence(): Promise<void> {
     const template = openstackTemplate(10);
-    process.env.HERD_PROJECT_DIR = root;
     const herd = await runProgram({ program: path.join(root, "index.ts"), projectDir: root, stack: STACK, config: { "herd:fleets": openstackFleets(10) } });
     const plain = await runProgram({ program: () => openstackBaseline(template), projectDir: root, stack: STACK, config: {} });
     const a = comparable(herd.resources);

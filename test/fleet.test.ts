@@ -241,10 +241,8 @@ describe("stackProgram: the stack-config-driven program, as a function another p
             fs.mkdirSync(copy);
             fs.cpSync(path.join(dir, "probes"), path.join(copy, "probes"), { recursive: true });
             fs.cpSync(path.join(dir, "Pulumi.test.yaml"), path.join(copy, "Pulumi.test.yaml"));
-            process.env.HERD_PROJECT_DIR = copy;
-            const viaIndex = await runProgram({ program: path.join(ROOT, "index.ts"), projectDir: copy, stack: "test", config: { "herd:fleets": fleets } }).finally(() => {
-                delete process.env.HERD_PROJECT_DIR;
-            });
+            // index.ts reads the files of the project root it runs in: the copy, not its own folder.
+            const viaIndex = await runProgram({ program: path.join(ROOT, "index.ts"), projectDir: copy, stack: "test", config: { "herd:fleets": fleets } });
             const shape = (run: ProgramRun) => run.resources.map((r) => ({ urn: r.urn, inputs: r.inputs }));
             expect(shape(own)).to.deep.equal(shape(viaIndex));
             expect(own.resources.filter((r) => r.type === "openstack:compute/instance:Instance")).to.have.length(3);

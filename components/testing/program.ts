@@ -21,7 +21,11 @@ export interface RunOptions {
     readonly program: string | (() => unknown);
     /** Stack name the program sees (`pulumi.getStack()`). @default "test" */
     readonly stack?: string;
-    /** Project directory: where `Pulumi.yaml` and the stack files are. @default the program's directory, else cwd */
+    /**
+     * Project directory: where `Pulumi.yaml` and the stack files are. The program finds it as it
+     * does under `pulumi up`, as `pulumi.runtime.getRootDirectory()` (`stackProgram`'s default).
+     * @default the program's directory, else cwd
+     */
     readonly projectDir?: string;
     /** Project name. @default the `name` in `Pulumi.yaml`, else "project" */
     readonly project?: string;
@@ -129,6 +133,7 @@ export class ProgramError extends Error {
  * Runtime hooks the SDK marks internal (left out of its typings) but which a recorder needs: the
  * mock monitor's feature probe and the wait for outstanding registrations.
  */
+const state = require("@pulumi/pulumi/runtime/state") as { getStore(): { settings: { options: { rootDirectory?: string } } } };
 const settings = require("@pulumi/pulumi/runtime/settings") as {
     setMockOptions(monitor: unknown, project?: string, stack?: string, preview?: boolean): void;
     awaitFeatureSupport(): Promise<void>;
@@ -243,6 +248,8 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
         call: (args) => options.call?.(args) ?? { ...args.inputs, id: deterministicId(args.token, JSON.stringify(args.inputs)) },
     });
     settings.setMockOptions(monitor, options.project ?? projectName(projectDir), stack, options.preview ?? false);
+    // What the engine gives a program it runs: its project root (the Pulumi SDK keeps it in its state).
+    state.getStore().settings.options.rootDirectory = path.resolve(projectDir);
     await settings.awaitFeatureSupport();
 
     let outputs: Record<string, unknown>;
