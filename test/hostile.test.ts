@@ -221,6 +221,14 @@ describe("hostile input: secrets stay secret", function () {
         expect(web?.backend === "docker" && web.args.secrets?.get(tokenMarker)).to.equal(TOKEN);
     });
 
+    it("in a herd:fleets secret as a whole: an env on a backend whose release has none is refused by the schema, showing the marker only", () => {
+        const fleets = { db: { ...openstack, release: { ...openstack.release, env: { TOKEN } } } };
+        const lines = problemLines(() => resolveStack({ fleets }, { stack: "prod", projectDir: PROJECT_DIR, secretKeys: ["herd:fleets"] }));
+        expect(lines).to.have.length(1);
+        expect(lines[0]).to.match(/^ {2}- herd:fleets\.db\.release\.env = .*: unknown key; allowed keys: image, flavor, network, networks, keyPair, securityGroups, userData$/);
+        expect(lines[0]).to.contain(plaintextMarker("prod", TOKEN)).and.not.contain(TOKEN);
+    });
+
     it("are refused where no one can read them: a whole key herd cannot decrypt, and another key secret as a whole", () => {
         const input: StackInput = { fleets: { web: { ...docker, release: { ...docker.release, env: { TOKEN } } } } };
         // The test kit and herd plan read the ciphertext itself.

@@ -106,8 +106,10 @@ export function markSecrets(key: string, value: unknown, stored: unknown, secret
 
 /**
  * Where a key secret as a whole holds its secrets: `herd:fleets.<fleet>.release.env.<NAME>` and
- * `.files.<path>`, and the same under `rollout.previous`, on the container backends (the only
- * places a secret reaches a member as a secret).
+ * `.files.<path>`, and the same under `rollout.previous` (the only places a secret reaches a
+ * member as a secret, on the backends whose release has them). Marked in every fleet, whatever
+ * its backend: on one whose release has no such key, the schema refuses the key, and its message
+ * shows the marker, not the plaintext.
  */
 export const WHOLE_KEY_SECRETS = {
     key: "herd:fleets",
@@ -117,7 +119,6 @@ export const WHOLE_KEY_SECRETS = {
         ["rollout", "previous", "env"],
         ["rollout", "previous", "files"],
     ],
-    backends: ["kubernetes", "docker"],
 } as const;
 
 /** `herd:fleets` secret as a whole, read in plain text: each env value and file content behind its marker. */
@@ -129,7 +130,7 @@ function markWholeKey(key: string, value: unknown, stack: string): MarkedConfig 
     }
     const fleets = Object.fromEntries(
         Object.entries(value).map(([name, fleet]) => {
-            if (!isPlainObject(fleet) || !(WHOLE_KEY_SECRETS.backends as readonly unknown[]).includes(fleet.backend)) {
+            if (!isPlainObject(fleet)) {
                 return [name, fleet];
             }
             let next: Record<string, unknown> = fleet;
