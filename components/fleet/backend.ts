@@ -142,6 +142,12 @@ export interface FleetBackend<
     readonly memberTypes: readonly string[];
     /** herd's labels on a member of one of {@link FleetBackend.memberTypes}, read from its inputs. */
     memberLabels(type: string, inputs: Readonly<Record<string, unknown>>): MemberLabels;
+    /**
+     * What the cloud would compute for a resource of the backend that a program reads back (a
+     * server's address, a VIP), for the test kit's mocks to answer with: derived from `name` only,
+     * so every run gives the same. `undefined` for a type it computes nothing for. @default nothing
+     */
+    mockState?(type: string, name: string): Readonly<Record<string, unknown>> | undefined;
     /** What the backend does with its fleets' stack config (see its `config.ts`). */
     readonly config: ConfigBackend<Config, WorkloadArgs, Settings>;
     /**

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type * as pulumi from "@pulumi/pulumi";
 import { type BuiltFleet, type FleetBackend, labelsFrom, type OnBackend } from "../fleet/backend";
 import { fleetAlertInput, type FleetMonitoringArgs } from "../fleet/plan";
@@ -57,6 +58,12 @@ export interface OpenStackFleetOutputs {
     readonly loadBalancerAddress: ServerGroupModule.ServerGroup["loadBalancerAddress"];
 }
 
+/** A private address under `prefix` (two octets) derived from a name, the same on every run. */
+function addressOf(name: string, prefix: string): string {
+    const n = parseInt(createHash("sha256").update(name).digest("hex").slice(0, 4), 16);
+    return `${prefix}.${(n >> 8) % 256}.${(n % 254) + 1}`;
+}
+
 /** The OpenStack backend, as the fleet registry lists it. */
 export const openstackFleetBackend: FleetBackend<
     OpenStackFleetArgs,
@@ -92,6 +99,12 @@ export const openstackFleetBackend: FleetBackend<
     }),
     memberTypes: ["openstack:compute/instance:Instance"],
     memberLabels: (_type, inputs) => labelsFrom(inputs.metadata, METADATA),
+    mockState: (type, name) =>
+        type === "openstack:compute/instance:Instance"
+            ? { accessIpV4: addressOf(name, "10.20") }
+            : type === "openstack:loadbalancer/loadBalancer:LoadBalancer"
+              ? { vipAddress: addressOf(name, "10.30") }
+              : undefined,
     config: openstackConfigBackend,
     stackProgram: openstackStackProgram,
 };

@@ -5,6 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as YAML from "yaml";
 import { STORED_CONFIG_VARIABLE } from "../config/secrets";
 import { readStackConfig, StackConfig } from "../config/stackFile";
+import { FLEET_BACKENDS } from "../fleet/backends";
 import { holdsSecureValue, isSecureValue } from "../release/secrets";
 import { plainTextPaths, RecordedResource, RecordingMonitor } from "./recorder";
 
@@ -144,21 +145,15 @@ function deterministicId(...parts: string[]): string {
     return createHash("sha256").update(parts.join("\0")).digest("hex").slice(0, 12);
 }
 
-/** An RFC 5737 documentation address derived from a name, so runs are reproducible. */
-function testAddress(name: string, prefix: string): string {
-    const n = parseInt(deterministicId(name).slice(0, 4), 16);
-    return `${prefix}.${(n >> 8) % 256}.${n % 254 + 1}`;
-}
-
-function defaultState(args: pulumi.runtime.MockResourceArgs): Record<string, unknown> {
-    switch (args.type) {
-        case "openstack:compute/instance:Instance":
-            return { accessIpV4: testAddress(args.name, "10.20") };
-        case "openstack:loadbalancer/loadBalancer:LoadBalancer":
-            return { vipAddress: testAddress(args.name, "10.30") };
-        default:
-            return {};
+/** What the cloud would compute for the resource (a server's address), as its backend says (`FleetBackend.mockState`). */
+function defaultState(args: pulumi.runtime.MockResourceArgs): Readonly<Record<string, unknown>> {
+    for (const backend of Object.values(FLEET_BACKENDS) as { mockState?(type: string, name: string): Readonly<Record<string, unknown>> | undefined }[]) {
+        const state = backend.mockState?.(args.type, args.name);
+        if (state !== undefined) {
+            return state;
+        }
     }
+    return {};
 }
 
 function projectName(projectDir: string): string {
