@@ -1,6 +1,9 @@
 import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
-import stableStringify = require("json-stable-stringify");
+import { configure } from "safe-stable-stringify";
+
+/** JSON.stringify with every object's keys sorted, at every depth; a cycle throws, as JSON.stringify does. */
+const stableStringify = configure({ deterministic: true, circularValue: TypeError, bigint: false });
 
 /**
  * Length of a generation in hex characters: short enough for names, long enough not to collide.
