@@ -4,6 +4,7 @@ import { Command } from "commander";
 import * as YAML from "yaml";
 import { FLEETS_KEY, parseRollouts, parseStackFile, ROLLOUTS_KEY, stackFilePath } from "../config";
 import { parseFleets } from "../fleet/config";
+import { fleetBackend } from "../fleet/backends";
 import { describeFsError } from "./atomicWrite";
 import { CodeFleetShape, hasSecrets, releaseStackFile, RolloutEdit, stackFleets } from "./edit";
 import { CliError, CliIo } from "./io";
@@ -81,9 +82,9 @@ function parseWaves(text: string): number[] {
     return waves;
 }
 
-/** Releases of VMs and of containers are not interchangeable. */
-function kind(backend: string): "server" | "container" {
-    return backend === "openstack" ? "server" : "container";
+/** Releases of VMs and of containers are not interchangeable: what a backend's members run (`FleetBackend.releaseKind`). */
+function kind(backend: string): string {
+    return fleetBackend(backend)?.releaseKind ?? backend;
 }
 
 /**

@@ -59,6 +59,7 @@ export interface DockerFleetOutputs {
 export const dockerFleetBackend: FleetBackend<DockerFleetArgs, DockerFleet, DockerFleetOutputs, DockerFleetConfig, WorkloadModule.DockerWorkloadArgs, DockerProbeTarget> = {
     name: "docker",
     maxSize: DOCKER_MAX_SIZE,
+    releaseKind: "container",
     problems: (args) => containerProbeProblems(args, Array.isArray(args.probes) ? args.probes.length : 0).map(formatProblem),
     build(name: string, args: DockerFleetArgs, stack: string, opts: pulumi.ComponentResourceOptions): DockerFleet {
         // The component's module loads the provider SDK: only a stack with a Docker fleet loads it.

@@ -123,6 +123,12 @@ export interface FleetBackend<
      */
     readonly maxSize: number;
     /**
+     * What its members run, in a word: `server` (a VM image and what boots it) or `container` (an
+     * image and its process). `herd release --from-stack` moves a release only between fleets of
+     * the same kind.
+     */
+    readonly releaseKind: string;
+    /**
      * One line per problem of what the fleet adds on this backend (its probes' schedules,
      * Pushgateway, probe image, monitoring labels), naming the key path relative to the args, as
      * `fleetProblems` does. The workload's own arguments are its component's to check.

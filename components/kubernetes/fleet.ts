@@ -118,6 +118,7 @@ export const kubernetesFleetBackend: FleetBackend<
 > = {
     name: "kubernetes",
     maxSize: KUBERNETES_MAX_SIZE,
+    releaseKind: "container",
     problems: kubernetesFleetProblems,
     build(name: string, args: KubernetesFleetArgs, stack: string, opts: pulumi.ComponentResourceOptions): KubernetesFleet {
         // The components' modules load the provider SDK: only a stack with a Kubernetes fleet loads it.

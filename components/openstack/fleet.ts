@@ -76,6 +76,7 @@ export const openstackFleetBackend: FleetBackend<
 > = {
     name: "openstack",
     maxSize: OPENSTACK_MAX_SIZE,
+    releaseKind: "server",
     // Probes run on the members from their user data, on the members' own schedule: nothing to add.
     problems: () => [],
     build(name: string, args: OpenStackFleetArgs, stack: string, opts: pulumi.ComponentResourceOptions): OpenStackFleet {
