@@ -34,6 +34,7 @@ export type {
 export { FLEET_BACKENDS } from "./fleet";
 export type { BackendName, FleetArgsOf, FleetBackend, FleetOf, MemberLabels, OnBackend, StackBuild, StackContext, StackFleet } from "./fleet";
 export type { ConfigBackend, ResolvedConfig, SettingsBackend } from "./config/backend";
+export type { FleetPolicy, PolicyFleet, PolicyResourceView, PolicyViolation } from "./fleet/policy";
 
 // Components: one backend's workload alone, and its arguments.
 export { ServerGroup } from "./openstack/serverGroup";

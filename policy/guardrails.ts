@@ -8,7 +8,8 @@
  *   resource written by hand next to herd's fleets is held to the same rules;
  * - per-fleet rules (size, spread, health) are stack policies that group those resources under
  *   the herd component that is their parent (`herd:openstack:ServerGroup`,
- *   `herd:kubernetes:Workload`, `herd:docker:Workload`);
+ *   `herd:kubernetes:Workload`, `herd:docker:Workload`), and ask the fleet's backend, through the
+ *   fleet registry, how to read them (`FleetBackend.policy`, each backend's `policy.ts`);
  * - the rollout waves are in no resource at all, only in the stack config (`herd:fleets`), which
  *   the first-wave rule reads.
  *
@@ -26,9 +27,12 @@ import type {
 // and prefix a cloud API may accept (`0/0`, `0.0.0.0/00`, `::ffff:0:0/96`); a pattern would not.
 import * as ipaddr from "ipaddr.js";
 import { canonicalJson } from "../components/release/generation";
-import { HERD_LABELS } from "../components/release/container";
 import { DEFAULT_WAVES, waveSchedule } from "../components/rollout/waves";
 import { FleetSlots, protectionRefusal } from "../components/cli/protect";
+import { type BackendName, FLEET_BACKENDS } from "../components/fleet/backends";
+import { fleetLabel as label, type FleetPolicy } from "../components/fleet/policy";
+// The admin-port rule reads OpenStack security group rules, whoever created them.
+import { portsOpened } from "../components/openstack/policy";
 
 /** The stack config a change is compared with, for the protected-rollout rule. */
 export interface PolicyBase {
@@ -89,23 +93,18 @@ export const ADMIN_PORTS: Readonly<Record<number, string>> = {
     10255: "kubelet, read-only",
 };
 
-/** The herd component types whose children make up a fleet. */
-export const FLEET_TYPES = {
-    openstack: "herd:openstack:ServerGroup",
-    kubernetes: "herd:kubernetes:Workload",
-    docker: "herd:docker:Workload",
-} as const;
+/** Each backend's answers to the fleet rules, in the registry's order. */
+const FLEET_POLICIES: readonly FleetPolicy[] = Object.values(FLEET_BACKENDS).map((backend) => backend.policy);
+
+/** The herd component types whose children make up a fleet, by backend. */
+export const FLEET_TYPES = Object.fromEntries(Object.entries(FLEET_BACKENDS).map(([name, backend]) => [name, backend.policy.componentType])) as Record<BackendName, string>;
 
 const T = {
     instance: "openstack:compute/instance:Instance",
-    novaGroup: "openstack:compute/serverGroup:ServerGroup",
     secGroupRule: "openstack:networking/secGroupRule:SecGroupRule",
-    pool: "openstack:loadbalancer/pool:Pool",
-    monitor: "openstack:loadbalancer/monitor:Monitor",
     deployment: "kubernetes:apps/v1:Deployment",
     statefulSet: "kubernetes:apps/v1:StatefulSet",
     daemonSet: "kubernetes:apps/v1:DaemonSet",
-    service: "kubernetes:core/v1:Service",
     container: "docker:index/container:Container",
     remoteImage: "docker:index/remoteImage:RemoteImage",
 } as const;
@@ -113,8 +112,6 @@ const T = {
 const POD_WORKLOADS: readonly string[] = [T.deployment, T.statefulSet, T.daemonSet];
 const DIGEST = /@sha256:[0-9a-f]{64}$/;
 const IMAGE_ID = /^sha256:[0-9a-f]{64}$/;
-const HOSTNAME = "kubernetes.io/hostname";
-const SPREAD_POLICIES = ["anti-affinity", "soft-anti-affinity"];
 
 const configSchema = {
     properties: {
@@ -163,10 +160,6 @@ function fleetsOf(resources: readonly PolicyResource[], type: string): Fleet[] {
         .map((component) => ({ component, children: resources.filter((r) => r.parent?.urn === component.urn) }));
 }
 
-function label(fleet: Fleet): string {
-    return `fleet "${fleet.component.name}" (${fleet.component.type})`;
-}
-
 const ofType = (resources: readonly PolicyResource[], type: string) => resources.filter((r) => r.type === type);
 
 type PodSpec = { containers?: Container[]; securityContext?: SecurityContext; affinity?: { podAntiAffinity?: unknown }; topologySpreadConstraints?: { topologyKey?: string }[] };
@@ -194,62 +187,16 @@ function redundancy(env: PolicyEnvironment): StackValidationPolicy {
                     );
                 }
             };
-            for (const fleet of fleetsOf(args.resources, FLEET_TYPES.openstack)) {
-                const instances = ofType(fleet.children, T.instance);
-                tooSmall(fleet, instances.length);
-                const [group] = ofType(fleet.children, T.novaGroup);
-                const policies = (group?.props.policies as string[] | undefined) ?? [];
-                if (!group || !policies.some((policy) => SPREAD_POLICIES.includes(policy))) {
-                    reportViolation(
-                        `${label(fleet)} is not spread: its Nova server group policy is ${group ? JSON.stringify(policies.join(", ")) : "missing"}; use anti-affinity or soft-anti-affinity`,
-                        fleet.component.urn,
-                    );
-                }
-                if (computeHosts !== undefined && policies.includes("anti-affinity") && instances.length > computeHosts) {
-                    reportViolation(
-                        `${label(fleet)} has ${instances.length} members in a hard anti-affinity server group, and the cloud has ${computeHosts} compute host${computeHosts === 1 ? "" : "s"} (computeHosts): Nova cannot place ${instances.length - computeHosts} of them; use soft-anti-affinity or at most ${computeHosts} members`,
-                        fleet.component.urn,
-                    );
-                }
-                for (const instance of instances) {
-                    const hints = instance.props.schedulerHints as unknown[] | undefined;
-                    if (!Array.isArray(hints) || hints.length === 0) {
-                        reportViolation(`${label(fleet)}: instance "${instance.name}" does not join the fleet's server group (no scheduler hint)`, instance.urn);
+            for (const policy of FLEET_POLICIES) {
+                for (const fleet of fleetsOf(args.resources, policy.componentType)) {
+                    tooSmall(fleet, policy.members(fleet));
+                    for (const violation of policy.spreadViolations(fleet, computeHosts)) {
+                        reportViolation(violation.message, violation.urn ?? fleet.component.urn);
                     }
                 }
-            }
-            for (const fleet of fleetsOf(args.resources, FLEET_TYPES.kubernetes)) {
-                const workloads = fleet.children.filter((r) => POD_WORKLOADS.includes(r.type));
-                tooSmall(fleet, workloads.reduce((sum, w) => sum + Number((w.props.spec as { replicas?: number } | undefined)?.replicas ?? 1), 0));
-                for (const workload of workloads) {
-                    const pod = podSpecOf(workload.props);
-                    const spread = (pod.topologySpreadConstraints ?? []).some((c) => c.topologyKey === HOSTNAME) || pod.affinity?.podAntiAffinity !== undefined;
-                    if (!spread) {
-                        reportViolation(
-                            `${label(fleet)} is not spread: Deployment "${workload.name}" has no topology spread constraint or pod anti-affinity over ${HOSTNAME}`,
-                            workload.urn,
-                        );
-                    }
-                }
-            }
-            for (const fleet of fleetsOf(args.resources, FLEET_TYPES.docker)) {
-                tooSmall(fleet, ofType(fleet.children, T.container).length);
-                reportViolation(
-                    `${label(fleet)} runs every member on one Docker engine, which no anti-affinity can spread: run prod fleets on openstack or kubernetes`,
-                    fleet.component.urn,
-                );
             }
         },
     };
-}
-
-function portsOpened(rule: Record<string, unknown>): [number, number] | "all" {
-    const min = rule.portRangeMin as number | undefined;
-    const max = rule.portRangeMax as number | undefined;
-    if (rule.protocol === undefined || rule.protocol === "" || rule.protocol === "any" || (min === undefined && max === undefined) || min === 0) {
-        return rule.protocol === "icmp" ? [0, -1] : "all";
-    }
-    return [min ?? (max as number), max ?? (min as number)];
 }
 
 function healthChecked(env: PolicyEnvironment): StackValidationPolicy {
@@ -260,45 +207,10 @@ function healthChecked(env: PolicyEnvironment): StackValidationPolicy {
         configSchema,
         validateStack: (args, reportViolation) => {
             const { monitoringPorts } = requireStack(env, args);
-            for (const fleet of fleetsOf(args.resources, FLEET_TYPES.openstack)) {
-                const pools = ofType(fleet.children, T.pool);
-                const monitors = ofType(fleet.children, T.monitor);
-                const servingPorts = ofType(fleet.children, T.secGroupRule)
-                    .filter((rule) => rule.props.direction === "ingress")
-                    .map((rule) => portsOpened(rule.props))
-                    .filter((ports) => ports === "all" || !monitoringPorts.some((port) => port >= ports[0] && port <= ports[1]))
-                    .map((ports) => (ports === "all" ? "every port" : `port ${ports[0]}`));
-                if (pools.length === 0 && servingPorts.length > 0) {
-                    reportViolation(
-                        `${label(fleet)} serves on ${servingPorts[0]} but nothing health-checks its members: give it a health check and a load balancer, whose health monitor takes failing members out`,
-                        fleet.component.urn,
-                    );
-                }
-                if (pools.length > monitors.length) {
-                    reportViolation(`${label(fleet)} has a load balancer pool without a health monitor: give the fleet a health check`, fleet.component.urn);
-                }
-            }
-            for (const fleet of fleetsOf(args.resources, FLEET_TYPES.kubernetes)) {
-                const serving = ofType(fleet.children, T.service).length > 0;
-                for (const workload of fleet.children.filter((r) => POD_WORKLOADS.includes(r.type))) {
-                    const containers = podSpecOf(workload.props).containers ?? [];
-                    const servesHere = serving || containers.some((c) => (c.ports ?? []).length > 0);
-                    for (const container of containers.filter((c) => servesHere && c.readinessProbe === undefined)) {
-                        reportViolation(
-                            `${label(fleet)} serves but Deployment "${workload.name}" container "${container.name}" has no readiness probe: give the fleet a health check`,
-                            workload.urn,
-                        );
-                    }
-                }
-            }
-            for (const fleet of fleetsOf(args.resources, FLEET_TYPES.docker)) {
-                for (const container of ofType(fleet.children, T.container)) {
-                    const ports = (container.props.ports as { external?: number; internal?: number }[] | undefined) ?? [];
-                    if (ports.length > 0 && container.props.healthcheck === undefined) {
-                        reportViolation(
-                            `${label(fleet)} publishes port ${ports[0].external ?? ports[0].internal} but container "${container.name}" has no healthcheck: give the fleet a health check`,
-                            container.urn,
-                        );
+            for (const policy of FLEET_POLICIES) {
+                for (const fleet of fleetsOf(args.resources, policy.componentType)) {
+                    for (const violation of policy.healthViolations(fleet, monitoringPorts)) {
+                        reportViolation(violation.message, violation.urn ?? fleet.component.urn);
                     }
                 }
             }
@@ -508,41 +420,6 @@ function imagesPinned(env: PolicyEnvironment): ResourceValidationPolicy {
     };
 }
 
-/** A label's value on a resource: in OpenStack metadata, a Kubernetes pod template, or Docker's `{ label, value }` list. */
-function labelOf(resource: PolicyResource, key: string): string | undefined {
-    const props = resource.props;
-    const metadata = props.metadata as Record<string, unknown> | undefined;
-    const template = (props.spec as { template?: { metadata?: { labels?: Record<string, unknown> } } } | undefined)?.template?.metadata?.labels;
-    const docker = Array.isArray(props.labels) ? (props.labels as { label?: unknown; value?: unknown }[]).find((l) => l.label === key)?.value : undefined;
-    const value = metadata?.[key] ?? template?.[key] ?? docker;
-    return typeof value === "string" ? value : undefined;
-}
-
-/**
- * How many members of a fleet run the new release, counted on what the program registered
- * rather than taken from `rollout.members`: the release holds the lowest slots, so on
- * OpenStack and Docker it is the members on slot 0's generation when two generations run; on
- * Kubernetes, the canary Deployment's replicas. When every member runs one generation, that is
- * the release unless `members` is 0 (the policy sees the new state only, not the old one).
- */
-function membersOnNewRelease(fleet: Fleet, members: number): number {
-    const deployments = fleet.children.filter((r) => r.type === T.deployment);
-    if (deployments.length > 0) {
-        const replicas = (d: PolicyResource) => Number((d.props.spec as { replicas?: number } | undefined)?.replicas ?? 1);
-        const canary = deployments.find((d) => labelOf(d, HERD_LABELS.role) === "canary");
-        return canary ? replicas(canary) : members > 0 ? deployments.reduce((sum, d) => sum + replicas(d), 0) : 0;
-    }
-    const slots = fleet.children
-        .filter((r) => r.type === T.instance || r.type === T.container)
-        .map((r) => ({ slot: Number(labelOf(r, "herd-slot") ?? labelOf(r, HERD_LABELS.slot)), generation: labelOf(r, "herd-generation") ?? labelOf(r, HERD_LABELS.generation) }))
-        .sort((a, b) => a.slot - b.slot);
-    if (slots.length === 0) {
-        return 0;
-    }
-    const onSlotZero = slots.filter((s) => s.generation === slots[0].generation).length;
-    return onSlotZero === slots.length && members === 0 ? 0 : onSlotZero;
-}
-
 /** A fleet of `herd:fleets` as written, not validated. */
 export type RawFleet = { size?: unknown; release?: unknown; rollout?: { waves?: unknown; members?: unknown; previous?: unknown } };
 
@@ -559,7 +436,7 @@ function firstWaveSmall(env: PolicyEnvironment): StackValidationPolicy {
             if (fleets === undefined || fleets === null || typeof fleets !== "object") {
                 args.notApplicable("the stack config has no herd:fleets");
             }
-            const components = new Map(Object.values(FLEET_TYPES).flatMap((type) => fleetsOf(args.resources, type)).map((f) => [f.component.name, f]));
+            const components = new Map(FLEET_POLICIES.flatMap((policy) => fleetsOf(args.resources, policy.componentType).map((f) => [f.component.name, { fleet: f, policy }] as const)));
             for (const [name, fleet] of Object.entries(fleets as Record<string, RawFleet | null>)) {
                 const size = fleet?.size;
                 const waves = fleet?.rollout?.waves ?? DEFAULT_WAVES;
@@ -585,7 +462,7 @@ function firstWaveSmall(env: PolicyEnvironment): StackValidationPolicy {
                     continue;
                 }
                 const members = typeof rollout.members === "number" ? rollout.members : 0;
-                const moved = membersOnNewRelease(component, members);
+                const moved = component.policy.membersOnNewRelease(component.fleet, members);
                 // herd promote drops rollout.previous when the last wave is reached, so all
                 // members on the new release with a previous one still kept is a jump, not a wave.
                 const waveStops = schedule.slice(0, -1);

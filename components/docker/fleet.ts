@@ -1,12 +1,12 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { formatProblem } from "../config/errors";
-import { type BuiltFleet, type FleetBackend, labelsFrom } from "../fleet/backend";
+import type { BuiltFleet, FleetBackend } from "../fleet/backend";
 import { containerProbeProblems, fleetAlertInput, type ContainerProbeArgs, type FleetMonitoringArgs } from "../fleet/plan";
 import { fleetProbes } from "../monitoring/probeComponent";
 import { defaultAlerts } from "../monitoring/rules";
-import { HERD_LABELS } from "../release/container";
 import type * as WorkloadModule from "./workload";
 import { dockerConfigBackend } from "./config";
+import { containerLabels, dockerFleetPolicy } from "./policy";
 import { dockerProbeRunner, type DockerProbeTarget } from "./probe";
 import { DOCKER_MAX_SIZE, type DockerFleetConfig } from "./schema";
 import { dockerStackProgram } from "./stack";
@@ -84,12 +84,8 @@ export const dockerFleetBackend: FleetBackend<DockerFleetArgs, DockerFleet, Dock
     ruleFile: true,
     outputs: (fleet) => ({ backend: "docker", generations: fleet.workload.generations, containers: fleet.workload.containerNames }),
     memberTypes: ["docker:index/container:Container"],
-    // Docker takes labels as a list of { label, value }.
-    memberLabels: (_type, inputs) => {
-        const list = Array.isArray(inputs.labels) ? (inputs.labels as { label?: unknown; value?: unknown }[]) : [];
-        const map = Object.fromEntries(list.filter((item) => typeof item?.label === "string").map((item) => [item.label as string, item.value]));
-        return labelsFrom(map, { fleet: HERD_LABELS.fleet, slot: HERD_LABELS.slot, generation: HERD_LABELS.generation });
-    },
+    memberLabels: (_type, inputs) => containerLabels(inputs),
+    policy: dockerFleetPolicy,
     config: dockerConfigBackend,
     stackProgram: dockerStackProgram,
     probeRunner: dockerProbeRunner,

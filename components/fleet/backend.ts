@@ -1,5 +1,6 @@
 import type * as pulumi from "@pulumi/pulumi";
 import type { ConfigBackend } from "../config/backend";
+import type { FleetPolicy } from "./policy";
 import type { MonitoringSettings } from "../config/schema";
 import type { Probe, ProbeArgs } from "../monitoring/probeComponent";
 import type { RuleGroup } from "../monitoring/rules";
@@ -154,6 +155,8 @@ export interface FleetBackend<
      * so every run gives the same. `undefined` for a type it computes nothing for. @default nothing
      */
     mockState?(type: string, name: string): Readonly<Record<string, unknown>> | undefined;
+    /** How the policy pack reads one of its fleets: members, spread, health checks, members on a new release (see its `policy.ts`). */
+    readonly policy: FleetPolicy;
     /** What the backend does with its fleets' stack config (see its `config.ts`). */
     readonly config: ConfigBackend<Config, WorkloadArgs, Settings>;
     /**

@@ -1,16 +1,16 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { type ConfigProblem, formatProblem } from "../config/errors";
-import { type BuiltFleet, type FleetBackend, labelsFrom } from "../fleet/backend";
+import type { BuiltFleet, FleetBackend } from "../fleet/backend";
 import { containerProbeProblems, fleetAlertInput, type ContainerProbeArgs, type FleetMonitoringArgs } from "../fleet/plan";
 import { cronScheduleProblem, probeSpecProblems, type ProbeSpec } from "../monitoring/probe";
 import { fleetProbes } from "../monitoring/probeComponent";
 import { defaultAlerts } from "../monitoring/rules";
-import { HERD_LABELS } from "../release/container";
 import { scrapePort } from "./manifests";
 import type * as MonitoringModule from "./monitoring";
 import { isLabelKey, isLabelValue } from "./placement";
 import type * as WorkloadModule from "./workload";
 import { kubernetesConfigBackend } from "./config";
+import { kubernetesFleetPolicy, podTemplateLabels } from "./policy";
 import { kubernetesProbeRunner, type KubernetesProbeTarget } from "./probe";
 import { KUBERNETES_MAX_SIZE, type KubernetesFleetConfig, type KubernetesSettings } from "./schema";
 import { kubernetesStackProgram } from "./stack";
@@ -164,10 +164,8 @@ export const kubernetesFleetBackend: FleetBackend<
     }),
     memberTypes: ["kubernetes:apps/v1:Deployment"],
     // A Deployment is a group of pods: its pods' labels name the fleet, role and generation.
-    memberLabels: (_type, inputs) => {
-        const template = ((inputs.spec ?? {}) as { template?: { metadata?: { labels?: unknown } } }).template;
-        return labelsFrom(template?.metadata?.labels, { fleet: HERD_LABELS.fleet, role: HERD_LABELS.role, generation: HERD_LABELS.generation });
-    },
+    memberLabels: (_type, inputs) => podTemplateLabels(inputs),
+    policy: kubernetesFleetPolicy,
     config: kubernetesConfigBackend,
     stackProgram: kubernetesStackProgram,
     probeRunner: kubernetesProbeRunner,

@@ -1,11 +1,12 @@
 import { createHash } from "node:crypto";
 import type * as pulumi from "@pulumi/pulumi";
-import { type BuiltFleet, type FleetBackend, labelsFrom, type OnBackend } from "../fleet/backend";
+import type { BuiltFleet, FleetBackend, OnBackend } from "../fleet/backend";
 import { fleetAlertInput, type FleetMonitoringArgs } from "../fleet/plan";
 import { fleetProbes } from "../monitoring/probeComponent";
 import { defaultAlerts } from "../monitoring/rules";
 import type * as ServerGroupModule from "./serverGroup";
 import { openstackConfigBackend } from "./config";
+import { openstackFleetPolicy, serverLabels } from "./policy";
 import { OPENSTACK_MAX_SIZE, type OpenStackFleetConfig, type OpenStackSettings } from "./schema";
 import { openstackStackProgram } from "./stack";
 
@@ -40,7 +41,6 @@ export function serverGroupArgsOf(args: OpenStackFleetArgs): ServerGroupModule.S
 }
 
 /** Nova metadata keys herd sets on every member (see `instanceInputs`). */
-const METADATA = { fleet: "herd-fleet", slot: "herd-slot", generation: "herd-generation" } as const;
 
 /**
  * What a stack shows of an OpenStack fleet.
@@ -99,7 +99,8 @@ export const openstackFleetBackend: FleetBackend<
         loadBalancerAddress: fleet.workload.loadBalancerAddress,
     }),
     memberTypes: ["openstack:compute/instance:Instance"],
-    memberLabels: (_type, inputs) => labelsFrom(inputs.metadata, METADATA),
+    memberLabels: (_type, inputs) => serverLabels(inputs),
+    policy: openstackFleetPolicy,
     mockState: (type, name) =>
         type === "openstack:compute/instance:Instance"
             ? { accessIpV4: addressOf(name, "10.20") }
