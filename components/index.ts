@@ -32,7 +32,7 @@ export type {
 
 // The fleet registry: one entry per backend, the seam a backend implements.
 export { FLEET_BACKENDS } from "./fleet";
-export type { BackendName, FleetArgsOf, FleetBackend, FleetOf, MemberLabels, OnBackend, StackBuild, StackContext, StackFleet } from "./fleet";
+export type { BackendName, FleetArgsOf, FleetBackend, FleetHeal, FleetOf, HealRequest, MemberLabels, OnBackend, StackBuild, StackContext, StackFleet } from "./fleet";
 export type { ConfigBackend, ResolvedConfig, SettingsBackend } from "./config/backend";
 export type { FleetPolicy, PolicyFleet, PolicyResourceView, PolicyViolation } from "./fleet/policy";
 

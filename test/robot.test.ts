@@ -33,7 +33,7 @@ import { PROGRAM, PROJECT_DIR } from "./helpers/project";
 const NOW = Date.parse("2026-11-27T15:00:00Z");
 
 const web: RobotFleet = { name: "web", backend: "openstack", size: 12, minHealthy: 10, heal: true, rollback: "off" };
-const api: RobotFleet = { name: "api", backend: "kubernetes", namespace: "api", size: 6, minHealthy: 4, heal: true, rollback: "commit", rolloutMembers: 1 };
+const api: RobotFleet = { name: "api", backend: "kubernetes", config: { namespace: "api" }, size: 6, minHealthy: 4, heal: true, rollback: "commit", rolloutMembers: 1 };
 const quiet: RobotFleet = { ...web, name: "quiet", heal: false };
 const stacks = (stack: string): RobotStack | undefined => (stack === "prod" ? { fleets: { web, api, quiet } } : undefined);
 
@@ -203,10 +203,14 @@ describe("robot: reading a fleet's settings from its stack file", () => {
     it("reads size, floor, backend and the robot keys; the floor defaults like the alert's", () => {
         const text = fs.readFileSync(path.join(__dirname, "..", "Pulumi.prod.yaml"), "utf8");
         const stack = robotStack(text, "Pulumi.prod.yaml", "prod", "/srv/herd");
-        expect(stack.fleets.web).to.deep.equal({ name: "web", backend: "openstack", size: 12, minHealthy: 10, heal: true, rollback: "off", rolloutMembers: 1 });
+        const { config: webConfig, ...web } = stack.fleets.web;
+        expect(web).to.deep.equal({ name: "web", backend: "openstack", size: 12, minHealthy: 10, heal: true, rollback: "off", rolloutMembers: 1 });
+        // The fleet's config, validated, for its backend's heal.
+        expect(webConfig).to.deep.include({ backend: "openstack", size: 12, spread: "anti-affinity" });
         // worker: size 4, batch 2 → minHealthy 2.
         expect(stack.fleets.worker).to.deep.include({ size: 4, minHealthy: 2 });
-        expect(stack.fleets.api).to.deep.include({ backend: "kubernetes", namespace: "api", rolloutMembers: 1 });
+        expect(stack.fleets.api).to.deep.include({ backend: "kubernetes", rolloutMembers: 1 });
+        expect(stack.fleets.api.config).to.deep.include({ namespace: "api" });
         const optedIn = text.replace("      alerts: { minHealthy: 10 }\n", "      alerts: { minHealthy: 10 }\n      robot: { heal: false, rollback: branch }\n");
         expect(robotStack(optedIn, "Pulumi.prod.yaml", "prod", "/srv/herd").fleets.web).to.deep.include({ heal: false, rollback: "branch" });
     });

@@ -27,7 +27,7 @@ const stacks = (stack: string): RobotStack | undefined =>
         ? {
               fleets: {
                   web: { name: "web", backend: "openstack", size: 12, minHealthy: 10, heal: true, rollback: "off" },
-                  api: { name: "api", backend: "kubernetes", namespace: "api", size: 6, minHealthy: 4, heal: true, rollback: "commit", rolloutMembers: 1 },
+                  api: { name: "api", backend: "kubernetes", config: { namespace: "api" }, size: 6, minHealthy: 4, heal: true, rollback: "commit", rolloutMembers: 1 },
               },
           }
         : undefined;

@@ -155,6 +155,12 @@ export interface FleetBackend<
      * so every run gives the same. `undefined` for a type it computes nothing for. @default nothing
      */
     mockState?(type: string, name: string): Readonly<Record<string, unknown>> | undefined;
+    /**
+     * How `herd robot` heals a member that is down, when its members are not resources of
+     * Pulumi's state. @default a member per slot (`0` to `size - 1`), which the robot replaces
+     * with a targeted `pulumi up` of its resource
+     */
+    readonly heal?: FleetHeal<Config, Settings>;
     /** How the policy pack reads one of its fleets: members, spread, health checks, members on a new release (see its `policy.ts`). */
     readonly policy: FleetPolicy;
     /** What the backend does with its fleets' stack config (see its `config.ts`). */
@@ -180,6 +186,44 @@ export interface FleetBackend<
         args: ProbeArgs<ProbeTarget>,
         opts: pulumi.ComponentResourceOptions | undefined,
     ): Readonly<Record<string, pulumi.Resource>>;
+}
+
+/**
+ * One member that is down, as `herd robot` hands it to its backend's {@link FleetHeal}.
+ *
+ * @typeParam Config the fleet's stack config, validated
+ * @typeParam Settings its backend's stack-wide key, `herd:<backend>`, validated
+ *
+ * @group Backends
+ */
+export interface HealRequest<Config = unknown, Settings = unknown> {
+    /** The fleet's name. */
+    readonly fleet: string;
+    /** The member, as its alert's `herd_slot` names it (checked by {@link FleetHeal.memberProblem}). */
+    readonly member: string;
+    /** The fewest healthy members the fleet may have: a heal that would go below it must refuse. */
+    readonly minHealthy: number;
+    /** The fleet's stack config (`herd:fleets.<fleet>`), validated. */
+    readonly config: Config;
+    /** `herd:<backend>` of the stack, validated, when set. */
+    readonly settings?: Settings;
+    /** The project folder: what the settings' paths are relative to. */
+    readonly projectDir: string;
+    /** The environment of the tools the heal runs. */
+    readonly env: NodeJS.ProcessEnv;
+}
+
+/**
+ * How `herd robot` heals a backend whose members are not resources of Pulumi's state (pods of a
+ * Deployment): which names are members, and how one is replaced.
+ *
+ * @group Backends
+ */
+export interface FleetHeal<Config = unknown, Settings = unknown> {
+    /** Why `member` (an alert's `herd_slot`) names no member of the fleet; `undefined` when it does. */
+    memberProblem(fleet: { readonly name: string; readonly size: number }, member: string): string | undefined;
+    /** Replaces the member; resolves to what was done, in words, or rejects with why not. */
+    replace(request: HealRequest<Config, Settings>): Promise<string>;
 }
 
 /**

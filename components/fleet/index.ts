@@ -1,4 +1,4 @@
-export type { BuiltFleet, FleetBackend, MemberLabels, OnBackend, StackBuild, StackContext, StackFleet } from "./backend";
+export type { BuiltFleet, FleetBackend, FleetHeal, HealRequest, MemberLabels, OnBackend, StackBuild, StackContext, StackFleet } from "./backend";
 export { type BackendName, FLEET_BACKENDS, type FleetArgsOf, type FleetOf } from "./backends";
 export { alertRuleFile, buildFleet, type DockerFleet, type DockerFleetArgs, type Fleet, type FleetArgs, type KubernetesFleet, type KubernetesFleetArgs, type OpenStackFleet, type OpenStackFleetArgs } from "./fleet";
 export type { CommonFleetArgs, ContainerProbeArgs, FleetAlerts, FleetMonitoringArgs } from "./plan";

@@ -10,6 +10,7 @@ import type * as MonitoringModule from "./monitoring";
 import { isLabelKey, isLabelValue } from "./placement";
 import type * as WorkloadModule from "./workload";
 import { kubernetesConfigBackend } from "./config";
+import { kubernetesHeal } from "./heal";
 import { kubernetesFleetPolicy, podTemplateLabels } from "./policy";
 import { kubernetesProbeRunner, type KubernetesProbeTarget } from "./probe";
 import { KUBERNETES_MAX_SIZE, type KubernetesFleetConfig, type KubernetesSettings } from "./schema";
@@ -166,6 +167,7 @@ export const kubernetesFleetBackend: FleetBackend<
     // A Deployment is a group of pods: its pods' labels name the fleet, role and generation.
     memberLabels: (_type, inputs) => podTemplateLabels(inputs),
     policy: kubernetesFleetPolicy,
+    heal: kubernetesHeal,
     config: kubernetesConfigBackend,
     stackProgram: kubernetesStackProgram,
     probeRunner: kubernetesProbeRunner,

@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -6,8 +6,9 @@ import { writeFileAtomic } from "../cli/atomicWrite";
 import { rollbackStackFile } from "../cli/edit";
 import { git, hasUncommittedChanges } from "../cli/git";
 import { withFileLock } from "../cli/lock";
-import { HERD_LABELS } from "../release/container";
-import type { RobotFleet, RobotStack } from "./fleets";
+import type { FleetHeal } from "../fleet/backend";
+import { fleetBackend } from "../fleet/backends";
+import type { RobotFleet } from "./fleets";
 import type { UpJob, UpResult } from "./upWorker";
 
 /** A member to replace. */
@@ -16,8 +17,8 @@ export interface HealAction {
     readonly fleet: RobotFleet;
     /** The slot number, or on Kubernetes the pod. */
     readonly slot: string;
-    /** The cluster of the stack (`herd:kubernetes`). */
-    readonly cluster: Pick<RobotStack, "kubeconfig" | "kubeContext">;
+    /** The stack's `herd:<backend>` of the fleet's backend, validated, when set (how its heal reaches the cluster). */
+    readonly settings?: unknown;
 }
 
 /** A fleet to roll back, and why (for the commit message). */
@@ -60,26 +61,28 @@ export function memberName(fleet: string, slot: string): string {
     return `${fleet}-${slot}`;
 }
 
-interface Pod {
-    metadata: { name: string; uid: string; labels?: Record<string, string>; deletionTimestamp?: string };
-    status?: { conditions?: { type: string; status: string }[] };
-}
-
-const isReady = (pod: Pod) => !pod.metadata.deletionTimestamp && (pod.status?.conditions ?? []).some((c) => c.type === "Ready" && c.status === "True");
-
 /**
  * Acts through the real tools: the Pulumi Automation API for a slot's member (a targeted replace,
- * so the state stays the engine's), the Kubernetes eviction API for a pod (a Kubernetes fleet's
- * members are pods of its Deployments, which are not in Pulumi's state: the eviction respects the
- * fleet's PodDisruptionBudget and the Deployment starts the replacement), and git plus a whole
+ * so the state stays the engine's), the fleet's backend's heal for a member outside Pulumi's
+ * state (a Kubernetes fleet's pods, evicted: see `FleetBackend.heal`), and git plus a whole
  * `pulumi up` for a rollback, so that the stack file in git still says what runs.
  */
 export class EngineExecutor implements Executor {
     constructor(private readonly options: EngineExecutorOptions) {}
 
     async heal(action: HealAction): Promise<ActionOutcome> {
-        if (action.fleet.backend === "kubernetes") {
-            return this.evict(action);
+        const heal = fleetBackend(action.fleet.backend)?.heal as FleetHeal | undefined;
+        if (heal) {
+            const request = {
+                fleet: action.fleet.name,
+                member: action.slot,
+                minHealthy: action.fleet.minHealthy,
+                config: action.fleet.config ?? {},
+                ...(action.settings === undefined ? {} : { settings: action.settings }),
+                projectDir: this.options.projectDir,
+                env: this.options.env ?? process.env,
+            };
+            return { reason: await heal.replace(request) };
         }
         const member = memberName(action.fleet.name, action.slot);
         const result = await this.up({ projectDir: this.options.projectDir, stack: action.stack, member });
@@ -164,51 +167,6 @@ export class EngineExecutor implements Executor {
                 reject(new Error(`pulumi up of stack ${job.stack} failed (${signal ?? `exit ${code}`}): ${last}`));
             });
         });
-    }
-
-    private kubectl(cluster: HealAction["cluster"], args: readonly string[], input?: string): { status: number; stdout: string; stderr: string } {
-        const config = [...(cluster.kubeconfig ? ["--kubeconfig", cluster.kubeconfig] : []), ...(cluster.kubeContext ? ["--context", cluster.kubeContext] : [])];
-        const result = spawnSync("kubectl", [...config, ...args], {
-            env: this.options.env ?? process.env,
-            encoding: "utf8",
-            input,
-            timeout: 60_000,
-            maxBuffer: 64 * 1024 * 1024,
-        });
-        if (result.error) {
-            throw new Error(`kubectl: ${result.error.message}`);
-        }
-        return { status: result.status ?? 1, stdout: result.stdout, stderr: result.stderr.trim() };
-    }
-
-    /**
-     * Evicts one pod of the fleet, after checking that it is one (its `herd.dev/fleet` label) and
-     * that the fleet's other ready pods reach `minHealthy`.
-     */
-    private evict(action: HealAction): ActionOutcome {
-        const namespace = action.fleet.namespace ?? "default";
-        const listed = this.kubectl(action.cluster, ["get", "pods", "--namespace", namespace, "--selector", `${HERD_LABELS.fleet}=${action.fleet.name}`, "--output", "json"]);
-        if (listed.status !== 0) {
-            throw new Error(`cannot list the pods of fleet ${action.fleet.name}: ${listed.stderr}`);
-        }
-        const pods = (JSON.parse(listed.stdout) as { items: Pod[] }).items;
-        const pod = pods.find((p) => p.metadata.name === action.slot);
-        if (!pod) {
-            throw new Error(`no pod ${action.slot} of fleet ${action.fleet.name} in namespace ${namespace} (gone already, or not the fleet's)`);
-        }
-        if (pod.metadata.deletionTimestamp) {
-            return { reason: `pod ${action.slot} is being deleted already: nothing to do` };
-        }
-        const readyOthers = pods.filter((p) => p !== pod && isReady(p)).length;
-        if (readyOthers < action.fleet.minHealthy) {
-            throw new Error(`not evicting pod ${action.slot}: ${readyOthers} other pods of fleet ${action.fleet.name} are ready, below minHealthy ${action.fleet.minHealthy}`);
-        }
-        const eviction = { apiVersion: "policy/v1", kind: "Eviction", metadata: { name: action.slot, namespace } };
-        const evicted = this.kubectl(action.cluster, ["create", "--raw", `/api/v1/namespaces/${namespace}/pods/${action.slot}/eviction`, "-f", "-"], JSON.stringify(eviction));
-        if (evicted.status !== 0) {
-            throw new Error(`the eviction of pod ${action.slot} was refused: ${evicted.stderr}`);
-        }
-        return { reason: `evicted pod ${action.slot} (uid ${pod.metadata.uid}) of fleet ${action.fleet.name}; its Deployment starts a new one` };
     }
 }
 

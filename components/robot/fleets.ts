@@ -1,7 +1,5 @@
-import * as path from "node:path";
 import { FLEETS_KEY, parseSettings } from "../config";
-import { kubernetesSettingsSchema } from "../kubernetes/schema";
-import { type BackendName, parseFleets, releaseGeneration, resolveFleets } from "../fleet";
+import { type BackendName, FLEET_BACKENDS, parseFleets, releaseGeneration, resolveFleets } from "../fleet";
 import { defaultMinHealthy } from "../monitoring/rules";
 import { defaultBatch } from "../rollout";
 import { stackConfigOf } from "../cli/project";
@@ -17,8 +15,8 @@ export interface RobotFleet {
     readonly size: number;
     /** The floor the robot never takes the fleet below (`alerts.minHealthy`, or its default). */
     readonly minHealthy: number;
-    /** Namespace of a Kubernetes fleet. */
-    readonly namespace?: string;
+    /** The fleet's stack config (`herd:fleets.<fleet>`), validated: what its backend's heal reads (a Kubernetes fleet's namespace). */
+    readonly config?: unknown;
     /** Whether a member that is down may be replaced. @default true */
     readonly heal: boolean;
     /** What a canary alert during a rollout does. @default "off" */
@@ -36,10 +34,8 @@ export interface RobotFleet {
 /** What the robot knows of a stack. */
 export interface RobotStack {
     readonly fleets: Readonly<Record<string, RobotFleet>>;
-    /** The kubeconfig of `herd:kubernetes`, absolute; `undefined` for the ambient one. */
-    readonly kubeconfig?: string;
-    /** The kubeconfig context of `herd:kubernetes`. */
-    readonly kubeContext?: string;
+    /** Each backend's `herd:<backend>` the stack sets, validated (how its heal reaches the cluster). */
+    readonly settings?: Readonly<Partial<Record<BackendName, unknown>>>;
 }
 
 /**
@@ -52,7 +48,14 @@ export interface RobotStack {
 export function robotStack(text: string, fileName: string, stack: string, projectDir: string): RobotStack {
     const config = stackConfigOf(text, fileName);
     const fleets = config[FLEETS_KEY] === undefined ? {} : parseFleets(config[FLEETS_KEY], stack);
-    const kubernetes = parseSettings(kubernetesSettingsSchema, "herd:kubernetes", config["herd:kubernetes"], stack);
+    const settings: Partial<Record<BackendName, unknown>> = {};
+    for (const [name, backend] of Object.entries(FLEET_BACKENDS) as [BackendName, (typeof FLEET_BACKENDS)[BackendName]][]) {
+        const schema = backend.config.settings?.schema;
+        const value = schema && parseSettings(schema as Parameters<typeof parseSettings>[0], `herd:${name}`, config[`herd:${name}`], stack);
+        if (value !== undefined) {
+            settings[name] = value;
+        }
+    }
     // Reading the fleets' files for their generations is only needed while a rollout is under way.
     const rolling = Object.values(fleets).some((fleet) => fleet.rollout?.previous !== undefined);
     const generations = rolling ? rolloutGenerations(config[FLEETS_KEY], stack, projectDir) : new Map<string, string>();
@@ -65,18 +68,14 @@ export function robotStack(text: string, fileName: string, stack: string, projec
             backend: fleet.backend,
             size: fleet.size,
             minHealthy: fleet.alerts?.minHealthy ?? defaultMinHealthy(fleet.size, fleet.update?.batch ?? defaultBatch(fleet.size)),
-            ...(fleet.backend === "kubernetes" ? { namespace: fleet.namespace ?? "default" } : {}),
+            config: fleet,
             heal: fleet.robot?.heal ?? true,
             rollback: fleet.robot?.rollback ?? "off",
             ...(members !== undefined ? { rolloutMembers: members } : {}),
             ...(generation !== undefined ? { rolloutGeneration: generation } : {}),
         };
     }
-    return {
-        fleets: result,
-        ...(kubernetes?.kubeconfig ? { kubeconfig: path.resolve(projectDir, kubernetes.kubeconfig) } : {}),
-        ...(kubernetes?.context ? { kubeContext: kubernetes.context } : {}),
-    };
+    return { fleets: result, settings };
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { WebhookAlert } from "./webhook";
 import type { RobotFleet, RobotStack, RollbackMode } from "./fleets";
+import { fleetBackend } from "../fleet/backends";
 
 /**
  * What the robot decides for each alert, as pure functions of the alert, the stack files and
@@ -129,13 +130,11 @@ export type Decision =
     | { readonly action: "heal"; readonly stack: string; readonly fleet: RobotFleet; readonly slot: string; readonly reason: string }
     | { readonly action: "rollback"; readonly stack: string; readonly fleet: RobotFleet; readonly mode: Exclude<RollbackMode, "off">; readonly reason: string };
 
-/** A Kubernetes pod name, as `herd_slot` carries it on Kubernetes fleets. */
-const POD_NAME = /^[a-z0-9]([-a-z0-9]{0,251}[a-z0-9])?$/;
-
-/** Whether `slot` names a member of the fleet: a slot number, or on Kubernetes one of its pods. */
+/** Whether `slot` names a member of the fleet: a slot number, or what its backend's heal says a member is (a pod). */
 function slotProblem(fleet: RobotFleet, slot: string): string | undefined {
-    if (fleet.backend === "kubernetes") {
-        return POD_NAME.test(slot) && slot.startsWith(`${fleet.name}-`) ? undefined : `"${slot}" is not the name of a pod of fleet ${fleet.name} (${fleet.name}-…)`;
+    const heal = fleetBackend(fleet.backend)?.heal;
+    if (heal) {
+        return heal.memberProblem(fleet, slot);
     }
     return /^(0|[1-9]\d{0,5})$/.test(slot) && Number(slot) < fleet.size ? undefined : `"${slot}" is not a slot of fleet ${fleet.name} (0–${fleet.size - 1})`;
 }

@@ -253,7 +253,7 @@ export class Robot {
             try {
                 const outcome =
                     decision.action === "heal"
-                        ? await this.options.executor.heal({ stack: decision.stack, fleet: decision.fleet, slot: decision.slot, cluster: this.options.stacks(decision.stack) ?? {} })
+                        ? await this.options.executor.heal({ stack: decision.stack, fleet: decision.fleet, slot: decision.slot, settings: this.options.stacks(decision.stack)?.settings?.[decision.fleet.backend] })
                         : await this.options.executor.rollback({ stack: decision.stack, fleet: decision.fleet, mode: decision.mode, reason: decision.reason });
                 this.options.log.append({ event: "action", decision: decision.action, ...where, outcome: "done", ...outcome });
             } catch (err) {

@@ -349,7 +349,7 @@ describe("herd robot on a real control plane: a pod made unready is replaced thr
 
         const executor = new EngineExecutor({ projectDir: project, env });
         const fleet = { name: "web", backend: "docker" as const, size: 3, minHealthy: 2, heal: true, rollback: "off" as const };
-        const outcome = await executor.heal({ stack: "members", fleet, slot: "1", cluster: {} });
+        const outcome = await executor.heal({ stack: "members", fleet, slot: "1" });
         expect(outcome.reason).to.match(/^replaced urn:pulumi:members::robot-members::kubernetes:core\/v1:ConfigMap::web-1 through pulumi up \(1 replace\)$/);
         const after = configMaps();
         expect(after["0"]).to.equal(before["0"]);
@@ -357,7 +357,7 @@ describe("herd robot on a real control plane: a pod made unready is replaced thr
         expect(after["1"]).to.be.a("string").and.not.equal(before["1"]);
         // A slot the stack does not have is one message, and changes nothing.
         let error: Error | undefined;
-        await executor.heal({ stack: "members", fleet, slot: "7", cluster: {} }).catch((err: Error) => (error = err));
+        await executor.heal({ stack: "members", fleet, slot: "7" }).catch((err: Error) => (error = err));
         expect(error?.message).to.match(/pulumi up of stack members failed \(exit 1\): the stack has no resource named web-7$/);
         expect(configMaps()).to.deep.equal(after);
         run("destroy", "--stack", "members", "--yes", "--skip-preview");
