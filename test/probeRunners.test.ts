@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { expect } from "chai";
 import { FLEET_BACKENDS, type BackendName } from "../components/fleet";
 import { Probe, type ProbeArgs, probeObjectName, type ProbeTarget } from "../components/monitoring";
-import { runProgram, type ProgramRun } from "../components/testing";
+import { ProgramError, runProgram, type ProgramRun } from "../components/testing";
 
 const PUSHGATEWAY = "http://pushgateway.monitoring:9091";
 const PROBE = { name: "stuck_jobs", script: "#!/bin/sh\necho 0\n", every: "5m" };
@@ -85,13 +85,19 @@ describe("Probe: the runner of the target's backend, from the fleet registry, re
     ];
     for (const [where, target, problem] of refused) {
         it(`checks the Pushgateway of a probe its backend runs: ${where}`, async () => {
+            let registered: readonly { type: string }[] = [];
             const failure = await probeOn(target.backend, target).then(
                 () => undefined,
-                (err: Error) => err.message,
+                (err: ProgramError) => {
+                    registered = err.resources;
+                    return err.message;
+                },
             );
             if (problem === undefined) {
                 expect(failure).to.equal(undefined);
             } else {
+                // Checked before anything registers: not even the Probe component.
+                expect(registered.map((r) => r.type)).to.deep.equal([]);
                 const url = (target as { pushgateway: string }).pushgateway;
                 expect(failure).to.equal(
                     `Probe "${target.backend}-probe-stuck_jobs": invalid arguments:\n  - ${problem} = ${JSON.stringify(url)}: expected an http:// or https:// URL of a host (name or IP), an optional port and path, without user, query, fragment or trailing '/'`,

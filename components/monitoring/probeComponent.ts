@@ -158,7 +158,7 @@ export class Probe extends pulumi.ComponentResource {
     readonly resources: Readonly<Record<string, pulumi.Resource>>;
 
     constructor(name: string, args: ProbeArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("herd:monitoring:Probe", name, {}, opts);
+        // Checked before the component registers: a wrong probe registers nothing.
         // Looked up when a probe is built, not imported: the registry's entries import this module.
         const { fleetBackend } = require("../fleet/backends") as typeof BackendsModule;
         const backend = fleetBackend(args.target.backend);
@@ -169,6 +169,7 @@ export class Probe extends pulumi.ComponentResource {
         if (problems.length > 0) {
             throw new Error(`Probe "${name}": invalid arguments:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
         }
+        super("herd:monitoring:Probe", name, {}, opts);
         this.metric = probeMetric(args.probe);
         this.alert = probeAlert(args.probe, args.stack, args.fleet);
         this.resources = backend?.probeRunner?.(this, name, args, opts) ?? {};
