@@ -91,13 +91,17 @@ export interface ServerRelease {
     image: string;
     /** Flavor name, or flavor ID when it is a UUID. A flavor change replaces the member, never resizes it. */
     flavor: string;
-    /** Networks the member is plugged into, in order: names or IDs. At least one. */
+    /** Networks the member is plugged into, in order: names or IDs, plain or wired from another resource (its ID). At least one. */
     networks: string[];
-    /** Nova key pair name. Defaults to none. */
+    /** Nova key pair name, plain or wired from another resource. Defaults to none. */
     keyPair?: string;
-    /** Security group names added to the fleet's own group. Defaults to none. */
+    /** Security group names added to the fleet's own group, plain or wired from another resource. Defaults to none. */
     securityGroups?: string[];
-    /** A `#cloud-config` document (the text). herd adds node_exporter and the release identity. Defaults to an empty cloud-config. */
+    /**
+     * A `#cloud-config` document (the text). herd adds node_exporter and the release identity. May be a
+     * secret or a rendered template: checked once it resolves, kept secret, and a new value replaces
+     * the members. Defaults to an empty cloud-config.
+     */
     userData?: string;
 }
 
@@ -532,19 +536,42 @@ export function secretsOf(release: ContainerRelease, previous: ContainerRelease 
     return { release: plainRelease, ...(previous ? { previous: mark(previous) } : {}), secrets };
 }
 
+/** Where an Output may be in a component's args, and those places in words. */
+export interface OutputPlaces {
+    /** The key paths (`release.userData`, `release.env.TOKEN`) that may hold an Output. */
+    readonly paths: RegExp;
+    /** The places, in words, for the message. */
+    readonly allowed: string;
+}
+
 /**
- * One line per Output in a component's args outside the places a secret may be (env values and
- * file contents of container releases): herd names members after their release and plans from
- * their settings, so it needs those as plain values when the component is built.
+ * A server release's wired values: networks, key pair, security groups and user data, which the
+ * SDK takes as Inputs (the generation holds a placeholder naming the place, and a new value
+ * replaces the members).
  */
-export function outputProblems(args: object, secretPlaces: boolean): string[] {
+export const SERVER_OUTPUTS: OutputPlaces = {
+    paths: /^(release|rollout\.previous)\.(networks\[\d+\]|keyPair|securityGroups\[\d+\]|userData)$/,
+    allowed: "only a release's networks, keyPair, securityGroups and userData may be Outputs",
+};
+
+/** A container release's env values and file contents: they reach the members as secrets. */
+export const CONTAINER_OUTPUTS: OutputPlaces = {
+    paths: /^(release|rollout\.previous)\.(env\.[^.]+|files\[.*\])$/,
+    allowed: "only env values and file contents of a release may be Outputs",
+};
+
+/**
+ * One line per Output in a component's args outside the places one may be (`places`): herd
+ * names members after their release and plans from their settings, so it needs the rest as
+ * plain values when the component is built.
+ */
+export function outputProblems(args: object, places: OutputPlaces): string[] {
     const problems: string[] = [];
     const walk = (value: unknown, path: string) => {
         if (isOutput(value)) {
-            if (!(secretPlaces && /^(release|rollout\.previous)\.(env\.[^.]+|files\[.*\])$/.test(path))) {
+            if (!places.paths.test(path)) {
                 problems.push(
-                    `${path} is an Output (a secret, or a value known only at deploy time): expected a plain value, which herd hashes into generations and names; ` +
-                        (secretPlaces ? "only env values and file contents of a release may be Outputs" : "give secrets to a container fleet's env or files"),
+                    `${path} is an Output (a secret, or a value known only at deploy time): expected a plain value, which herd hashes into generations and names; ${places.allowed}`,
                 );
             }
         } else if (Array.isArray(value)) {
@@ -696,7 +723,7 @@ export class ServerGroup extends pulumi.ComponentResource {
 
     constructor(name: string, args: ServerGroupComponentArgs, opts?: pulumi.ComponentResourceOptions) {
         // Checked before this component registers: a refused fleet leaves nothing behind.
-        const problems = [...fleetNameProblems(name), ...outputProblems(args, false)];
+        const problems = [...fleetNameProblems(name), ...outputProblems(args, SERVER_OUTPUTS)];
         const fleetArgs: OpenStackFleetArgs = { backend: "openstack", ...serverGroupArgs(args), ...watchedArgs(args) };
         refuseArguments(
             "herd:index:ServerGroup",
@@ -732,7 +759,7 @@ export class KubernetesWorkload extends pulumi.ComponentResource {
 
     constructor(name: string, args: KubernetesWorkloadComponentArgs, opts?: pulumi.ComponentResourceOptions) {
         // Checked before this component registers, the SDK's checks included: a refused fleet leaves nothing behind.
-        refuseArguments("herd:index:KubernetesWorkload", name, [...fleetNameProblems(name), ...outputProblems(args, true)]);
+        refuseArguments("herd:index:KubernetesWorkload", name, [...fleetNameProblems(name), ...outputProblems(args, CONTAINER_OUTPUTS)]);
         const fleetArgs: KubernetesFleetArgs = { backend: "kubernetes", ...kubernetesWorkloadArgs(args), ...watchedArgs(args) };
         refuseArguments("herd:index:KubernetesWorkload", name, fleetProblems(name, fleetArgs));
         resolveWorkload(name, kubernetesWorkloadArgsOf(fleetArgs));
@@ -762,7 +789,7 @@ export class DockerWorkload extends pulumi.ComponentResource {
 
     constructor(name: string, args: DockerWorkloadComponentArgs, opts?: pulumi.ComponentResourceOptions) {
         // Checked before this component registers, the SDK's checks included: a refused fleet leaves nothing behind.
-        refuseArguments("herd:index:DockerWorkload", name, [...fleetNameProblems(name), ...outputProblems(args, true), ...secretOrderProblems(args)]);
+        refuseArguments("herd:index:DockerWorkload", name, [...fleetNameProblems(name), ...outputProblems(args, CONTAINER_OUTPUTS), ...secretOrderProblems(args)]);
         const fleetArgs: DockerFleetArgs = { backend: "docker", ...dockerWorkloadArgs(args), ...watchedArgs(args) };
         refuseArguments("herd:index:DockerWorkload", name, fleetProblems(name, fleetArgs));
         resolveDockerWorkload(name, dockerWorkloadArgsOf(fleetArgs));

@@ -228,11 +228,30 @@ describe("hostile input given in code: Outputs and secrets", () => {
         expect(generations(during)[0]).to.not.equal(generations(before)[0]);
     });
 
+    it("component package: takes a server release's networks, key pair and user data wired from other resources, the user data kept secret", async () => {
+        const userData = "#cloud-config\nwrite_files:\n  - path: /etc/app/token\n    content: s3cr3t-user-data\n";
+        const release = {
+            ...SERVER,
+            networks: [pulumi.output("9b2d40e1-6d1f-4e8b-9f3d-5a7c1e9b2d40") as unknown as string],
+            keyPair: pulumi.output("ops") as unknown as string,
+            userData: pulumi.secret(userData) as unknown as string,
+        };
+        const run = await viaPackage(() => new plugin.ServerGroup("web", { size: 2, release }));
+        const instances = run.ofType("openstack:compute/instance:Instance");
+        expect(instances).to.have.length(2);
+        for (const instance of instances) {
+            expect(isSecret(instance.inputs.userData), instance.name).to.equal(true);
+            expect(instance.inputs.keyPair).to.equal("ops");
+            expect(instance.inputs.networks).to.deep.equal([{ uuid: "9b2d40e1-6d1f-4e8b-9f3d-5a7c1e9b2d40" }]);
+        }
+        expect(run.plainText("s3cr3t-user-data")).to.deep.equal([]);
+    });
+
     it("component package: refuses Outputs where herd needs values, and create-before-delete with a secret on Docker, before anything is registered", async () => {
-        const server = await refusal(() => new plugin.ServerGroup("web", { size: 1, release: { ...SERVER, userData: pulumi.secret("#cloud-config\n") as unknown as string } }));
+        const server = await refusal(() => new plugin.ServerGroup("web", { size: 1, release: { ...SERVER, image: pulumi.output(SERVER.image) as unknown as string } }));
         expect(server.resources).to.deep.equal([]);
         expect(server.message).to.contain(
-            'herd:index:ServerGroup "web": invalid arguments:\n  - release.userData is an Output (a secret, or a value known only at deploy time): expected a plain value, which herd hashes into generations and names; give secrets to a container fleet\'s env or files',
+            'herd:index:ServerGroup "web": invalid arguments:\n  - release.image is an Output (a secret, or a value known only at deploy time): expected a plain value, which herd hashes into generations and names; only a release\'s networks, keyPair, securityGroups and userData may be Outputs',
         );
         const docker = await refusal(
             () =>
