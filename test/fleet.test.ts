@@ -217,6 +217,20 @@ describe("the package loads only the provider SDK of the backend a fleet uses", 
         expect(result.status, result.stderr).to.equal(0);
         expect(JSON.parse(result.stdout)).to.deep.equal({ onImport: [], afterBuild: ["openstack"] });
     });
+
+    it("nor zod or yaml on importing the package root: they load with the first stack config checked or document read", function () {
+        this.timeout(60_000);
+        const script = `
+            const loaded = () => ["zod", "yaml"].filter((name) => Object.keys(require.cache).some((file) => file.includes("/node_modules/" + name + "/")));
+            const { parseFleets } = require("./components");
+            const onImport = loaded();
+            parseFleets({ web: { backend: "docker", size: 1, release: { image: "nginx@sha256:${"a".repeat(64)}" } } }, "dev");
+            console.log(JSON.stringify({ onImport, afterCheck: loaded() }));
+        `;
+        const result = spawnSync(process.execPath, ["--import", "tsx", "-e", script], { cwd: ROOT, encoding: "utf8" });
+        expect(result.status, result.stderr).to.equal(0);
+        expect(JSON.parse(result.stdout)).to.deep.equal({ onImport: [], afterCheck: ["zod"] });
+    });
 });
 
 describe("stackProgram: the stack-config-driven program, as a function another project can call", () => {

@@ -1,6 +1,6 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import * as YAML from "yaml";
+import { YAML } from "./lazy";
 
 /**
  * The `config:` map of a `Pulumi.<stack>.yaml`, keys as written (`herd:fleets`, `openstack:region`).

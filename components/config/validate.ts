@@ -1,4 +1,4 @@
-import { z } from "zod";
+import type { z } from "zod";
 import { ConfigError, ConfigProblem } from "./errors";
 import { misplacedSecrets } from "./secrets";
 import { CodeFleetState, protectedSchema, rolloutsSchema } from "./schema";

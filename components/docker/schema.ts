@@ -1,4 +1,5 @@
 import type { z } from "zod";
+import { lazy } from "../config/lazy";
 import { containerReleaseSchema, fleetSchemaOf, port, rolloutSchemaOf } from "../config/schema";
 
 /** What a Docker fleet is in the stack config (`backend: docker` under `herd:fleets`): the schema the fleet registry validates it with. */
@@ -10,11 +11,13 @@ import { containerReleaseSchema, fleetSchemaOf, port, rolloutSchemaOf } from "..
 export const DOCKER_MAX_SIZE = 100;
 
 /** A Docker fleet in the stack config (`backend: docker`): what its `config.ts` turns into `DockerWorkloadArgs`. */
-export const dockerFleetSchema = fleetSchemaOf("docker", DOCKER_MAX_SIZE, {
-    release: containerReleaseSchema,
-    rollout: rolloutSchemaOf(containerReleaseSchema).optional(),
-    hostPort: port.optional(),
-});
+export const dockerFleetSchema = lazy(() =>
+    fleetSchemaOf("docker", DOCKER_MAX_SIZE, {
+        release: containerReleaseSchema,
+        rollout: rolloutSchemaOf(containerReleaseSchema).optional(),
+        hostPort: port.optional(),
+    }),
+);
 
 /**
  * A Docker fleet as the stack config gives it, validated.

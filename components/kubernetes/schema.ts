@@ -1,5 +1,6 @@
-import { z } from "zod";
-import { containerReleaseSchema, expect, FLEET_NAME, fleetSchemaOf, projectFilePath, rolloutSchemaOf, strict, text, wholeNumber } from "../config/schema";
+import type { z } from "zod";
+import { lazy } from "../config/lazy";
+import { containerReleaseSchema, expect, FLEET_NAME, fleetSchemaOf, projectFilePath, rolloutSchemaOf, strict, text, wholeNumber, zod } from "../config/schema";
 import { CPU_ALLOWED, MEDIUM_ALLOWED, MEMORY_ALLOWED, MOUNT_PATH_ALLOWED, objectNameAllowed, SIZE_ALLOWED } from "./grammar";
 
 /**
@@ -14,68 +15,82 @@ import { CPU_ALLOWED, MEDIUM_ALLOWED, MEMORY_ALLOWED, MOUNT_PATH_ALLOWED, object
  */
 export const KUBERNETES_MAX_SIZE = 10000;
 
-const labelKey = z
-    .string(expect("a label key such as example.org/pool"))
-    .regex(
-        /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/,
-        expect("a label key such as example.org/pool (name at most 63 characters)"),
-    );
-const labelValue = z
-    .string(expect("a label value (quote numbers and booleans)"))
-    .regex(/^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/, expect("a label value: at most 63 letters, digits, '-', '_' or '.'"));
+const labelKey = lazy(() =>
+    zod
+        .string(expect("a label key such as example.org/pool"))
+        .regex(
+            /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/,
+            expect("a label key such as example.org/pool (name at most 63 characters)"),
+        ),
+);
+const labelValue = lazy(() =>
+    zod
+        .string(expect("a label value (quote numbers and booleans)"))
+        .regex(/^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/, expect("a label value: at most 63 letters, digits, '-', '_' or '.'")),
+);
 
-const toleration = strict({
-    key: labelKey.optional(),
-    operator: z.enum(["Equal", "Exists"], expect("Equal | Exists")).optional(),
-    value: labelValue.optional(),
-    effect: z.enum(["NoSchedule", "PreferNoSchedule", "NoExecute"], expect("NoSchedule | PreferNoSchedule | NoExecute")).optional(),
-    tolerationSeconds: wholeNumber(0).optional(),
-});
+const toleration = lazy(() =>
+    strict({
+        key: labelKey.optional(),
+        operator: zod.enum(["Equal", "Exists"], expect("Equal | Exists")).optional(),
+        value: labelValue.optional(),
+        effect: zod.enum(["NoSchedule", "PreferNoSchedule", "NoExecute"], expect("NoSchedule | PreferNoSchedule | NoExecute")).optional(),
+        tolerationSeconds: wholeNumber(0).optional(),
+    }),
+);
 
 /** A resource quantity: YAML may give a number (`cpu: 1`), which Kubernetes takes as its text. */
-const quantity = (allowed: string) => z.union([z.string(), z.number()], expect(allowed)).transform(String);
+const quantity = (allowed: string) => zod.union([zod.string(), zod.number()], expect(allowed)).transform(String);
 
-const resourceQuantities = strict({ cpu: quantity(CPU_ALLOWED).optional(), memory: quantity(MEMORY_ALLOWED).optional() });
+const resourceQuantities = lazy(() =>
+    strict({ cpu: quantity(CPU_ALLOWED).optional(), memory: quantity(MEMORY_ALLOWED).optional() }),
+);
 
 /**
  * An extra volume of a Kubernetes fleet. Its values' grammar and the rules between them (one
  * source, a free mount path) are checked by the Kubernetes backend, for code and config alike.
  */
-const kubernetesVolume = strict({
-    mountPath: z.string(expect(MOUNT_PATH_ALLOWED)),
-    readOnly: z.boolean(expect("true | false")).optional(),
-    emptyDir: strict({ medium: z.string(expect(MEDIUM_ALLOWED)).optional(), sizeLimit: quantity(SIZE_ALLOWED).optional() }).optional(),
-    secret: z.string(expect(objectNameAllowed("Secret"))).optional(),
-    configMap: z.string(expect(objectNameAllowed("ConfigMap"))).optional(),
-    persistentVolumeClaim: z.string(expect(objectNameAllowed("PersistentVolumeClaim"))).optional(),
-});
+const kubernetesVolume = lazy(() =>
+    strict({
+        mountPath: zod.string(expect(MOUNT_PATH_ALLOWED)),
+        readOnly: zod.boolean(expect("true | false")).optional(),
+        emptyDir: strict({ medium: zod.string(expect(MEDIUM_ALLOWED)).optional(), sizeLimit: quantity(SIZE_ALLOWED).optional() }).optional(),
+        secret: zod.string(expect(objectNameAllowed("Secret"))).optional(),
+        configMap: zod.string(expect(objectNameAllowed("ConfigMap"))).optional(),
+        persistentVolumeClaim: zod.string(expect(objectNameAllowed("PersistentVolumeClaim"))).optional(),
+    }),
+);
 
 /** A Kubernetes fleet in the stack config (`backend: kubernetes`): what its `config.ts` turns into `KubernetesWorkloadArgs`. */
-export const kubernetesFleetSchema = fleetSchemaOf("kubernetes", KUBERNETES_MAX_SIZE, {
-    namespace: z.string(expect("a Kubernetes namespace name")).regex(FLEET_NAME, expect("a Kubernetes namespace name")).optional(),
-    nodeSelector: z.record(labelKey, labelValue, expect("a map of node label → value")).optional(),
-    tolerations: z.array(toleration, expect("a list of { key, operator, value, effect, tolerationSeconds }")).optional(),
-    serviceAccountName: z.string(expect(objectNameAllowed("ServiceAccount"))).optional(),
-    automountServiceAccountToken: z.boolean(expect("true | false: whether the pods get the service account's API token")).optional(),
-    imagePullSecrets: z.array(z.string(expect(objectNameAllowed("Secret"))), expect("a list of Secret names")).optional(),
-    volumes: z.record(z.string(), kubernetesVolume, expect("a map of volume name → { mountPath, readOnly?, and one of emptyDir, secret, configMap, persistentVolumeClaim }")).optional(),
-    podAnnotations: z.record(z.string(), z.string(expect("a string value (quote numbers and booleans)")), expect("a map of annotation key: value")).optional(),
-    resources: strict({ requests: resourceQuantities.optional(), limits: resourceQuantities.optional() }).optional(),
-    release: containerReleaseSchema,
-    rollout: rolloutSchemaOf(containerReleaseSchema).optional(),
-});
+export const kubernetesFleetSchema = lazy(() =>
+    fleetSchemaOf("kubernetes", KUBERNETES_MAX_SIZE, {
+        namespace: zod.string(expect("a Kubernetes namespace name")).regex(FLEET_NAME, expect("a Kubernetes namespace name")).optional(),
+        nodeSelector: zod.record(labelKey, labelValue, expect("a map of node label → value")).optional(),
+        tolerations: zod.array(toleration, expect("a list of { key, operator, value, effect, tolerationSeconds }")).optional(),
+        serviceAccountName: zod.string(expect(objectNameAllowed("ServiceAccount"))).optional(),
+        automountServiceAccountToken: zod.boolean(expect("true | false: whether the pods get the service account's API token")).optional(),
+        imagePullSecrets: zod.array(zod.string(expect(objectNameAllowed("Secret"))), expect("a list of Secret names")).optional(),
+        volumes: zod.record(zod.string(), kubernetesVolume, expect("a map of volume name → { mountPath, readOnly?, and one of emptyDir, secret, configMap, persistentVolumeClaim }")).optional(),
+        podAnnotations: zod.record(zod.string(), zod.string(expect("a string value (quote numbers and booleans)")), expect("a map of annotation key: value")).optional(),
+        resources: strict({ requests: resourceQuantities.optional(), limits: resourceQuantities.optional() }).optional(),
+        release: containerReleaseSchema,
+        rollout: rolloutSchemaOf(containerReleaseSchema).optional(),
+    }),
+);
 
 /**
  * `herd:kubernetes`: how the program reaches the cluster. Without it, the ambient kubeconfig
  * (`KUBECONFIG`, current context) is used.
  */
-export const kubernetesSettingsSchema = strict({
-    kubeconfig: projectFilePath("a kubeconfig file").optional(),
-    context: text("a kubeconfig context name").optional(),
-    namespace: z.string(expect("a Kubernetes namespace name")).regex(FLEET_NAME, expect("a Kubernetes namespace name")).optional(),
-    renderYamlToDirectory: projectFilePath("a directory to write manifests to instead of applying them to a cluster").optional(),
-    createNamespaces: z.boolean(expect("true (herd creates the namespaces its fleets name) or false (they exist already)")).optional(),
-});
+export const kubernetesSettingsSchema = lazy(() =>
+    strict({
+        kubeconfig: projectFilePath("a kubeconfig file").optional(),
+        context: text("a kubeconfig context name").optional(),
+        namespace: zod.string(expect("a Kubernetes namespace name")).regex(FLEET_NAME, expect("a Kubernetes namespace name")).optional(),
+        renderYamlToDirectory: projectFilePath("a directory to write manifests to instead of applying them to a cluster").optional(),
+        createNamespaces: zod.boolean(expect("true (herd creates the namespaces its fleets name) or false (they exist already)")).optional(),
+    }),
+);
 
 /**
  * `herd:kubernetes` as the stack config gives it, validated.

@@ -1,4 +1,4 @@
-import * as YAML from "yaml";
+import { YAML } from "../config/lazy";
 import { gateClosedExpr, gateQuery } from "./gate";
 import { probeAlert, ProbeSpec } from "./probe";
 

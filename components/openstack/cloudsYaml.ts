@@ -6,7 +6,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { parse } from "yaml";
+import { YAML } from "../config/lazy";
 
 /** Where a `clouds.yaml` (or `secure.yaml`) is looked for, first found first: `OS_CLIENT_CONFIG_FILE` (or `OS_CLIENT_SECURE_FILE`), the working directory, `~/.config/openstack`, `/etc/openstack`. */
 export function cloudsFiles(env: NodeJS.ProcessEnv, name: "clouds.yaml" | "secure.yaml"): string[] {
@@ -45,7 +45,7 @@ function cloudIn(files: readonly string[], cloud: string): { file: string; entry
         }
         let doc: unknown;
         try {
-            doc = parse(text);
+            doc = YAML.parse(text);
         } catch (err) {
             // The parser's message quotes no line of the file (it may hold a password).
             throw new Error(`OS_CLOUD=${cloud}: ${file} is not valid YAML (${(err as Error).name})`);

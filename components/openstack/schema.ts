@@ -1,5 +1,6 @@
-import { z } from "zod";
-import { expect, fleetSchemaOf, port, projectFilePath, rolloutSchemaOf, strict, text, wholeNumber } from "../config/schema";
+import type { z } from "zod";
+import { lazy } from "../config/lazy";
+import { expect, fleetSchemaOf, port, projectFilePath, rolloutSchemaOf, strict, text, wholeNumber, zod } from "../config/schema";
 import { parseIpv4Cidr } from "../config/grammar";
 
 /**
@@ -25,42 +26,48 @@ const cloudName = (what: string) => {
 };
 
 /** What an OpenStack member runs. Any change to one of these replaces the member. */
-export const serverReleaseSchema = strict({
-    image: cloudName("an image ID (preferred) or name"),
-    flavor: cloudName("a flavor name or ID"),
-    network: cloudName("a network name or ID").optional(),
-    networks: z.array(cloudName("a network name or ID"), expect("a list of network names or IDs")).min(1, expect("at least one network")).optional(),
-    keyPair: cloudName("a key pair name").optional(),
-    securityGroups: z.array(cloudName("a security group name"), expect("a list of security group names")).optional(),
-    userData: projectFilePath("a #cloud-config file").optional(),
-});
-
-const ingressRule = strict({
-    port,
-    protocol: z.enum(["tcp", "udp"], expect("tcp | udp")).optional(),
-    cidr: z.string(expect("an IPv4 CIDR such as 10.0.0.0/8")).check((ctx) => {
-        const parsed = parseIpv4Cidr(ctx.value);
-        if (typeof parsed === "string") {
-            ctx.issues.push({ code: "custom", input: ctx.value, message: `an IPv4 CIDR such as 10.0.0.0/8; this one: ${parsed}` });
-        }
+export const serverReleaseSchema = lazy(() =>
+    strict({
+        image: cloudName("an image ID (preferred) or name"),
+        flavor: cloudName("a flavor name or ID"),
+        network: cloudName("a network name or ID").optional(),
+        networks: zod.array(cloudName("a network name or ID"), expect("a list of network names or IDs")).min(1, expect("at least one network")).optional(),
+        keyPair: cloudName("a key pair name").optional(),
+        securityGroups: zod.array(cloudName("a security group name"), expect("a list of security group names")).optional(),
+        userData: projectFilePath("a #cloud-config file").optional(),
     }),
-});
+);
+
+const ingressRule = lazy(() =>
+    strict({
+        port,
+        protocol: zod.enum(["tcp", "udp"], expect("tcp | udp")).optional(),
+        cidr: zod.string(expect("an IPv4 CIDR such as 10.0.0.0/8")).check((ctx) => {
+            const parsed = parseIpv4Cidr(ctx.value);
+            if (typeof parsed === "string") {
+                ctx.issues.push({ code: "custom", input: ctx.value, message: `an IPv4 CIDR such as 10.0.0.0/8; this one: ${parsed}` });
+            }
+        }),
+    }),
+);
 
 /** An OpenStack fleet in the stack config (`backend: openstack`): what its `config.ts` turns into `ServerGroupArgs`. */
-export const openstackFleetSchema = fleetSchemaOf("openstack", OPENSTACK_MAX_SIZE, {
-    release: serverReleaseSchema,
-    rollout: rolloutSchemaOf(serverReleaseSchema).optional(),
-    loadBalancer: strict({
-        port,
-        protocol: z.enum(["HTTP", "HTTPS", "TCP"], expect("HTTP | HTTPS | TCP")).optional(),
-        network: text("a network name or ID for the VIP").optional(),
-    }).optional(),
-    ingress: z.array(ingressRule, expect("a list of { port, protocol, cidr }")).optional(),
-    volume: strict({
-        size: wholeNumber(1),
-        type: text("a Cinder volume type").optional(),
-    }).optional(),
-});
+export const openstackFleetSchema = lazy(() =>
+    fleetSchemaOf("openstack", OPENSTACK_MAX_SIZE, {
+        release: serverReleaseSchema,
+        rollout: rolloutSchemaOf(serverReleaseSchema).optional(),
+        loadBalancer: strict({
+            port,
+            protocol: zod.enum(["HTTP", "HTTPS", "TCP"], expect("HTTP | HTTPS | TCP")).optional(),
+            network: text("a network name or ID for the VIP").optional(),
+        }).optional(),
+        ingress: zod.array(ingressRule, expect("a list of { port, protocol, cidr }")).optional(),
+        volume: strict({
+            size: wholeNumber(1),
+            type: text("a Cinder volume type").optional(),
+        }).optional(),
+    }),
+);
 
 
 /**
@@ -70,20 +77,22 @@ export const openstackFleetSchema = fleetSchemaOf("openstack", OPENSTACK_MAX_SIZ
  * create-before-delete) is refused before any server is created. `quota` and `flavors` declare
  * the project's quota and flavor sizes for the preflight (see components/openstack/preflight.ts).
  */
-export const openstackSettingsSchema = strict({
-    computeHosts: wholeNumber(1).optional(),
-    // The project's quota, for the preflight of `herd plan` and `herd apply` when the cloud is
-    // not reachable (where it is, Nova's own limits are used).
-    quota: strict({
-        instances: wholeNumber(0).optional(),
-        cores: wholeNumber(0).optional(),
-        ramMB: wholeNumber(0).optional(),
-    }).optional(),
-    // Flavor sizes by name, for vCPUs and RAM in the preflight when the cloud is not reachable.
-    flavors: z
-        .record(text("a flavor name"), strict({ vcpus: wholeNumber(1), ramMB: wholeNumber(1) }), expect("a map of flavor name: { vcpus, ramMB }"))
-        .optional(),
-});
+export const openstackSettingsSchema = lazy(() =>
+    strict({
+        computeHosts: wholeNumber(1).optional(),
+        // The project's quota, for the preflight of `herd plan` and `herd apply` when the cloud is
+        // not reachable (where it is, Nova's own limits are used).
+        quota: strict({
+            instances: wholeNumber(0).optional(),
+            cores: wholeNumber(0).optional(),
+            ramMB: wholeNumber(0).optional(),
+        }).optional(),
+        // Flavor sizes by name, for vCPUs and RAM in the preflight when the cloud is not reachable.
+        flavors: zod
+            .record(text("a flavor name"), strict({ vcpus: wholeNumber(1), ramMB: wholeNumber(1) }), expect("a map of flavor name: { vcpus, ramMB }"))
+            .optional(),
+    }),
+);
 
 /**
  * `herd:openstack` as the stack config gives it, validated.

@@ -1,4 +1,4 @@
-import * as YAML from "yaml";
+import { YAML } from "../config/lazy";
 import { probeCloudConfig, ProbeSpec } from "../monitoring/probe";
 
 /** The Debian/Ubuntu package that herd installs on every member to expose host metrics on :9100. */
