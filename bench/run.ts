@@ -217,7 +217,9 @@ async function main(): Promise<void> {
         targets.push({ target: "herd/baseline wall time at 1,000 members ≤ 1.10", value: at(1000)!.ratio.wall, met: at(1000)!.ratio.wall <= 1.1 });
     }
     if (at(10)) {
-        targets.push({ target: "herd/baseline evaluation at 10 members ≤ 1.30 (modules loaded; their cost is the import line)", value: at(10)!.ratio.wall, met: at(10)!.ratio.wall <= 1.3 });
+        // The whole program: zod and yaml load during the evaluation (with the first stack config
+        // checked), so the evaluation alone would leave part of herd's loading out.
+        targets.push({ target: "herd/baseline at 10 members, loading and evaluation ≤ 1.30", value: at(10)!.ratio.withLoad, met: at(10)!.ratio.withLoad <= 1.3 });
     }
     if (at(100) && at(5000)) {
         const linear = at(5000)!.perMemberUs.herd / at(100)!.perMemberUs.herd;
