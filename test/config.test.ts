@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { ConfigError } from "../components/config";
 import { parseFleets } from "../components/fleet";
-import { resolveFleets } from "../components/fleet";
+import { resolveFleets, resolveStack, type SettingsOf } from "../components/fleet";
 import { ProgramError } from "../components/testing";
 import { PROJECT_DIR, rejectionOf, runStack, stackConfig } from "./helpers/project";
 
@@ -166,5 +166,21 @@ describe("stack config validation", () => {
             expect(error.message).to.contain("herd:fleets.worker.size = -2: expected a whole number ≥ 0");
             expect((error as ProgramError).resources).to.have.length(0);
         });
+    });
+});
+
+describe("each backend's stack-wide key, herd:<backend>", () => {
+    it("is validated by its backend's schema and returned typed as that backend's settings", () => {
+        const stack = resolveStack({ fleets: {}, openstack: { computeHosts: 3 }, kubernetes: { context: "kind-herd", namespace: "apps" } }, { stack: "dev", projectDir: PROJECT_DIR });
+        // Typed per backend (a property of `never` would not compile).
+        const hosts: number | undefined = stack.openstack?.computeHosts;
+        const context: string | undefined = stack.kubernetes?.context;
+        expect({ hosts, context }).to.deep.equal({ hosts: 3, context: "kind-herd" });
+        // @ts-expect-error a key herd:openstack does not have
+        const wrong: SettingsOf<"openstack"> = { hosts: 3 };
+        expect(wrong).to.be.an("object");
+        expect(() => resolveStack({ fleets: {}, openstack: { computeHost: 3 } }, { stack: "dev", projectDir: PROJECT_DIR })).to.throw(
+            'herd:openstack.computeHost = 3: unknown key; did you mean "computeHosts"?',
+        );
     });
 });

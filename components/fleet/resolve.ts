@@ -1,4 +1,4 @@
-import type { ConfigBackend, ResolveOptions } from "../config/backend";
+import type { ConfigBackend, ResolveOptions, SettingsBackend } from "../config/backend";
 import { ConfigError, type ConfigProblem } from "../config/errors";
 import { readProjectFile } from "../config/files";
 import { type MonitoringSettings, monitoringSettingsSchema } from "../config/schema";
@@ -24,7 +24,7 @@ export type { ResolveOptions } from "../config/backend";
  *
  * @group Stack config
  */
-export type SettingsOf<B extends BackendName> = (typeof FLEET_BACKENDS)[B]["config"] extends ConfigBackend<never, never, infer S> ? S : never;
+export type SettingsOf<B extends BackendName> = (typeof FLEET_BACKENDS)[B]["config"] extends { readonly settings?: SettingsBackend<infer S> } ? S : never;
 
 /**
  * The stack-wide herd keys, validated: `herd:monitoring`, and each backend's `herd:<backend>`
