@@ -24,7 +24,7 @@ export type { ResolveOptions } from "../config/backend";
  *
  * @group Stack config
  */
-export type SettingsOf<B extends BackendName> = (typeof FLEET_BACKENDS)[B]["config"] extends { readonly settings?: SettingsBackend<infer S> } ? S : never;
+export type SettingsOf<B extends BackendName> = NonNullable<(typeof FLEET_BACKENDS)[B]["config"]["settings"]> extends SettingsBackend<infer S> ? S : never;
 
 /**
  * The stack-wide herd keys, validated: `herd:monitoring`, and each backend's `herd:<backend>`
