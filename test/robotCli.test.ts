@@ -100,6 +100,26 @@ describe("herd robot: its command line", () => {
 });
 
 describe("herd robot: rolling back through git", () => {
+    // The robot commits as whoever runs it: give this process an identity, as a robot's host has
+    // one, so that a machine without a global git identity runs these tests too.
+    const IDENTITY = { GIT_AUTHOR_NAME: "herd test", GIT_AUTHOR_EMAIL: "herd@example.org", GIT_COMMITTER_NAME: "herd test", GIT_COMMITTER_EMAIL: "herd@example.org" };
+    const saved: Record<string, string | undefined> = {};
+    before(() => {
+        for (const [key, value] of Object.entries(IDENTITY)) {
+            saved[key] = process.env[key];
+            process.env[key] = value;
+        }
+    });
+    after(() => {
+        for (const key of Object.keys(IDENTITY)) {
+            if (saved[key] === undefined) {
+                delete process.env[key];
+            } else {
+                process.env[key] = saved[key];
+            }
+        }
+    });
+
     const rollback = (fleetName: string, mode: "commit" | "branch", dir: string): RollbackAction => {
         const stack = robotStack(fs.readFileSync(path.join(dir, "Pulumi.prod.yaml"), "utf8"), "Pulumi.prod.yaml", "prod", dir);
         return { stack: "prod", fleet: stack.fleets[fleetName], mode, reason: "HerdCanaryErrorRate fired on the canary of fleet web (1 of 12 slots on the release)" };
