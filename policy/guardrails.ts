@@ -31,7 +31,8 @@ import { DEFAULT_WAVES, waveSchedule } from "../components/rollout/waves";
 import { FleetSlots, protectionRefusal } from "../components/cli/protect";
 import { type BackendName, FLEET_BACKENDS } from "../components/fleet/backends";
 import { fleetLabel as label, type FleetPolicy } from "../components/fleet/policy";
-// The admin-port rule reads OpenStack security group rules, whoever created them.
+// The per-resource rules read OpenStack security group rules and pod workloads, whoever created them.
+import { POD_WORKLOADS, podSpecOf } from "../components/kubernetes/policy";
 import { portsOpened } from "../components/openstack/policy";
 
 /** The stack config a change is compared with, for the protected-rollout rule. */
@@ -102,14 +103,10 @@ export const FLEET_TYPES = Object.fromEntries(Object.entries(FLEET_BACKENDS).map
 const T = {
     instance: "openstack:compute/instance:Instance",
     secGroupRule: "openstack:networking/secGroupRule:SecGroupRule",
-    deployment: "kubernetes:apps/v1:Deployment",
-    statefulSet: "kubernetes:apps/v1:StatefulSet",
-    daemonSet: "kubernetes:apps/v1:DaemonSet",
     container: "docker:index/container:Container",
     remoteImage: "docker:index/remoteImage:RemoteImage",
 } as const;
 
-const POD_WORKLOADS: readonly string[] = [T.deployment, T.statefulSet, T.daemonSet];
 const DIGEST = /@sha256:[0-9a-f]{64}$/;
 const IMAGE_ID = /^sha256:[0-9a-f]{64}$/;
 
@@ -161,15 +158,6 @@ function fleetsOf(resources: readonly PolicyResource[], type: string): Fleet[] {
 }
 
 const ofType = (resources: readonly PolicyResource[], type: string) => resources.filter((r) => r.type === type);
-
-type PodSpec = { containers?: Container[]; securityContext?: SecurityContext; affinity?: { podAntiAffinity?: unknown }; topologySpreadConstraints?: { topologyKey?: string }[] };
-type Container = { name?: string; image?: unknown; securityContext?: SecurityContext; resources?: { limits?: Record<string, unknown> }; readinessProbe?: unknown; ports?: unknown[] };
-type SecurityContext = { runAsNonRoot?: boolean; runAsUser?: number };
-
-function podSpecOf(props: Record<string, unknown>): PodSpec {
-    const spec = props.spec as { template?: { spec?: PodSpec } } | undefined;
-    return spec?.template?.spec ?? {};
-}
 
 function redundancy(env: PolicyEnvironment): StackValidationPolicy {
     return {

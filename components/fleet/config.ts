@@ -2,7 +2,7 @@ import type { ConfigBackend } from "../config/backend";
 import { ConfigError, type ConfigProblem } from "../config/errors";
 import { FLEET_NAME } from "../config/schema";
 import { FLEETS_KEY, fleetConfigProblems, problemsOf } from "../config/validate";
-import { type BackendName, FLEET_BACKENDS } from "./backends";
+import { type BackendName, FLEET_BACKENDS, fleetBackend } from "./backends";
 
 /**
  * `herd:fleets` validated through the fleet registry: each fleet against the schema of the
@@ -36,9 +36,7 @@ export const MAX_FLEET_SIZE = Object.fromEntries(
 
 /** The registry's config part of a backend, for a fleet whose `backend` names it. */
 function configBackendOf(name: unknown): ConfigBackend<FleetConfig, unknown, unknown> | undefined {
-    return typeof name === "string" && Object.hasOwn(FLEET_BACKENDS, name)
-        ? (FLEET_BACKENDS[name as BackendName].config as unknown as ConfigBackend<FleetConfig, unknown, unknown>)
-        : undefined;
+    return fleetBackend(name)?.config as ConfigBackend<FleetConfig, unknown, unknown> | undefined;
 }
 
 /** What a fleet's `backend` allows. */

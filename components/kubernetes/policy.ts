@@ -4,13 +4,17 @@ import { HERD_LABELS } from "../release/container";
 
 /** What the policy pack asks of a Kubernetes fleet, read from what its `KubernetesWorkload` registered. */
 
-const POD_WORKLOADS: readonly string[] = ["kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet", "kubernetes:apps/v1:DaemonSet"];
+/** The types of resource that run pods from a template, whoever created them. */
+export const POD_WORKLOADS: readonly string[] = ["kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet", "kubernetes:apps/v1:DaemonSet"];
 const SERVICE = "kubernetes:core/v1:Service";
 const HOSTNAME = "kubernetes.io/hostname";
 
-type PodSpec = { containers?: { name?: string; readinessProbe?: unknown; ports?: unknown[] }[]; affinity?: { podAntiAffinity?: unknown }; topologySpreadConstraints?: { topologyKey?: string }[] };
+type SecurityContext = { runAsNonRoot?: boolean; runAsUser?: number };
+type Container = { name?: string; image?: unknown; securityContext?: SecurityContext; resources?: { limits?: Record<string, unknown> }; readinessProbe?: unknown; ports?: unknown[] };
+type PodSpec = { containers?: Container[]; securityContext?: SecurityContext; affinity?: { podAntiAffinity?: unknown }; topologySpreadConstraints?: { topologyKey?: string }[] };
 
-function podSpecOf(props: Record<string, unknown>): PodSpec {
+/** The pod template's spec of a pod workload's inputs (`{}` when it has none). */
+export function podSpecOf(props: Record<string, unknown>): PodSpec {
     const spec = props.spec as { template?: { spec?: PodSpec } } | undefined;
     return spec?.template?.spec ?? {};
 }
