@@ -23,4 +23,4 @@ export function lazy<T extends object>(build: () => T): T {
 }
 
 /** The yaml package, loaded with the first document read or written: importing herd does not load it. */
-export const YAML = lazy(() => require("yaml") as typeof import("yaml"));
+export const YAML = lazy(() => require("../vendor/yaml") as typeof import("../vendor/yaml"));

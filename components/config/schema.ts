@@ -17,8 +17,11 @@ import {
 } from "./grammar";
 import { parseDuration } from "../core/duration";
 
-/** zod, loaded with the first schema built (see {@link lazy}): importing herd does not load it. */
-export const zod = lazy(() => (require("zod") as typeof import("zod")).z);
+/**
+ * The parts of zod the schemas use (`vendor/zod.ts`), loaded with the first schema built (see
+ * {@link lazy}): importing herd does not load them.
+ */
+export const zod = lazy(() => require("../vendor/zod") as typeof import("../vendor/zod"));
 
 /**
  * The schema of `herd:fleets` in a stack file. Every object is strict, so a typo such as `szie`
