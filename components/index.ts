@@ -35,6 +35,7 @@ export { FLEET_BACKENDS } from "./fleet";
 export type { BackendName, FleetArgsOf, FleetBackend, FleetHeal, FleetOf, HealRequest, MemberLabels, OnBackend, StackBuild, StackContext, StackFleet } from "./fleet";
 export type { ConfigBackend, ResolvedConfig, SettingsBackend } from "./config/backend";
 export type { FleetPolicy, PolicyFleet, PolicyResourceView, PolicyViolation } from "./fleet/policy";
+export type { BatchRequest, BatchSession, FleetBatches, FleetSlots, PlanCheck, PlanCheckRequest, SlotGeneration, StateResource } from "./fleet/batches";
 
 // Components: one backend's workload alone, and its arguments.
 export { ServerGroup } from "./openstack/serverGroup";

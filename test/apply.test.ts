@@ -3,7 +3,9 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { expect } from "chai";
-import { applyBatches, applyStack, batchTargets, deployedServers, StateResource } from "../components/cli/apply";
+import { applyStack } from "../components/cli/apply";
+import { applyBatches, type StateResource } from "../components/fleet/batches";
+import { deployedServers, serverTargets } from "../components/openstack/batches";
 import type { ApplyJob } from "../components/cli/applyWorker";
 import { run } from "../components/cli/main";
 import { resolveStack } from "../components/fleet";
@@ -71,7 +73,7 @@ describe("herd apply", () => {
             { urn: urn(VOLUME, "web-1-data"), type: VOLUME, custom: true },
             { urn: urn(ATTACH, "web-1-data"), type: ATTACH, custom: true },
         ];
-        expect(batchTargets([...state, ...volumes], { fleet: "web", index: 1, of: 2, slots: [0, 1] })).to.deep.equal([
+        expect(serverTargets([...state, ...volumes], "web", [0, 1])).to.deep.equal([
             urn(INSTANCE, "web-0"),
             urn(MEMBER, "web-0-lb"),
             urn(INSTANCE, "web-1"),

@@ -2,134 +2,19 @@ import { spawn } from "node:child_process";
 import * as path from "node:path";
 import { LocalWorkspace } from "@pulumi/pulumi/automation";
 import { Command, Option } from "commander";
-import { resolveDockerWorkload } from "../docker/spec";
-import type { DockerWorkloadArgs } from "../docker/workload";
-import type { ServerGroupArgs } from "../openstack";
-import type { FleetChange, SlotServer } from "../openstack/peak";
-import { formatPreflight, NovaClient, preflight } from "../openstack/preflight";
+import { type ApplyBatch, applyBatches, type BatchSession, nameOfUrn, type StateResource } from "../fleet/batches";
 import type { ApplyJob, ApplyJobResult } from "./applyWorker";
 import { CliError, CliIo } from "./io";
-import { cloudView, fleetChanges, openstackStack } from "./preflight";
+import { batchedBackends } from "./preflight";
 import { locateProject, readStackText, stackConfigOf } from "./project";
 
-/** A resource of the stack's state, as `pulumi stack export` gives it. */
-export interface StateResource {
-    readonly urn: string;
-    readonly type: string;
-    readonly custom?: boolean;
-    readonly inputs?: Record<string, unknown>;
-}
-
-const INSTANCE = "openstack:compute/instance:Instance";
-/** A member's companions, replaced with it: its pool member (`${member}-lb`) and volume attachment (`${member}-data`). */
-const COMPANIONS: Readonly<Record<string, string>> = { "-lb": "openstack:loadbalancer/member:Member", "-data": "openstack:compute/volumeAttach:VolumeAttach" };
-
-const CONTAINER = "docker:index/container:Container";
-const IMAGE = "docker:index/remoteImage:RemoteImage";
-
-const nameOf = (urn: string) => urn.split("::").pop() as string;
-
-/**
- * The changes of Docker fleets, slot by slot: a slot is replaced when its container's name
- * changes (it holds the generation and a hash of every setting, see resolveDockerWorkload).
- * No flavors: a Docker host has no quota to hold the peak against.
- */
-export function dockerChanges(fleets: readonly { readonly name: string; readonly args: DockerWorkloadArgs }[], resources: readonly StateResource[], only?: string): FleetChange[] {
-    const deployed = new Map(resources.filter((r) => r.type === CONTAINER).map((r) => [nameOf(r.urn), String(r.inputs?.name ?? "")]));
-    return fleets
-        .filter((f) => only === undefined || f.name === only)
-        .map((f) => {
-            const workload = resolveDockerWorkload(f.name, f.args);
-            return {
-                fleet: f.name,
-                before: workload.members.filter((m) => deployed.has(m.resourceName)).map((m) => ({ slot: m.slot, generation: deployed.get(m.resourceName) as string, flavor: "" })),
-                after: workload.members.map((m) => ({ slot: m.slot, generation: m.containerName, flavor: "" })),
-                batch: workload.batch,
-                createBeforeDelete: workload.order === "create-before-delete",
-                antiAffinity: false,
-            };
-        });
-}
-
-/** The fleets' servers as the stack's state holds them: slot, generation and flavor of every member, by fleet. */
-export function deployedServers(resources: readonly StateResource[]): Map<string, SlotServer[]> {
-    const byFleet = new Map<string, SlotServer[]>();
-    for (const resource of resources) {
-        if (resource.type !== INSTANCE) {
-            continue;
-        }
-        const inputs = resource.inputs ?? {};
-        const metadata = (inputs.metadata ?? {}) as Record<string, string>;
-        const fleet = metadata["herd-fleet"];
-        const slot = Number(metadata["herd-slot"]);
-        if (fleet === undefined || !Number.isInteger(slot)) {
-            continue;
-        }
-        const flavor = String(inputs.flavorName ?? inputs.flavorId ?? "");
-        byFleet.set(fleet, [...(byFleet.get(fleet) ?? []), { slot, generation: metadata["herd-generation"] ?? "", flavor }]);
-    }
-    return byFleet;
-}
-
-/** One targeted `up` of `herd apply`: replaced slots of one fleet, at most a batch of them. */
-export interface ApplyBatch {
-    readonly fleet: string;
-    /** Counted from 1, within the fleet. */
-    readonly index: number;
-    /** The fleet's number of batches. */
-    readonly of: number;
-    readonly slots: readonly number[];
-}
-
-/** The batches of a change: each fleet's replaced slots (in slot order), `batch` at a time, one fleet after the other. */
-export function applyBatches(changes: readonly FleetChange[]): ApplyBatch[] {
-    return changes.flatMap((change) => {
-        const before = new Map(change.before.map((s) => [s.slot, s.generation]));
-        const replaced = change.after.filter((s) => before.has(s.slot) && before.get(s.slot) !== s.generation).map((s) => s.slot).sort((a, b) => a - b);
-        const size = Math.max(1, change.batch);
-        const count = Math.ceil(replaced.length / size);
-        return Array.from({ length: count }, (_, i) => ({ fleet: change.fleet, index: i + 1, of: count, slots: replaced.slice(i * size, (i + 1) * size) }));
-    });
-}
-
-/**
- * The URNs a batch's targeted `up` updates: each slot's member and its companions, as the state
- * has them; for a Docker member, also the image its new release pulls (a resource the state may
- * not hold yet, named beside the container, which the `up` creates).
- *
- * @param images a Docker member's image resource name, by member resource name (`web-3`)
- */
-export function batchTargets(resources: readonly StateResource[], batch: ApplyBatch, images: ReadonlyMap<string, string> = new Map()): string[] {
-    const wanted = new Map<string, string>();
-    for (const slot of batch.slots) {
-        const member = `${batch.fleet}-${slot}`;
-        wanted.set(member, INSTANCE);
-        for (const [suffix, type] of Object.entries(COMPANIONS)) {
-            wanted.set(`${member}${suffix}`, type);
-        }
-    }
-    const targets: string[] = [];
-    for (const resource of resources) {
-        const name = nameOf(resource.urn);
-        if (resource.custom !== false && (wanted.get(name) === resource.type || (resource.type === CONTAINER && wanted.has(name)))) {
-            targets.push(resource.urn);
-            const image = resource.type === CONTAINER ? images.get(name) : undefined;
-            if (image !== undefined) {
-                const urn = resource.urn.replace(/docker:index\/container:Container::[^:]+$/, `${IMAGE}::${image}`);
-                if (!targets.includes(urn)) {
-                    targets.unshift(urn);
-                }
-            }
-        }
-    }
-    return targets;
-}
+export type { StateResource } from "../fleet/batches";
 
 /** Where and how {@link applyStack} works. */
 export interface ApplyOptions {
     readonly projectDir: string;
     readonly stack: string;
-    /** Only this fleet's batches; the final whole `up` is left out. @default every OpenStack fleet */
+    /** Only this fleet's batches; the final whole `up` is left out. @default every fleet whose backend herd batches (OpenStack, Docker) */
     readonly fleet?: string;
     /** Longest wait for a batch's new members to be ACTIVE and in their pool, in ms. @default 5 minutes */
     readonly waitMs?: number;
@@ -142,8 +27,6 @@ export interface ApplyOptions {
     /** The stack's state. @default `pulumi stack export` through the Automation API */
     readonly state?: () => Promise<readonly StateResource[]>;
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Applies the stack's change one batch at a time: the preflight (refusing a change whose peak
@@ -158,45 +41,45 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 export async function applyStack(options: ApplyOptions): Promise<void> {
     const env = options.env ?? process.env;
     const project = locateProject({ stack: options.stack, dir: options.projectDir }, options.projectDir);
-    const stack = openstackStack(stackConfigOf(readStackText(project), project.stackFileName), project);
-    const names = [...stack.fleets, ...stack.dockerFleets].map((f) => f.name);
+    const backends = batchedBackends(stackConfigOf(readStackText(project), project.stackFileName), project);
+    const names = backends.flatMap((b) => b.fleets.map((f) => f.name));
     if (options.fleet !== undefined && !names.includes(options.fleet)) {
-        throw new CliError(`unknown fleet "${options.fleet}" in stack "${options.stack}": herd apply batches OpenStack and Docker fleets; ${names.length > 0 ? `they are ${names.join(", ")}` : "it has none"}`);
+        const kinds = backends.map((b) => b.batches.title).join(" and ");
+        throw new CliError(`unknown fleet "${options.fleet}" in stack "${options.stack}": herd apply batches ${kinds} fleets; ${names.length > 0 ? `they are ${names.join(", ")}` : "it has none"}`);
     }
     const resources = await (options.state ?? (() => exportState(project.dir, options.stack, env)))();
-    const changes = fleetChanges(stack, deployedServers(resources), options.fleet);
-    const containers = dockerChanges(stack.dockerFleets, resources, options.fleet);
-    const images = new Map(stack.dockerFleets.flatMap((f) => resolveDockerWorkload(f.name, f.args).members.map((m) => [m.resourceName, m.imageResourceName] as const)));
-    const cloud = await cloudView(env);
-    const checked = preflight(changes, "batches", stack.declared, cloud);
-    options.say(formatPreflight(options.stack, checked));
-    if (checked.problems.length > 0) {
-        throw new CliError(`refused: stack ${options.stack} cannot take this change, even one batch at a time:\n${checked.problems.map((p) => `  - ${p.message}`).join("\n")}`);
+    // Each backend reads its change and checks it (OpenStack: the peak against the quota) before any batch.
+    const sessions = new Map<string, BatchSession>();
+    for (const { batches, fleets, settings } of backends) {
+        const applied = fleets.filter((f) => options.fleet === undefined || f.name === options.fleet);
+        if (applied.length === 0) {
+            continue;
+        }
+        const session = await batches.open({ stack: options.stack, fleets: applied, state: resources, env, ...(settings === undefined ? {} : { settings }) });
+        if (session.report !== undefined) {
+            options.say(session.report);
+        }
+        if (session.problems.length > 0) {
+            throw new CliError(`refused: stack ${options.stack} cannot take this change, even one batch at a time:\n${session.problems.map((p) => `  - ${p}`).join("\n")}`);
+        }
+        applied.forEach((f) => sessions.set(f.name, session));
     }
     const up = options.up ?? ((job: ApplyJob) => upInWorker(job, env));
-    const args = new Map(stack.fleets.map((f) => [f.name, f.args]));
-    const generations = new Map(changes.map((c) => [c.fleet, new Map(c.after.map((s) => [s.slot, s.generation]))]));
-    const batches = applyBatches([...changes, ...containers]);
+    const batches = applyBatches([...new Set(sessions.values())].flatMap((session) => session.changes));
     for (const batch of batches) {
         const what = `fleet ${batch.fleet}, batch ${batch.index} of ${batch.of} (slot${batch.slots.length === 1 ? "" : "s"} ${batch.slots.join(", ")})`;
-        const targets = batchTargets(resources, batch, images);
-        options.say(`${what}: pulumi up --target ${targets.map(nameOf).join(" ")}`);
+        const session = sessions.get(batch.fleet) as BatchSession;
+        const targets = session.targets(batch.fleet, batch.slots);
+        options.say(`${what}: pulumi up --target ${targets.map(nameOfUrn).join(" ")}`);
         try {
             const result = await up({ projectDir: project.dir, stack: options.stack, targets });
             options.say(`${what}: ${changeText(result.changes)}`);
-            // A Docker member's create waits until it is healthy (the provider's `wait`).
-            if (cloud && args.has(batch.fleet)) {
-                const servers = batch.slots.map((slot) => `${batch.fleet}-${slot}-${generations.get(batch.fleet)?.get(slot)}`);
-                await waitForMembers(cloud.client, options.stack, args.get(batch.fleet) as ServerGroupArgs, servers, options.waitMs ?? 5 * 60_000);
-                options.say(`${what}: ${servers.join(", ")} ACTIVE${args.get(batch.fleet)?.loadBalancer ? " and in the pool" : ""}`);
+            const settled = await session.settle?.(batch.fleet, batch.slots, options.waitMs ?? 5 * 60_000);
+            if (settled !== undefined) {
+                options.say(`${what}: ${settled}`);
             }
         } catch (err) {
-            const left = batches.slice(batches.indexOf(batch) + 1).flatMap((b) => b.slots.map((slot) => `${b.fleet}-${slot}`));
-            throw new CliError(
-                `${what} failed, stopped there: ${(err as Error).message}\n` +
-                    `The batches before it are applied; ${left.length > 0 ? `${left.join(", ")} still run their release, and ` : ""}` +
-                    `the members of this batch that were not replaced still serve. Fix the cause, then run herd apply --stack ${options.stack} again.`,
-            );
+            throw failedBatch(options.stack, what, err as Error, batches.slice(batches.indexOf(batch) + 1));
         }
     }
     if (options.fleet !== undefined) {
@@ -208,6 +91,16 @@ export async function applyStack(options: ApplyOptions): Promise<void> {
         throw new CliError(`the final pulumi up failed after every batch was applied: ${err.message}`);
     });
     options.say(`done: ${changeText(result.changes)}`);
+}
+
+/** What `herd apply` says when a batch fails: where it stopped, and what still runs its release. */
+function failedBatch(stack: string, what: string, err: Error, after: readonly ApplyBatch[]): CliError {
+    const left = after.flatMap((b) => b.slots.map((slot) => `${b.fleet}-${slot}`));
+    return new CliError(
+        `${what} failed, stopped there: ${err.message}\n` +
+            `The batches before it are applied; ${left.length > 0 ? `${left.join(", ")} still run their release, and ` : ""}` +
+            `the members of this batch that were not replaced still serve. Fix the cause, then run herd apply --stack ${stack} again.`,
+    );
 }
 
 /** The engine's counts, in words: `2 created, 2 replaced, 10 unchanged`. */
@@ -228,45 +121,6 @@ async function exportState(projectDir: string, stack: string, env: NodeJS.Proces
 
 function stringsOf(env: NodeJS.ProcessEnv): Record<string, string> {
     return Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined));
-}
-
-/**
- * Waits until the servers `names` are ACTIVE and, with a load balancer, their addresses are
- * ACTIVE members of the fleet's pool, none of them in ERROR; fails at once on a server in ERROR,
- * and after `waitMs`.
- */
-async function waitForMembers(client: NovaClient, stack: string, args: ServerGroupArgs, names: readonly string[], waitMs: number): Promise<void> {
-    const deadline = Date.now() + waitMs;
-    let status = "";
-    for (;;) {
-        const servers = (await client.stackServers(stack)).filter((s) => names.includes(s.name));
-        const failed = servers.find((s) => s.status === "ERROR");
-        if (failed) {
-            throw new Error(`server ${failed.name} is in ERROR`);
-        }
-        const active = servers.filter((s) => s.status === "ACTIVE");
-        status = `${active.length} of ${names.length} ACTIVE`;
-        if (active.length === names.length) {
-            if (!args.loadBalancer) {
-                return;
-            }
-            const addresses = active.flatMap((s) => Object.values(s.addresses ?? {}).flatMap((list) => list.map((a) => a.addr)));
-            const members = (await client.poolMembers(args.groupName ?? "")).filter((m) => addresses.includes(m.address));
-            const broken = members.find((m) => m.provisioning_status === "ERROR" || m.operating_status === "ERROR");
-            if (broken) {
-                throw new Error(`pool member ${broken.address} is in ERROR`);
-            }
-            const ready = members.filter((m) => m.provisioning_status === "ACTIVE");
-            status += `, ${ready.length} of ${names.length} ACTIVE in pool ${args.groupName}`;
-            if (ready.length >= names.length) {
-                return;
-            }
-        }
-        if (Date.now() > deadline) {
-            throw new Error(`after ${Math.round(waitMs / 1000)} s, ${status} (${names.join(", ")})`);
-        }
-        await sleep(2000);
-    }
 }
 
 /** Runs an {@link ApplyJob} in a process of its own (see applyWorker). */
@@ -302,14 +156,15 @@ export function addApplyCommand(cli: Command, io: CliIo, exit: (code: number) =>
     cli.command("apply")
         .summary("apply a stack's change one batch at a time, so it never holds more than one batch extra")
         .description(
-            "check what the change needs at its peak against the project's quota and compute hosts (Nova's limits when OS_* reach the cloud, " +
-                "else herd:openstack.quota and computeHosts), then run a targeted pulumi up per batch of replaced OpenStack members " +
-                "(each batch's old members are deleted before the next batch starts), waiting until the new members are ACTIVE and in their pool, " +
-                "then a pulumi up for the rest. Stops at the first batch that fails, with the fleet still serving",
+            "run a targeted pulumi up per batch of replaced members of the fleets herd batches — OpenStack servers and Docker containers — " +
+                "(each batch's old members are deleted before the next batch starts), then a pulumi up for the rest. " +
+                "OpenStack fleets are checked first: what the change needs at its peak against the project's quota and compute hosts " +
+                "(Nova's limits when OS_* reach the cloud, else herd:openstack.quota and computeHosts), and each batch waits until its new " +
+                "servers are ACTIVE and in their pool. Stops at the first batch that fails, with the fleet still serving",
         )
         .requiredOption("-s, --stack <name>", "the stack (reads Pulumi.<name>.yaml)")
-        .option("--fleet <name>", "apply this OpenStack fleet's batches only (no final pulumi up)")
-        .addOption(new Option("--wait <seconds>", "longest wait for a batch's new members to be ACTIVE and in their pool").default("300"))
+        .option("--fleet <name>", "apply this fleet's batches only (no final pulumi up)")
+        .addOption(new Option("--wait <seconds>", "longest wait for a batch's new OpenStack servers to be ACTIVE and in their pool").default("300"))
         .option("-d, --dir <projectDir>", "the Pulumi project directory (default: the current directory)")
         .action(async (flags: ApplyFlags) => {
             const wait = Number(flags.wait);

@@ -5,6 +5,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { Command, CommanderError } from "commander";
 import { ConfigError } from "../config";
+import { BatchError } from "../fleet/batches";
 import { addApplyCommand } from "./apply";
 import { CliError, CliIo, ExitCode } from "./io";
 import { addPlanCommand } from "./plan";
@@ -67,7 +68,7 @@ export async function run(argv: readonly string[], io: Partial<CliIo> = {}): Pro
             // Commander has printed the usage error or the help already.
             return err.exitCode === 0 ? ExitCode.Ok : ExitCode.Error;
         }
-        cli.stderr(err instanceof CliError || err instanceof ConfigError ? `herd: ${err.message}\n` : unexpected(err));
+        cli.stderr(err instanceof CliError || err instanceof ConfigError || err instanceof BatchError ? `herd: ${err.message}\n` : unexpected(err));
         return ExitCode.Error;
     }
 }

@@ -1,7 +1,7 @@
 import { Command, Option } from "commander";
 import { hasUncommittedChanges, projectFilesDiffer, revisionExists } from "./git";
 import { CliError, CliIo, ExitCode } from "./io";
-import { formatPlanPreflight, planPreflight } from "./preflight";
+import { planPreflight } from "./preflight";
 import { locateProject, readStackText, StackProject } from "./project";
 import type { Plan } from "./report";
 import { planStack, PlanFormat, printPlan } from "./stackPlan";
@@ -91,10 +91,10 @@ export function addPlanCommand(cli: Command, io: CliIo, exit: (code: number) => 
                 const text = readStackText(project);
                 const whole = await planStack(project, text, revision.against);
                 const plan = flags.fleet === undefined ? whole : planOfFleet(whole, flags.fleet);
-                // What the OpenStack fleets' change needs at its peak, held against the project's quota and hosts.
+                // What each backend checks of the change (OpenStack: its peak against the project's quota and hosts).
                 const checked = await planPreflight(project, text, revision.against, process.env, flags.fleet);
-                if (checked && checked.batches.problems.length > 0) {
-                    checked.batches.problems.forEach((problem) => io.stderr(`herd: refused by the preflight of stack ${stack}: ${problem.message}\n`));
+                if (checked && checked.problems.length > 0) {
+                    checked.problems.forEach((problem) => io.stderr(`herd: refused by the preflight of stack ${stack}: ${problem}\n`));
                     codes.push(ExitCode.Refused);
                 }
                 if (format !== "text") {
@@ -114,7 +114,7 @@ export function addPlanCommand(cli: Command, io: CliIo, exit: (code: number) => 
                 }
                 codes.push(printPlan(plan, project, format, io.stdout));
                 if (checked) {
-                    io.stdout(format === "markdown" ? `\n\`\`\`\n${formatPlanPreflight(stack, checked)}\`\`\`\n` : `\n${formatPlanPreflight(stack, checked)}`);
+                    io.stdout(format === "markdown" ? `\n\`\`\`\n${checked.report}\`\`\`\n` : `\n${checked.report}`);
                 }
             }
             if (format === "json") {

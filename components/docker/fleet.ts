@@ -5,6 +5,7 @@ import { containerProbeProblems, fleetAlertInput, type ContainerProbeArgs, type 
 import { fleetProbes } from "../monitoring/probeComponent";
 import { defaultAlerts } from "../monitoring/rules";
 import type * as WorkloadModule from "./workload";
+import { dockerBatches } from "./batches";
 import { dockerConfigBackend } from "./config";
 import { containerLabels, dockerFleetPolicy } from "./policy";
 import { dockerProbeRunner, type DockerProbeTarget } from "./probe";
@@ -86,6 +87,7 @@ export const dockerFleetBackend: FleetBackend<DockerFleetArgs, DockerFleet, Dock
     memberTypes: ["docker:index/container:Container"],
     memberLabels: (_type, inputs) => containerLabels(inputs),
     policy: dockerFleetPolicy,
+    batches: dockerBatches,
     config: dockerConfigBackend,
     stackProgram: dockerStackProgram,
     probeRunner: dockerProbeRunner,

@@ -1,5 +1,6 @@
 import type * as pulumi from "@pulumi/pulumi";
 import type { ConfigBackend } from "../config/backend";
+import type { FleetBatches } from "./batches";
 import type { FleetPolicy } from "./policy";
 import type { MonitoringSettings } from "../config/schema";
 import type { Probe, ProbeArgs } from "../monitoring/probeComponent";
@@ -163,6 +164,12 @@ export interface FleetBackend<
     readonly heal?: FleetHeal<Config, Settings>;
     /** How the policy pack reads one of its fleets: members, spread, health checks, members on a new release (see its `policy.ts`). */
     readonly policy: FleetPolicy;
+    /**
+     * How `herd apply` replaces its members one batch at a time, and what `herd plan` checks
+     * first (see its `batches.ts`). @default none: its platform rolls members out itself, and
+     * `herd apply` leaves its fleets to the final `pulumi up`
+     */
+    readonly batches?: FleetBatches<WorkloadArgs, Settings>;
     /** What the backend does with its fleets' stack config (see its `config.ts`). */
     readonly config: ConfigBackend<Config, WorkloadArgs, Settings>;
     /**

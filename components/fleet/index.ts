@@ -1,3 +1,4 @@
+export type { ApplyBatch, BatchRequest, BatchSession, FleetBatches, FleetSlots, PlanCheck, PlanCheckRequest, SlotGeneration, StateResource } from "./batches";
 export type { BuiltFleet, FleetBackend, FleetHeal, HealRequest, MemberLabels, OnBackend, StackBuild, StackContext, StackFleet } from "./backend";
 export { type BackendName, FLEET_BACKENDS, type FleetArgsOf, type FleetOf } from "./backends";
 export { alertRuleFile, buildFleet, type DockerFleet, type DockerFleetArgs, type Fleet, type FleetArgs, type KubernetesFleet, type KubernetesFleetArgs, type OpenStackFleet, type OpenStackFleetArgs } from "./fleet";
@@ -17,5 +18,6 @@ export {
     type StackInput,
     type StackOptions,
     type StackSettings,
+    stackInputOf,
     type WorkloadArgsOf,
 } from "./resolve";

@@ -168,6 +168,18 @@ export type StackInput = {
 };
 
 /**
+ * The herd keys of a stack file's config (`herd:fleets`, `herd:monitoring` and each backend's
+ * `herd:<backend>`), as {@link resolveStack} takes them: what a tool reading a stack file hands it.
+ */
+export function stackInputOf(config: StackConfig): StackInput {
+    const input: Record<string, unknown> = { fleets: config[FLEETS_KEY], monitoring: config["herd:monitoring"] };
+    for (const name of Object.keys(FLEET_BACKENDS)) {
+        input[name] = config[`herd:${name}`];
+    }
+    return input as StackInput;
+}
+
+/**
  * Where a stack's config comes from, and what Pulumi says of its secrets.
  *
  * @group Stack config

@@ -5,6 +5,7 @@ import { fleetAlertInput, type FleetMonitoringArgs } from "../fleet/plan";
 import { fleetProbes } from "../monitoring/probeComponent";
 import { defaultAlerts } from "../monitoring/rules";
 import type * as ServerGroupModule from "./serverGroup";
+import { openstackBatches } from "./batches";
 import { openstackConfigBackend } from "./config";
 import { openstackFleetPolicy, serverLabels } from "./policy";
 import { OPENSTACK_MAX_SIZE, type OpenStackFleetConfig, type OpenStackSettings } from "./schema";
@@ -101,6 +102,7 @@ export const openstackFleetBackend: FleetBackend<
     memberTypes: ["openstack:compute/instance:Instance"],
     memberLabels: (_type, inputs) => serverLabels(inputs),
     policy: openstackFleetPolicy,
+    batches: openstackBatches,
     mockState: (type, name) =>
         type === "openstack:compute/instance:Instance"
             ? { accessIpV4: addressOf(name, "10.20") }
