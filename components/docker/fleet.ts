@@ -5,7 +5,8 @@ import { containerProbeProblems, fleetAlertInput, type ContainerProbeArgs, type 
 import { fleetProbes } from "../monitoring/probeComponent";
 import { defaultAlerts } from "../monitoring/rules";
 import type * as WorkloadModule from "./workload";
-import { dockerBatches } from "./batches";
+import type * as BatchesModule from "./batches";
+import { lazy } from "../config/lazy";
 import { dockerConfigBackend } from "./config";
 import { containerLabels, dockerFleetPolicy } from "./policy";
 import { dockerProbeRunner, type DockerProbeTarget } from "./probe";
@@ -87,7 +88,8 @@ export const dockerFleetBackend: FleetBackend<DockerFleetArgs, DockerFleet, Dock
     memberTypes: ["docker:index/container:Container"],
     memberLabels: (_type, inputs) => containerLabels(inputs),
     policy: dockerFleetPolicy,
-    batches: dockerBatches,
+    // Read by herd apply and herd plan only: a program does not load it.
+    batches: lazy(() => (require("./batches") as typeof BatchesModule).dockerBatches),
     config: dockerConfigBackend,
     stackProgram: dockerStackProgram,
     probeRunner: dockerProbeRunner,

@@ -5,7 +5,8 @@ import { fleetAlertInput, type FleetMonitoringArgs } from "../fleet/plan";
 import { fleetProbes } from "../monitoring/probeComponent";
 import { defaultAlerts } from "../monitoring/rules";
 import type * as ServerGroupModule from "./serverGroup";
-import { openstackBatches } from "./batches";
+import type * as BatchesModule from "./batches";
+import { lazy } from "../config/lazy";
 import { openstackConfigBackend } from "./config";
 import { openstackFleetPolicy, serverLabels } from "./policy";
 import { OPENSTACK_MAX_SIZE, type OpenStackFleetConfig, type OpenStackSettings } from "./schema";
@@ -102,7 +103,8 @@ export const openstackFleetBackend: FleetBackend<
     memberTypes: ["openstack:compute/instance:Instance"],
     memberLabels: (_type, inputs) => serverLabels(inputs),
     policy: openstackFleetPolicy,
-    batches: openstackBatches,
+    // Read by herd apply and herd plan only: a program does not load it.
+    batches: lazy(() => (require("./batches") as typeof BatchesModule).openstackBatches),
     mockState: (type, name) =>
         type === "openstack:compute/instance:Instance"
             ? { accessIpV4: addressOf(name, "10.20") }
