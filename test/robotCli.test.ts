@@ -1,4 +1,5 @@
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { expect } from "chai";
 import { runRobot, RobotFlags } from "../components/cli/robot";
@@ -153,6 +154,73 @@ describe("herd robot: rolling back through git", () => {
         expect(git(dir, "status", "--porcelain")).to.equal("");
         expect(git(dir, "diff", "--stat", "HEAD", outcome.branch as string)).to.match(/Pulumi\.prod\.yaml \| 2 \+-/);
         expect(git(dir, "worktree", "list").trim().split("\n")).to.have.length(1);
+        expect(ups).to.deep.equal([]);
+    });
+
+    /** Runs `body` with git knowing no one: no identity in the environment, an empty home, and git told not to guess. */
+    async function withoutIdentity<T>(body: () => Promise<T>): Promise<T> {
+        const home = fs.mkdtempSync(path.join(os.tmpdir(), "herd-no-identity-"));
+        const changed: Record<string, string | undefined> = {
+            ...Object.fromEntries(Object.keys(IDENTITY).map((key) => [key, undefined])),
+            HOME: home,
+            GIT_CONFIG_NOSYSTEM: "1",
+            GIT_CONFIG_COUNT: "1",
+            GIT_CONFIG_KEY_0: "user.useConfigOnly",
+            GIT_CONFIG_VALUE_0: "true",
+        };
+        const before = Object.fromEntries(Object.keys(changed).map((key) => [key, process.env[key]]));
+        const set = (values: Record<string, string | undefined>) => {
+            for (const [key, value] of Object.entries(values)) {
+                if (value === undefined) {
+                    delete process.env[key];
+                } else {
+                    process.env[key] = value;
+                }
+            }
+        };
+        set(changed);
+        try {
+            return await body();
+        } finally {
+            set(before);
+            fs.rmSync(home, { recursive: true, force: true });
+        }
+    }
+
+    for (const mode of ["commit", "branch"] as const) {
+        it(`refuses a rollback (${mode} mode) on a host where git has no identity, before it writes anything`, async () => {
+            const dir = newRepository();
+            optIn(dir, `robot: { rollback: ${mode} }`);
+            const file = path.join(dir, "Pulumi.prod.yaml");
+            const text = fs.readFileSync(file, "utf8");
+            const head = git(dir, "rev-parse", "HEAD");
+            const ups: UpJob[] = [];
+            const executor = new EngineExecutor({ projectDir: dir, up: async (job) => (ups.push(job), { changes: {} }) });
+            const error = await withoutIdentity(() => executor.rollback(rollback("web", mode, dir)).then(() => undefined, (err: Error) => err));
+            expect(error?.message).to.equal(
+                "git has no identity to commit the rollback as (Author identity unknown): set user.name and user.email in the robot's git config " +
+                    "(or GIT_AUTHOR_NAME, GIT_AUTHOR_EMAIL, GIT_COMMITTER_NAME and GIT_COMMITTER_EMAIL in its environment); nothing was written",
+            );
+            expect(fs.readFileSync(file, "utf8")).to.equal(text);
+            expect(git(dir, "rev-parse", "HEAD")).to.equal(head);
+            expect(git(dir, "status", "--porcelain")).to.equal("");
+            expect(git(dir, "branch", "--list", "herd-robot/*")).to.equal("");
+            expect(ups).to.deep.equal([]);
+        });
+    }
+
+    it("puts the stack file back when git refuses the commit (a hook), and runs no pulumi up", async () => {
+        const dir = newRepository();
+        optIn(dir, "robot: { rollback: commit }");
+        const file = path.join(dir, "Pulumi.prod.yaml");
+        const text = fs.readFileSync(file, "utf8");
+        fs.writeFileSync(path.join(dir, ".git", "hooks", "pre-commit"), "#!/bin/sh\necho 'stack files are reviewed' >&2\nexit 1\n", { mode: 0o755 });
+        const ups: UpJob[] = [];
+        const executor = new EngineExecutor({ projectDir: dir, up: async (job) => (ups.push(job), { changes: {} }) });
+        const error = await executor.rollback(rollback("web", "commit", dir)).then(() => undefined, (err: Error) => err);
+        expect(error?.message).to.equal("git commit failed, Pulumi.prod.yaml is left as it was: stack files are reviewed");
+        expect(fs.readFileSync(file, "utf8")).to.equal(text);
+        expect(git(dir, "status", "--porcelain")).to.equal("");
         expect(ups).to.deep.equal([]);
     });
 

@@ -101,11 +101,17 @@ export class EngineExecutor implements Executor {
             }
             const text = fs.readFileSync(file, "utf8");
             const edit = rollbackStackFile(text, fileName, action.stack, action.fleet.name);
+            checkIdentity(dir);
             if (action.mode === "branch") {
                 return { branch: this.commitOnBranch(action, fileName, edit.text, message) };
             }
             writeFileAtomic(file, edit.text, { name, expected: text });
-            must(git(dir, ["commit", "--quiet", "-m", message, "--", fileName]), "git commit");
+            const committed = git(dir, ["commit", "--quiet", "-m", message, "--", fileName]);
+            if (committed.status !== 0) {
+                // Nothing half done: the stack file goes back to what is committed.
+                writeFileAtomic(file, text, { name, expected: edit.text });
+                throw new Error(`git commit failed, ${fileName} is left as it was: ${committed.stderr}`);
+            }
             return { commit: must(git(dir, ["rev-parse", "HEAD"]), "git rev-parse").trim() };
         });
         if (written.branch) {
@@ -167,6 +173,23 @@ export class EngineExecutor implements Executor {
                 reject(new Error(`pulumi up of stack ${job.stack} failed (${signal ?? `exit ${code}`}): ${last}`));
             });
         });
+    }
+}
+
+/**
+ * Refuses a rollback before anything is written when git cannot say who commits it: a robot's
+ * host needs an identity (user.name and user.email in git's config, or GIT_AUTHOR_* and
+ * GIT_COMMITTER_*), which git would otherwise ask for only once the stack file is rewritten.
+ */
+function checkIdentity(dir: string): void {
+    for (const who of ["GIT_AUTHOR_IDENT", "GIT_COMMITTER_IDENT"]) {
+        const result = git(dir, ["var", who]);
+        if (result.status !== 0) {
+            throw new Error(
+                `git has no identity to commit the rollback as (${result.stderr.split("\n").find((line) => line.trim() !== "")?.trim() ?? `git var ${who} failed`}): ` +
+                    "set user.name and user.email in the robot's git config (or GIT_AUTHOR_NAME, GIT_AUTHOR_EMAIL, GIT_COMMITTER_NAME and GIT_COMMITTER_EMAIL in its environment); nothing was written",
+            );
+        }
     }
 }
 
