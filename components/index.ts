@@ -12,23 +12,17 @@ export type {
     BuiltFleet,
     CommonFleetArgs,
     ContainerProbeArgs,
-    DockerFleet,
-    DockerFleetArgs,
-    DockerFleetOutputs,
     Fleet,
     FleetAlerts,
     FleetArgs,
     FleetMonitoringArgs,
     FleetOutputs,
-    KubernetesFleet,
-    KubernetesFleetArgs,
-    KubernetesFleetOutputs,
-    OpenStackFleet,
-    OpenStackFleetArgs,
-    OpenStackFleetOutputs,
     StackProgramOptions,
     StackProgramOutputs,
 } from "./fleet";
+export type { OpenStackFleet, OpenStackFleetArgs, OpenStackFleetOutputs } from "./openstack/fleet";
+export type { KubernetesFleet, KubernetesFleetArgs, KubernetesFleetOutputs } from "./kubernetes/fleet";
+export type { DockerFleet, DockerFleetArgs, DockerFleetOutputs } from "./docker/fleet";
 
 // The fleet registry: one entry per backend, the seam a backend implements.
 export { FLEET_BACKENDS } from "./fleet";

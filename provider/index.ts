@@ -24,7 +24,7 @@ import type {
 } from "../components";
 import { fleetNameProblems, refuseArguments, servingProblems } from "../components/core/arguments";
 import { resolveDockerWorkload } from "../components/docker/spec";
-import { buildFleet, type DockerFleetArgs, type Fleet, type KubernetesFleetArgs, type OpenStackFleetArgs } from "../components/fleet";
+import { buildFleet, type DockerFleetArgs, type Fleet, type KubernetesFleetArgs, type OpenStackFleetArgs } from "../components";
 import { dockerWorkloadArgsOf } from "../components/docker/fleet";
 import { fleetProblems } from "../components/fleet/backends";
 import { kubernetesWorkloadArgsOf } from "../components/kubernetes/fleet";

@@ -23,7 +23,8 @@ import {
     scrapePort,
     spreadConstraint,
 } from "../components/kubernetes";
-import { buildProbeCronJobSpec, defaultAlerts, probeObjectName, probePodLabels, ruleFile } from "../components/monitoring";
+import { defaultAlerts, ruleFile } from "../components/monitoring";
+import { buildProbeCronJobSpec, probeObjectName, probePodLabels } from "../components/kubernetes/probe";
 import { RecordedResource } from "../components/testing";
 import { runStack } from "./helpers/project";
 

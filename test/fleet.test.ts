@@ -5,7 +5,7 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { expect } from "chai";
 import * as YAML from "yaml";
-import { alertRuleFile, buildFleet, stackProgram, type DockerFleetArgs, type FleetArgs, type KubernetesFleetArgs, type OpenStackFleetArgs } from "../components/fleet";
+import { alertRuleFile, buildFleet, stackProgram, type DockerFleetArgs, type FleetArgs, type KubernetesFleetArgs, type OpenStackFleetArgs } from "../components";
 import { fleetProblems } from "../components/fleet/backends";
 import { KubernetesWorkload } from "../components/kubernetes";
 import { ServerGroup } from "../components/openstack";

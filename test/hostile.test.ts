@@ -19,7 +19,8 @@ import {
     resolveWorkload,
     secretName,
 } from "../components/kubernetes";
-import { probeCloudConfig, probeObjectName, ruleFile, defaultAlerts } from "../components/monitoring";
+import { probeCloudConfig, ruleFile, defaultAlerts } from "../components/monitoring";
+import { probeObjectName } from "../components/kubernetes/probe";
 import { plaintextMarker, secretMarker } from "../components/release";
 import { isSecret, ProgramError, ProgramRun, runProgram } from "../components/testing";
 import { PROGRAM, PROJECT_DIR, rejectionOf } from "./helpers/project";

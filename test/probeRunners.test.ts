@@ -1,7 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { expect } from "chai";
 import { FLEET_BACKENDS, type BackendName } from "../components/fleet";
-import { Probe, type ProbeArgs, probeObjectName, type ProbeTarget } from "../components/monitoring";
+import { Probe, type ProbeArgs, type ProbeTarget } from "../components/monitoring";
+import { probeObjectName } from "../components/kubernetes/probe";
 import { ProgramError, runProgram, type ProgramRun } from "../components/testing";
 
 const PUSHGATEWAY = "http://pushgateway.monitoring:9091";

@@ -7,8 +7,8 @@ import * as path from "node:path";
 import { expect } from "chai";
 import { parseFleets } from "../components/fleet";
 import { resolveFleets } from "../components/fleet";
+import { buildProbeCronJobSpec } from "../components/kubernetes/probe";
 import {
-    buildProbeCronJobSpec,
     cronSchedule,
     probeAlert,
     probeCloudConfig,

@@ -15,7 +15,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { LocalWorkspace } from "@pulumi/pulumi/automation";
 import { parse } from "yaml";
-import { APPLY_VARIABLE } from "../openstack/preflight";
+import { APPLY_VARIABLE } from "../fleet/batches";
 import { runWorker } from "../core/worker";
 
 /** What the worker is asked to do. */

@@ -10,6 +10,13 @@ import type { StackFleet } from "./backend";
  */
 
 /**
+ * The environment variable `herd apply` sets to `batches` for the `up`s it runs (see
+ * components/cli/applyWorker.ts): a program's own preflight then holds the change to one batch
+ * at a time, not to a plain `up`.
+ */
+export const APPLY_VARIABLE = "HERD_APPLY";
+
+/**
  * A resource of a stack's state, as `pulumi stack export` gives it.
  *
  * @group Backends

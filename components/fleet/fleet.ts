@@ -1,16 +1,11 @@
 import * as pulumi from "@pulumi/pulumi";
 import { refuseArguments } from "../core/arguments";
-import type { DockerFleet, DockerFleetArgs } from "../docker/fleet";
-import type { KubernetesFleet, KubernetesFleetArgs } from "../kubernetes/fleet";
 import { ruleFile } from "../monitoring/rules";
-import type { OpenStackFleet, OpenStackFleetArgs } from "../openstack/fleet";
-import { type Fleet, type FleetArgs, fleetBackend, fleetProblems } from "./backends";
+import type { OnBackend } from "./backend";
+import { type BackendName, type Fleet, type FleetArgs, type FleetArgsOf, fleetBackend, type FleetOf, fleetProblems } from "./backends";
 
 export type { BuiltFleet } from "./backend";
-export type { DockerFleet, DockerFleetArgs } from "../docker/fleet";
 export type { Fleet, FleetArgs } from "./backends";
-export type { KubernetesFleet, KubernetesFleetArgs } from "../kubernetes/fleet";
-export type { OpenStackFleet, OpenStackFleetArgs } from "../openstack/fleet";
 
 /**
  * Builds a fleet monitored from birth: the workload of its backend (`backend` says which:
@@ -62,11 +57,10 @@ export type { OpenStackFleet, OpenStackFleetArgs } from "../openstack/fleet";
  *
  * @group Fleets
  */
-export function buildFleet(name: string, args: OpenStackFleetArgs, opts?: pulumi.ComponentResourceOptions): OpenStackFleet;
-export function buildFleet(name: string, args: KubernetesFleetArgs, opts?: pulumi.ComponentResourceOptions): KubernetesFleet;
-export function buildFleet(name: string, args: DockerFleetArgs, opts?: pulumi.ComponentResourceOptions): DockerFleet;
+export function buildFleet<B extends BackendName>(name: string, args: FleetArgsOf<B> & OnBackend<B>, opts?: pulumi.ComponentResourceOptions): FleetOf<B>;
 export function buildFleet(name: string, args: FleetArgs, opts?: pulumi.ComponentResourceOptions): Fleet;
-export function buildFleet(name: string, args: FleetArgs, opts: pulumi.ComponentResourceOptions = {}): Fleet {
+export function buildFleet(name: string, given: OnBackend, opts: pulumi.ComponentResourceOptions = {}): Fleet {
+    const args = given as FleetArgs;
     refuseArguments("Fleet", name, fleetProblems(name, args));
     // fleetProblems refused a backend the registry does not have.
     const backend = fleetBackend(args.backend) as NonNullable<ReturnType<typeof fleetBackend>>;

@@ -1,12 +1,9 @@
 export type { ApplyBatch, BatchRequest, BatchSession, FleetBatches, FleetSlots, PlanCheck, PlanCheckRequest, SlotGeneration, StateResource } from "./batches";
 export type { BuiltFleet, FleetBackend, FleetHeal, HealRequest, MemberLabels, OnBackend, StackBuild, StackContext, StackFleet } from "./backend";
 export { type BackendName, FLEET_BACKENDS, type FleetArgsOf, type FleetOf } from "./backends";
-export { alertRuleFile, buildFleet, type DockerFleet, type DockerFleetArgs, type Fleet, type FleetArgs, type KubernetesFleet, type KubernetesFleetArgs, type OpenStackFleet, type OpenStackFleetArgs } from "./fleet";
+export { alertRuleFile, buildFleet, type Fleet, type FleetArgs } from "./fleet";
 export type { CommonFleetArgs, ContainerProbeArgs, FleetAlerts, FleetMonitoringArgs } from "./plan";
 export { stackProgram, type FleetOutputs, type StackProgramOptions, type StackProgramOutputs } from "./stack";
-export type { DockerFleetOutputs } from "../docker/fleet";
-export type { KubernetesFleetOutputs } from "../kubernetes/fleet";
-export type { OpenStackFleetOutputs } from "../openstack/fleet";
 export { checkFleets, type CheckedFleets, type FleetConfig, type FleetConfigOf, MAX_FLEET_SIZE, parseFleets } from "./config";
 export {
     releaseGeneration,

@@ -1,9 +1,7 @@
-import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
-import { CONTAINER_PROBE_DIR, cronSchedule, probeAlert, probeMetric, ProbeSpec, probeSpecProblems, PUSH_PROBE_NAME, pushgatewayProblems } from "./probe";
+import { CONTAINER_PROBE_DIR, probeAlert, probeMetric, ProbeSpec, probeSpecProblems, PUSH_PROBE_NAME, pushgatewayProblems } from "./probe";
 import type { OnBackend } from "../fleet/backend";
 import type * as BackendsModule from "../fleet/backends";
-import type { Toleration } from "../kubernetes/placement";
 import { AlertRule } from "./rules";
 
 /**
@@ -51,88 +49,9 @@ export function probeLabels(fleet: string, probe: string): Record<string, string
     return { "app.kubernetes.io/name": fleet, "herd.dev/fleet": fleet, "herd.dev/probe": probe };
 }
 
-/**
- * Labels of a probe's pods. Not the fleet's labels: the fleet's Service, PodDisruptionBudget and
- * spread select pods by `app.kubernetes.io/name` and `herd.dev/fleet`, and a probe pod they
- * selected would receive traffic, count against the spread, and, being a finished Job pod, hold
- * the budget at zero disruptions (a node drain would then hang).
- */
-export function probePodLabels(fleet: string, probe: string): Record<string, string> {
-    return { "app.kubernetes.io/component": "probe", "herd.dev/probe": probe, "herd.dev/probe-of": fleet };
-}
-
-/** Longest Pulumi name of a CronJob: Pulumi adds `-` and 8 characters, and Kubernetes allows 52 (it appends the Job's time). */
-const CRONJOB_NAME_MAX = 52 - 9;
-
-/**
- * The Pulumi name (and so the prefix of the Kubernetes name) of a probe's CronJob: a DNS label
- * (`stuck_jobs` → `stuck-jobs`), at most 43 characters, a hash of the whole keeping long names
- * apart once cut: `web-probe-stuck-jobs`.
- */
-export function probeObjectName(fleet: string, probe: string): string {
-    const full = `${fleet}-probe-${probe.replace(/_/g, "-")}`.replace(/-+$/, "");
-    if (full.length <= CRONJOB_NAME_MAX) {
-        return full;
-    }
-    const hash = createHash("sha256").update(`${fleet}\0${probe}`).digest("hex").slice(0, 8);
-    return `${full.slice(0, CRONJOB_NAME_MAX - hash.length - 1).replace(/-+$/, "")}-${hash}`;
-}
-
 /** The command a probe container runs once: the wrapper, with where to push. */
 export function pushCommand(args: ProbeArgs, pushgateway: string): string[] {
     return [`${CONTAINER_PROBE_DIR}/${PUSH_PROBE_NAME}`, args.probe.name, probeMetric(args.probe), pushgateway, args.stack, args.fleet];
-}
-
-/** The CronJob spec of a probe on Kubernetes: locked down like herd's pods, one run at a time. */
-export function buildProbeCronJobSpec(
-    args: ProbeArgs,
-    pushgateway: string,
-    image: string,
-    configMapName: pulumi.Input<string>,
-    placement: { readonly nodeSelector?: Readonly<Record<string, string>>; readonly tolerations?: readonly Toleration[] } = {},
-) {
-    const nodeSelector = placement.nodeSelector ?? {};
-    return {
-        schedule: cronSchedule(args.probe.every),
-        concurrencyPolicy: "Forbid",
-        successfulJobsHistoryLimit: 1,
-        failedJobsHistoryLimit: 3,
-        jobTemplate: {
-            spec: {
-                backoffLimit: 0,
-                activeDeadlineSeconds: 300,
-                template: {
-                    metadata: { labels: probePodLabels(args.fleet, args.probe.name) },
-                    spec: {
-                        restartPolicy: "Never",
-                        automountServiceAccountToken: false,
-                        // Where the fleet runs, the probe can run: the same nodes, the same taints.
-                        ...(Object.keys(nodeSelector).length > 0 ? { nodeSelector: { ...nodeSelector } } : {}),
-                        ...(placement.tolerations?.length ? { tolerations: placement.tolerations.map((t) => ({ ...t })) } : {}),
-                        securityContext: { runAsNonRoot: true, runAsUser: 65534, runAsGroup: 65534, seccompProfile: { type: "RuntimeDefault" } },
-                        containers: [
-                            {
-                                name: "probe",
-                                image,
-                                command: pushCommand(args, pushgateway),
-                                env: [{ name: "TMPDIR", value: "/tmp" }],
-                                securityContext: { readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } },
-                                resources: { requests: { cpu: "10m", memory: "16Mi" }, limits: { cpu: "100m", memory: "64Mi" } },
-                                volumeMounts: [
-                                    { name: "scripts", mountPath: CONTAINER_PROBE_DIR, readOnly: true },
-                                    { name: "tmp", mountPath: "/tmp" },
-                                ],
-                            },
-                        ],
-                        volumes: [
-                            { name: "scripts", configMap: { name: configMapName, defaultMode: 0o555 } },
-                            { name: "tmp", emptyDir: {} },
-                        ],
-                    },
-                },
-            },
-        },
-    };
 }
 
 /**

@@ -4,6 +4,7 @@
  * the cloud is reachable (the `OS_*` variables the provider reads), else the limits the stack
  * declares (`herd:openstack.quota`, `herd:openstack.computeHosts`).
  */
+import { APPLY_VARIABLE } from "../fleet/batches";
 import { defaultBatch } from "../rollout";
 import { openstackEnvironment } from "./cloudsYaml";
 import { groupNameOf, planMembers } from "./members";
@@ -246,8 +247,6 @@ export function slotsFromServers(servers: readonly NovaServer[]): Map<string, Sl
     return byFleet;
 }
 
-/** The environment variable `herd apply` sets for the `up`s it runs (see components/cli/applyWorker.ts). */
-export const APPLY_VARIABLE = "HERD_APPLY";
 
 /**
  * The program's preflight, run by `pulumi up` and `pulumi preview` before any OpenStack resource
