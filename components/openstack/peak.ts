@@ -8,6 +8,8 @@
  * peak is one batch extra. Pure: tested without a cloud, used by `herd plan`, `herd apply` and
  * the program.
  */
+import type { FleetSlots, SlotGeneration } from "../fleet/batches";
+
 /** How a change is applied: one plain `pulumi up`, or `herd apply`'s targeted `up` per batch then a final `up`. */
 export type ApplyMode = "up" | "batches";
 
@@ -20,25 +22,15 @@ export interface FlavorSize {
 }
 
 /** One server of a slot: the generation it runs and its flavor (name or ID, as the release gives it). */
-export interface SlotServer {
-    /** The slot number. */
-    readonly slot: number;
-    /** The generation the server runs. */
-    readonly generation: string;
+export interface SlotServer extends SlotGeneration {
     /** The flavor, name or ID. */
     readonly flavor: string;
 }
 
-/** One fleet's change: the servers it has now and the slots the config wants. */
-export interface FleetChange {
-    /** The fleet's name. */
-    readonly fleet: string;
-    /** The servers alive now (the deployed state, or the config the change starts from). */
+/** One fleet's change: the servers it has now (the deployed state, or the config the change starts from) and the slots the config wants. */
+export interface FleetChange extends FleetSlots {
     readonly before: readonly SlotServer[];
-    /** The servers the config wants, one per slot. */
     readonly after: readonly SlotServer[];
-    /** Members replaced together. */
-    readonly batch: number;
     /** Whether a replacement is created before the member it replaces is deleted. */
     readonly createBeforeDelete: boolean;
     /** Whether the fleet's server group is `anti-affinity` (one member per host). */
