@@ -45,5 +45,6 @@ for (const name of ["zod", "yaml"]) {
     } finally {
         fs.rmSync(temporary, { force: true });
     }
-    console.log(`dist/vendor/${name}.js: ${name} ${manifest.version}, ${Math.round(fs.statSync(outfile).size / 1024)} KB`);
+    // On stderr: `npm pack --json` runs the build, and its stdout is the pack's JSON.
+    process.stderr.write(`dist/vendor/${name}.js: ${name} ${manifest.version}, ${Math.round(fs.statSync(outfile).size / 1024)} KB\n`);
 }
