@@ -1,7 +1,7 @@
 import { FLEETS_KEY, StackConfig } from "../config";
 import { type BackendName, FLEET_BACKENDS, resolveStack, stackInputOf } from "../fleet";
 import type { StackFleet } from "../fleet/backend";
-import type { FleetBatches } from "../fleet/batches";
+import type { FleetBatches, PlanCheck } from "../fleet/batches";
 import { fileAtRevision } from "./git";
 import { StackProject, stackConfigOf } from "./project";
 
@@ -37,21 +37,13 @@ export function batchedBackends(config: StackConfig, project: Pick<StackProject,
     });
 }
 
-/** What `herd plan` prints of the checks of a stack's change, and whether they refuse it. */
-export interface PlanPreflight {
-    /** Lines to print after the plan. */
-    readonly report: string;
-    /** Why even `herd apply` cannot apply the change: any makes `herd plan` exit 3. */
-    readonly problems: readonly string[];
-}
-
 /**
  * The checks `herd plan` prints (OpenStack's: what the change needs at its peak under a plain
  * `pulumi up` and under `herd apply`, against the project's quota): the change from the stack
  * file at `against` to `text` (of `fleet` alone, when given). `undefined` when no backend has
  * anything to check.
  */
-export async function planPreflight(project: StackProject, text: string, against: string | null, env: NodeJS.ProcessEnv, fleet?: string): Promise<PlanPreflight | undefined> {
+export async function planPreflight(project: StackProject, text: string, against: string | null, env: NodeJS.ProcessEnv, fleet?: string): Promise<PlanCheck | undefined> {
     const only = <T extends { readonly name: string }>(fleets: readonly T[]) => fleets.filter((f) => fleet === undefined || f.name === fleet);
     const current = batchedBackends(stackConfigOf(text, project.stackFileName), project).filter((b) => b.batches.plan !== undefined && only(b.fleets).length > 0);
     if (current.length === 0) {
@@ -59,7 +51,7 @@ export async function planPreflight(project: StackProject, text: string, against
     }
     const previousText = against === null ? null : fileAtRevision(project.dir, against, project.stackFileName);
     const previous = previousText === null ? undefined : batchedBackends(stackConfigOf(previousText, `${project.stackFileName} at ${against}`), project);
-    const checks = [];
+    const checks: PlanCheck[] = [];
     for (const { backend, batches, fleets, settings } of current) {
         const before = previous?.find((b) => b.backend === backend)?.fleets;
         const check = await batches.plan?.({

@@ -5,24 +5,21 @@
  * and a container's create waits until it is healthy (the provider's `wait`).
  */
 import { type BatchRequest, type BatchSession, type FleetBatches, type FleetSlots, nameOfUrn, type StateResource } from "../fleet/batches";
-import { resolveDockerWorkload } from "./spec";
+import { type ResolvedDockerWorkload, resolveDockerWorkload } from "./spec";
 import type { DockerWorkloadArgs } from "./workload";
 
 const CONTAINER = "docker:index/container:Container";
 const IMAGE = "docker:index/remoteImage:RemoteImage";
 
-/** Each fleet's change slot by slot, from the containers the state holds to the config. */
-export function dockerChanges(fleets: BatchRequest<DockerWorkloadArgs>["fleets"], resources: readonly StateResource[]): FleetSlots[] {
+/** Each fleet's change slot by slot, from the containers the state holds to its resolved workload. */
+export function dockerChanges(workloads: readonly ResolvedDockerWorkload[], resources: readonly StateResource[]): FleetSlots[] {
     const deployed = new Map(resources.filter((r) => r.type === CONTAINER).map((r) => [nameOfUrn(r.urn), String(r.inputs?.name ?? "")]));
-    return fleets.map((f) => {
-        const workload = resolveDockerWorkload(f.name, f.args);
-        return {
-            fleet: f.name,
-            before: workload.members.filter((m) => deployed.has(m.resourceName)).map((m) => ({ slot: m.slot, generation: deployed.get(m.resourceName) as string })),
-            after: workload.members.map((m) => ({ slot: m.slot, generation: m.containerName })),
-            batch: workload.batch,
-        };
-    });
+    return workloads.map((workload) => ({
+        fleet: workload.name,
+        before: workload.members.filter((m) => deployed.has(m.resourceName)).map((m) => ({ slot: m.slot, generation: deployed.get(m.resourceName) as string })),
+        after: workload.members.map((m) => ({ slot: m.slot, generation: m.containerName })),
+        batch: workload.batch,
+    }));
 }
 
 /**
@@ -52,9 +49,10 @@ export function containerTargets(resources: readonly StateResource[], fleet: str
 }
 
 async function openBatches(request: BatchRequest<DockerWorkloadArgs>): Promise<BatchSession> {
-    const images = new Map(request.fleets.flatMap((f) => resolveDockerWorkload(f.name, f.args).members.map((m) => [m.resourceName, m.imageResourceName] as const)));
+    const workloads = request.fleets.map((f) => resolveDockerWorkload(f.name, f.args));
+    const images = new Map(workloads.flatMap((workload) => workload.members.map((m) => [m.resourceName, m.imageResourceName] as const)));
     return {
-        changes: dockerChanges(request.fleets, request.state),
+        changes: dockerChanges(workloads, request.state),
         problems: [],
         targets: (fleet, slots) => containerTargets(request.state, fleet, slots, images),
     };

@@ -5,10 +5,9 @@
  * `herd:openstack.quota` and `computeHosts`).
  */
 import { BatchError, type BatchRequest, type BatchSession, type FleetBatches, nameOfUrn, type PlanCheck, type PlanCheckRequest, type StateResource } from "../fleet/batches";
-import type { StackFleet } from "../fleet/backend";
 import { openstackEnvironment } from "./cloudsYaml";
 import type { ApplyMode, FlavorSize, FleetChange, SlotServer } from "./peak";
-import { cloudEnvironment, type CloudLimits, cloudName, type DeclaredLimits, fleetChange, formatPreflight, NovaClient, type Preflight, preflight, serversOf } from "./preflight";
+import { cloudEnvironment, type CloudLimits, cloudName, type DeclaredLimits, fleetChange, formatPreflight, NovaClient, type Preflight, preflight, serversOf, slotsByFleet } from "./preflight";
 import type { OpenStackSettings } from "./schema";
 import type { ServerGroupArgs } from "./serverGroup";
 
@@ -18,22 +17,11 @@ const COMPANIONS: Readonly<Record<string, string>> = { "-lb": "openstack:loadbal
 
 /** The fleets' servers as the stack's state holds them: slot, generation and flavor of every member, by fleet. */
 export function deployedServers(resources: readonly StateResource[]): Map<string, SlotServer[]> {
-    const byFleet = new Map<string, SlotServer[]>();
-    for (const resource of resources) {
-        if (resource.type !== INSTANCE) {
-            continue;
-        }
-        const inputs = resource.inputs ?? {};
-        const metadata = (inputs.metadata ?? {}) as Record<string, string>;
-        const fleet = metadata["herd-fleet"];
-        const slot = Number(metadata["herd-slot"]);
-        if (fleet === undefined || !Number.isInteger(slot)) {
-            continue;
-        }
-        const flavor = String(inputs.flavorName ?? inputs.flavorId ?? "");
-        byFleet.set(fleet, [...(byFleet.get(fleet) ?? []), { slot, generation: metadata["herd-generation"] ?? "", flavor }]);
-    }
-    return byFleet;
+    return slotsByFleet(
+        resources
+            .filter((r) => r.type === INSTANCE)
+            .map((r) => ({ metadata: (r.inputs?.metadata ?? {}) as Record<string, string>, flavor: String(r.inputs?.flavorName ?? r.inputs?.flavorId ?? "") })),
+    );
 }
 
 /** The URNs of `slots`' members of `fleet` and their companions, as the state has them (not their volumes: those are kept). */
@@ -177,7 +165,7 @@ async function planBatches(request: PlanCheckRequest<ServerGroupArgs, OpenStackS
     if (request.fleets.length === 0 || (declared.quota === undefined && !reachableCloud(request.env))) {
         return undefined;
     }
-    const before = new Map<string, SlotServer[]>((request.previous ?? []).map((f: StackFleet<ServerGroupArgs>) => [f.name, serversOf(f.name, f.args)]));
+    const before = new Map<string, SlotServer[]>((request.previous ?? []).map((f) => [f.name, serversOf(f.name, f.args)]));
     const changes = request.fleets.map((f) => fleetChange(f.name, f.args, before.get(f.name) ?? []));
     if (changes.every(unchanged)) {
         return undefined;

@@ -233,18 +233,26 @@ export class NovaClient {
     }
 }
 
-/** The stack's servers by fleet, as slots: what the fleets hold now, seen from the cloud. */
-export function slotsFromServers(servers: readonly NovaServer[]): Map<string, SlotServer[]> {
+/**
+ * Servers by fleet, as slots, read from the herd metadata each carries (`herd-fleet`,
+ * `herd-slot`, `herd-generation`); a server without a fleet or a whole slot number is not a member.
+ */
+export function slotsByFleet(servers: Iterable<{ readonly metadata: Readonly<Record<string, string>>; readonly flavor: string }>): Map<string, SlotServer[]> {
     const byFleet = new Map<string, SlotServer[]>();
-    for (const s of servers) {
-        const fleet = s.metadata["herd-fleet"];
-        const slot = Number(s.metadata["herd-slot"]);
-        if (!fleet || !Number.isInteger(slot) || s.status === "DELETED") {
+    for (const { metadata, flavor } of servers) {
+        const fleet = metadata["herd-fleet"];
+        const slot = Number(metadata["herd-slot"]);
+        if (!fleet || !Number.isInteger(slot)) {
             continue;
         }
-        byFleet.set(fleet, [...(byFleet.get(fleet) ?? []), { slot, generation: s.metadata["herd-generation"] ?? "", flavor: s.flavor.original_name ?? "" }]);
+        byFleet.set(fleet, [...(byFleet.get(fleet) ?? []), { slot, generation: metadata["herd-generation"] ?? "", flavor }]);
     }
     return byFleet;
+}
+
+/** The stack's servers by fleet, as slots: what the fleets hold now, seen from the cloud. */
+export function slotsFromServers(servers: readonly NovaServer[]): Map<string, SlotServer[]> {
+    return slotsByFleet(servers.filter((s) => s.status !== "DELETED").map((s) => ({ metadata: s.metadata, flavor: s.flavor.original_name ?? "" })));
 }
 
 
