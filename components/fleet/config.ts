@@ -1,7 +1,7 @@
 import type { ConfigBackend } from "../config/backend";
 import { ConfigError, type ConfigProblem } from "../config/errors";
 import { FLEET_NAME } from "../config/schema";
-import { FLEETS_KEY, fleetConfigProblems, problemsOf } from "../config/validate";
+import { CONFIG_PARSE, FLEETS_KEY, fleetConfigProblems, problemsOf } from "../config/validate";
 import { type BackendName, FLEET_BACKENDS, fleetBackend } from "./backends";
 
 /**
@@ -81,7 +81,7 @@ export function checkFleets(raw: unknown): CheckedFleets {
             problems.push({ path: [...prefix, "backend"], value: (value as { backend?: unknown }).backend, allowed: BACKEND_ALLOWED });
             continue;
         }
-        const result = backend.schema.safeParse(value);
+        const result = backend.schema.safeParse(value, CONFIG_PARSE);
         if (!result.success) {
             problems.push(...problemsOf(result.error, prefix, value));
             continue;
