@@ -258,7 +258,7 @@ describe("hostile input given in code: Outputs and secrets", () => {
                 new plugin.DockerWorkload("api", {
                     size: 1,
                     release: { ...secretRelease(TOKEN), image: pulumi.output(IMAGE) as unknown as string },
-                    update: { order: "create-before-delete" },
+                    update: { order: plugin.UpdateOrder.CreateBeforeDelete },
                 }),
         );
         expect(docker.resources).to.deep.equal([]);

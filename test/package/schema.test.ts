@@ -40,7 +40,7 @@ const argsCovered: [true, true, true, true, true, true, true] = [
 void argsCovered;
 
 /**
- * The package schema, derived from provider/index.ts by the Node.js SDK's component provider
+ * The package schema, derived from provider/index.ts (each backend's componentPackage.ts, which it exports) by the Node.js SDK's component provider
  * (the analyzer the plugin host runs for `pulumi package get-schema` / `package add`), in a
  * worker thread of this process. The analyzer type-checks the SDK and every provider package it
  * imports (seconds of CPU), so it starts as soon as this file is loaded and runs beside the
@@ -260,7 +260,7 @@ describe("the component package's args, mapped onto the TypeScript SDK's", () =>
             plugin.serverGroupArgs({
                 size: 3,
                 release: { image: "img", flavor: "b3-8", networks: ["net"], keyPair: undefined },
-                spread: "anti-affinity",
+                spread: plugin.Spread.AntiAffinity,
                 update: { batch: 1, order: undefined },
                 probes: [{ name: "crashes", script: "#!/bin/sh\necho 0\n", every: "1m", alert: { severity: "critical" } }],
             }),
@@ -284,7 +284,7 @@ describe("the component package's args, mapped onto the TypeScript SDK's", () =>
         const release = { image: "6d1f0b7e-2c4a-4e8b-9f3d-5a7c1e9b2d40", flavor: "b3-8", networks: ["ext-net"] };
         const viaPackage = await runProgram({
             program: () => {
-                const fleet = new plugin.ServerGroup("web", { size: 2, release, spread: "anti-affinity", health: { path: "/healthz", port: 80 } });
+                const fleet = new plugin.ServerGroup("web", { size: 2, release, spread: plugin.Spread.AntiAffinity, health: { path: "/healthz", port: 80 } });
                 return { generations: fleet.generations };
             },
             config: {},
@@ -306,7 +306,7 @@ describe("the component package's args, mapped onto the TypeScript SDK's", () =>
 
     it("gives each slot of a ServerGroup its data volume, kept and attached as the TypeScript SDK does, and checks the declared hosts", async () => {
         const release = { image: "6d1f0b7e-2c4a-4e8b-9f3d-5a7c1e9b2d40", flavor: "b3-8", networks: ["ext-net"] };
-        const args = { size: 2, release, spread: "anti-affinity", volume: { size: 20, type: "ssd" }, computeHosts: 2 } as const;
+        const args = { size: 2, release, spread: plugin.Spread.AntiAffinity, volume: { size: 20, type: "ssd" }, computeHosts: 2 } as const;
         const viaPackage = await runProgram({ program: () => void new plugin.ServerGroup("db", args), config: {} });
         const direct = await runProgram({ program: () => void new HerdServerGroup("db", args), config: {} });
         const volumes = (run: typeof direct) => run.ofType("openstack:blockstorage/volume:Volume").map((v) => [v.name, v.inputs.size, v.inputs.volumeType, v.options.protect]);
@@ -370,7 +370,7 @@ describe("the component package's args, mapped onto the TypeScript SDK's", () =>
                     size: 1,
                     release: { image: "6d1f0b7e-2c4a-4e8b-9f3d-5a7c1e9b2d40", flavor: "b3-8", networks: ["ext-net"] },
                     health: { port: 5672 },
-                    loadBalancer: { port: 5672, protocol: "TCP" },
+                    loadBalancer: { port: 5672, protocol: plugin.LoadBalancerProtocol.Tcp },
                 });
             },
             config: {},
