@@ -5,7 +5,9 @@ import * as pulumi from "@pulumi/pulumi";
 import { STORED_CONFIG_VARIABLE } from "../config/secrets";
 import { YAML } from "../config/lazy";
 import { readStackConfig, StackConfig } from "../config/stackFile";
-import { FLEET_BACKENDS } from "../fleet/backends";
+// From the package root, not its module: the built package's root is one file (scripts/bundle.ts),
+// and a test process then holds one fleet registry, the program's.
+import { FLEET_BACKENDS } from "..";
 import { holdsSecureValue, isSecureValue } from "../release/secrets";
 import { plainTextPaths, RecordedResource, RecordingMonitor } from "./recorder";
 

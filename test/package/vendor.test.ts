@@ -2,13 +2,14 @@ import { expect } from "chai";
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { defaultAlerts, parseFleets, ruleFile } from "../../components";
+import { defaultAlerts, parseFleets, planMembers, resolveFleets, ruleFile } from "../../components";
 
 /**
- * The built package carries zod and yaml as one file each (`scripts/bundle-vendor.ts`). These
- * tests run the package as a user's program loads it, with plain Node.js, and hold it to the
- * sources: the same stack-config problems in the same words, the same rule-file bytes, and
- * neither zod's nor yaml's own modules loaded.
+ * The built package carries zod and yaml as one file each, and its root as one file
+ * (`scripts/bundle.ts`). These tests run the package as a user's program loads it, with plain
+ * Node.js, and hold it to the sources: the same stack-config problems in the same words, the same
+ * rule-file bytes, neither zod's nor yaml's own modules loaded, the root's names for CommonJS and
+ * ES modules alike, and one fleet registry in a process that loads the root and the test kit.
  */
 const ROOT = path.resolve(__dirname, "..", "..");
 const DIGEST = `sha256:${"a".repeat(64)}`;
@@ -24,8 +25,8 @@ const BAD_CONFIGS: Record<string, unknown> = {
 };
 
 /** Runs `script` with plain Node.js in the repository: the package as a program loads it, no tsx. */
-function node(script: string): string {
-    const result = spawnSync(process.execPath, ["-e", script], { cwd: ROOT, encoding: "utf8" });
+function node(script: string, moduleType: "commonjs" | "module" = "commonjs"): string {
+    const result = spawnSync(process.execPath, ["--input-type", moduleType, "-e", script], { cwd: ROOT, encoding: "utf8" });
     expect(result.status, result.stderr).to.equal(0);
     return result.stdout;
 }
@@ -79,6 +80,28 @@ describe("the built package's bundled zod and yaml", () => {
         expect(built["wrong types"]).to.include('herd:fleets.web.release.flavor = ["b3-8"]: expected a flavor name or ID');
     });
 
+    it("render the same user data, byte for byte, and so the same generations: an upgrade of the package replaces no server", () => {
+        // The prod stack's web fleet, its user data read from cloud-init/, as a program plans its members.
+        const raw = { web: { backend: "openstack", size: 3, release: { image: "img", flavor: "b3-8", network: "net", userData: "cloud-init/web.yaml" }, probes: {} } };
+        const plan = (herd: { resolveFleets: typeof resolveFleets; planMembers: typeof planMembers }) => {
+            const [fleet] = herd.resolveFleets(raw, { stack: "prod", projectDir: ROOT });
+            if (fleet.backend !== "openstack") {
+                throw new Error("the fleet must be an OpenStack fleet");
+            }
+            return herd.planMembers("web", { ...fleet.args, securityGroupName: "herd-web" }).map((member) => ({ generation: member.generation, userData: member.userData }));
+        };
+        const out = node(`
+            const herd = require("./dist/index.js");
+            const plan = ${plan.toString()};
+            const raw = ${JSON.stringify(raw)};
+            const ROOT = process.cwd();
+            console.log(JSON.stringify(plan(herd)));
+        `);
+        const fromSources = plan({ resolveFleets, planMembers });
+        expect(fromSources[0].userData).to.match(/^#cloud-config\n/);
+        expect(JSON.parse(out)).to.deep.equal(fromSources);
+    });
+
     it("write the same rule file, byte for byte", () => {
         const input = { stack: "dev", fleet: "web", size: 10, minHealthy: 7, memberDownFor: "2m" };
         const out = node(`
@@ -87,5 +110,52 @@ describe("the built package's bundled zod and yaml", () => {
         `);
         expect(out).to.equal(ruleFile([defaultAlerts(input)]));
         expect(out).to.match(/^groups:\n/);
+    });
+});
+
+describe("the built package's root, one file", () => {
+    /** herd's own files a script loaded from dist/, in load order. */
+    const LOADED_FROM_DIST = `Object.keys(require.cache).filter((file) => file.startsWith(${JSON.stringify(path.join(ROOT, "dist") + path.sep)})).map((file) => file.slice(${JSON.stringify(ROOT.length + 1)}))`;
+
+    it("is all of herd a program imports: zod and yaml load from their own files with their first use", () => {
+        const out = node(`
+            const herd = require("./dist/index.js");
+            const imported = ${LOADED_FROM_DIST};
+            herd.parseFleets({ web: { backend: "openstack", size: 2, release: { image: "img", flavor: "b3-8", network: "net" } } }, "dev");
+            console.log(JSON.stringify({ imported, checked: ${LOADED_FROM_DIST} }));
+        `);
+        expect(JSON.parse(out)).to.deep.equal({ imported: ["dist/index.js"], checked: ["dist/index.js", "dist/vendor/zod.js"] });
+    });
+
+    it("gives an ES module the same names as a CommonJS one", () => {
+        const commonjs = JSON.parse(node(`console.log(JSON.stringify(Object.keys(require("./dist/index.js")).sort()))`)) as string[];
+        const esm = JSON.parse(
+            node(`import * as herd from ${JSON.stringify(path.join(ROOT, "dist", "index.js"))}; console.log(JSON.stringify(Object.keys(herd).filter((name) => name !== "default").sort()));`, "module"),
+        ) as string[];
+        expect(commonjs).to.include.members(["buildFleet", "stackProgram", "FLEET_BACKENDS", "ServerGroup"]);
+        expect(esm).to.deep.equal(commonjs);
+    });
+
+    it("shares its fleet registry with the test kit: a fleet built by the root gets the mock addresses the registry gives", () => {
+        const out = node(`
+            const herd = require("./dist/index.js");
+            const { runProgram } = require("./dist/testing/index.js");
+            runProgram({
+                program: () => {
+                    const fleet = herd.buildFleet("web", { backend: "openstack", size: 2, release: { image: "img", flavor: "b3-8", networks: ["net"] } });
+                    return { servers: fleet.workload.servers };
+                },
+                config: {},
+            }).then((run) => {
+                const registries = ${LOADED_FROM_DIST}.filter((file) => file.startsWith("dist/fleet/"));
+                console.log(JSON.stringify({ registries, servers: run.outputs.servers.map((server) => server.ip) }));
+            }, (err) => { console.error(err); process.exit(1); });
+        `);
+        const { registries, servers } = JSON.parse(out) as { registries: string[]; servers: string[] };
+        expect(registries).to.deep.equal([]);
+        expect(servers).to.have.length(2);
+        for (const ip of servers) {
+            expect(ip).to.match(/^10\.20\.\d+\.\d+$/);
+        }
     });
 });
