@@ -173,10 +173,10 @@ export interface SecretReleases {
     readonly secrets: ReadonlyMap<string, pulumi.Input<string>>;
 }
 
-export const isOutput = (value: unknown): boolean => pulumi.Output.isInstance(value) || pulumi.isUnknown(value);
+const isOutput = (value: unknown): boolean => pulumi.Output.isInstance(value) || pulumi.isUnknown(value);
 
 /** The marker of the secret in an env variable or a file: the same for `release` and `rollout.previous`, so it names no release. */
-export function placeMarker(kind: "env" | "files", key: string): string {
+function placeMarker(kind: "env" | "files", key: string): string {
     return secretMarker({ secure: `${kind}\u0000${key}` });
 }
 
