@@ -2,7 +2,7 @@ import type { ProbeSpec } from "../monitoring/probe";
 import type { SecretValues } from "../release/secrets";
 import type { ConfigProblem } from "./errors";
 import type { ProjectFiles } from "./files";
-import type { z } from "zod";
+import type { z } from "zod/mini";
 
 /**
  * What a backend does with its fleets' stack config: each backend's `config.ts` implements a
@@ -44,7 +44,7 @@ export interface ResolvedConfig<WorkloadArgs> {
  */
 export interface SettingsBackend<Settings> {
     /** The key's schema: every object strict, each field saying what it allows. */
-    readonly schema: z.ZodType<Settings>;
+    readonly schema: z.ZodMiniType<Settings>;
     /** Problems of the validated key that need the project's files (a path that leaves it). @default none */
     problems?(settings: Settings, projectDir: string): ConfigProblem[];
 }
@@ -63,7 +63,7 @@ export interface ConfigBackend<Config, WorkloadArgs, Settings = never> {
      * The schema of one of its fleets under `herd:fleets` (`backend` its name): made with
      * `fleetSchemaOf`, so the keys every fleet has are the same on every backend.
      */
-    readonly schema: z.ZodType<Config>;
+    readonly schema: z.ZodMiniType<Config>;
     /**
      * Rules across the fleet's keys that its schema cannot say (one network or a list, a check
      * for the load balancer), with full key paths under `prefix`. @default none

@@ -1,4 +1,4 @@
-import type { z } from "zod";
+import type { z } from "zod/mini";
 import { lazy } from "./lazy";
 import { HealthCheck, healthProblems } from "../core/health";
 import { holdsSecret } from "../release/secrets";
@@ -31,7 +31,7 @@ export const zod = lazy(() => require("../vendor/zod") as typeof import("../vend
 
 export const expect = (allowed: string) => ({ error: () => allowed });
 
-export function strict<T extends z.ZodRawShape>(shape: T) {
+export function strict<T extends z.core.$ZodLooseShape>(shape: T) {
     const keys = Object.keys(shape).join(", ");
     return zod.strictObject(shape, {
         error: (issue) =>
@@ -40,27 +40,27 @@ export function strict<T extends z.ZodRawShape>(shape: T) {
 }
 
 export const wholeNumber = (min: number) =>
-    zod.int(expect(`a whole number ≥ ${min}`)).min(min, expect(`a whole number ≥ ${min}`));
+    zod.int(expect(`a whole number ≥ ${min}`)).check(zod.gte(min, expect(`a whole number ≥ ${min}`)));
 
 export const port = lazy(() =>
-    zod.int(expect("a port, 1–65535")).min(1, expect("a port, 1–65535")).max(65535, expect("a port, 1–65535")),
+    zod.int(expect("a port, 1–65535")).check(zod.gte(1, expect("a port, 1–65535")), zod.lte(65535, expect("a port, 1–65535"))),
 );
 
-export const text = (what: string) => zod.string(expect(what)).min(1, expect(what));
+export const text = (what: string) => zod.string(expect(what)).check(zod.minLength(1, expect(what)));
 
 export const names = (what: string) => zod.array(text(what), expect(`a list of ${what}s`));
 
 /** What a project file path allows: relative, inside the project, no control character. */
 export function projectFilePath(what: string) {
     const allowed = `${what}: a path relative to the project directory, without '..'`;
-    return zod
-        .string(expect(allowed))
-        .min(1, expect(allowed))
-        .max(1024, expect(`${allowed}, at most 1024 characters`))
-        .refine(
-            (value) => !value.startsWith("/") && !/^[A-Za-z]:[\\/]/.test(value) && !value.split(/[\\/]/).includes("..") && !/[\u0000-\u001f\u007f]/.test(value),
+    return zod.string(expect(allowed)).check(
+        zod.minLength(1, expect(allowed)),
+        zod.maxLength(1024, expect(`${allowed}, at most 1024 characters`)),
+        zod.refine(
+            (value: string) => !value.startsWith("/") && !/^[A-Za-z]:[\\/]/.test(value) && !value.split(/[\\/]/).includes("..") && !/[\u0000-\u001f\u007f]/.test(value),
             expect(allowed),
-        );
+        ),
+    );
 }
 
 /** Longest probe schedule: a probe runs at least once a day. */
@@ -90,30 +90,36 @@ export const imageReference = lazy(() =>
 
 /** A container's command or arguments: what `execve` takes. */
 const processArguments = lazy(() =>
-    zod.array(text("argument").refine(isProcessText, expect(PROCESS_TEXT_ALLOWED)), expect("a list of arguments")),
+    zod.array(text("argument").check(zod.refine(isProcessText, expect(PROCESS_TEXT_ALLOWED))), expect("a list of arguments")),
 );
 
 /** What a container member runs. Any change to one of these replaces the member. */
 export const containerReleaseSchema = lazy(() =>
     strict({
         image: imageReference,
-        port: port.optional(),
-        command: processArguments.optional(),
-        args: processArguments.optional(),
-        env: zod
-            .record(
-                zod.string().regex(envName, expect("an environment variable name")),
-                zod.string(expect("a string value (quote numbers and booleans)")).refine(isProcessText, expect(PROCESS_TEXT_ALLOWED)),
+        port: zod.optional(port),
+        command: zod.optional(processArguments),
+        args: zod.optional(processArguments),
+        env: zod.optional(
+            zod.record(
+                zod.string().check(zod.regex(envName, expect("an environment variable name"))),
+                zod.string(expect("a string value (quote numbers and booleans)")).check(zod.refine(isProcessText, expect(PROCESS_TEXT_ALLOWED))),
                 expect("a map of NAME: value"),
-            )
-            .optional(),
-        files: zod
-            .record(
-                zod.string().refine((file) => containerFilePathProblem(file) === undefined, { error: (issue) => containerFilePathProblem(issue.input) ?? "an absolute file path" }),
+            ),
+        ),
+        files: zod.optional(
+            zod.record(
+                zod
+                    .string()
+                    .check(
+                        zod.refine((file: string) => containerFilePathProblem(file) === undefined, {
+                            error: (issue) => containerFilePathProblem(issue.input) ?? "an absolute file path",
+                        }),
+                    ),
                 zod.string(expect("the file's content")),
                 expect("a map of /absolute/path: content"),
-            )
-            .optional(),
+            ),
+        ),
     }).check((ctx) => {
         const bytes = releaseDataBytes(ctx.value);
         if (bytes > RELEASE_DATA_MAX_BYTES) {
@@ -125,14 +131,17 @@ export const containerReleaseSchema = lazy(() =>
 
 export const rolloutFields = lazy(() => ({
     members: wholeNumber(0),
-    waves: zod
-        .array(wholeNumber(1), expect("a list of whole numbers ≥ 1, ascending"))
-        .refine((waves) => waves.every((w, i) => i === 0 || w > waves[i - 1]), expect("a list of whole numbers ≥ 1, strictly ascending"))
-        .optional(),
+    waves: zod.optional(
+        zod
+            .array(wholeNumber(1), expect("a list of whole numbers ≥ 1, ascending"))
+            .check(zod.refine((waves: number[]) => waves.every((w, i) => i === 0 || w > waves[i - 1]), expect("a list of whole numbers ≥ 1, strictly ascending"))),
+    ),
 }));
 
 const duration = (what: string) =>
-    zod.string(expect(`${what}: a duration such as 30s, 5m or 1h`)).refine((value) => !Number.isNaN(durationOf(value)), expect(`${what}: a duration such as 30s, 5m or 1h`));
+    zod
+        .string(expect(`${what}: a duration such as 30s, 5m or 1h`))
+        .check(zod.refine((value: string) => !Number.isNaN(durationOf(value)), expect(`${what}: a duration such as 30s, 5m or 1h`)));
 
 /** A probe's schedule: a duration of 1 second to 24 hours, whatever backend runs it. */
 const every = lazy(() =>
@@ -166,28 +175,30 @@ const SEVERITY = /^[A-Za-z][A-Za-z0-9_-]{0,31}$/;
 const summary = lazy(() =>
     zod
         .string(expect("a one-line summary"))
-        .min(1, expect("a one-line summary"))
-        .max(512, expect("a one-line summary of at most 512 characters"))
-        .refine((value) => !/[\u0000-\u001f\u007f]|\{\{|\}\}/.test(value), expect("a one-line summary without control characters or {{ }}")),
+        .check(
+            zod.minLength(1, expect("a one-line summary")),
+            zod.maxLength(512, expect("a one-line summary of at most 512 characters")),
+            zod.refine((value: string) => !/[\u0000-\u001f\u007f]|\{\{|\}\}/.test(value), expect("a one-line summary without control characters or {{ }}")),
+        ),
 );
 
 const probeSchema = lazy(() =>
     strict({
         script: projectFilePath("the probe script (shell or Python, with a shebang)"),
         every,
-        metric: zod
-            .string(expect("a Prometheus metric name"))
-            .regex(/^[a-zA-Z_:][a-zA-Z0-9_:]*$/, expect("a Prometheus metric name"))
-            .optional(),
-        alert: strict({
-            expr: promql("a PromQL expression").optional(),
-            for: duration("how long it must hold").optional(),
-            severity: zod
-                .string(expect("a severity label such as warning or critical"))
-                .regex(SEVERITY, expect("a severity label such as warning or critical: a letter, then letters, digits, '-' or '_'"))
-                .optional(),
-            summary: summary.optional(),
-        }).optional(),
+        metric: zod.optional(zod.string(expect("a Prometheus metric name")).check(zod.regex(/^[a-zA-Z_:][a-zA-Z0-9_:]*$/, expect("a Prometheus metric name")))),
+        alert: zod.optional(
+            strict({
+                expr: zod.optional(promql("a PromQL expression")),
+                for: zod.optional(duration("how long it must hold")),
+                severity: zod.optional(
+                    zod
+                        .string(expect("a severity label such as warning or critical"))
+                        .check(zod.regex(SEVERITY, expect("a severity label such as warning or critical: a letter, then letters, digits, '-' or '_'"))),
+                ),
+                summary: zod.optional(summary),
+            }),
+        ),
     }),
 );
 
@@ -196,17 +207,18 @@ const probeSchema = lazy(() =>
  * Its grammar is the one callers from code get (`healthProblems`), word for word.
  */
 const healthSchema = lazy(() =>
-    strict({
-        path: zod.unknown().optional(),
-        port: zod.unknown().optional(),
-        command: zod.unknown().optional(),
-    })
-        .check((ctx) => {
+    zod.pipe(
+        strict({
+            path: zod.optional(zod.unknown()),
+            port: zod.optional(zod.unknown()),
+            command: zod.optional(zod.unknown()),
+        }).check((ctx) => {
             for (const problem of healthProblems(ctx.value)) {
                 ctx.issues.push({ code: "custom", input: problem.value, path: [...problem.path], message: problem.allowed });
             }
-        })
-        .transform((health) => health as HealthCheck),
+        }),
+        zod.transform((health: object) => health as HealthCheck),
+    ),
 );
 
 /** Probe names become file, unit and metric names. */
@@ -215,37 +227,43 @@ export const PROBE_NAME = /^[a-z][a-z0-9_]{0,39}$/;
 /** The keys every fleet has, whatever its backend (`size` bounded per backend by {@link fleetSchemaOf}). */
 const common = lazy(() => ({
     size: wholeNumber(0),
-    update: strict({
-        batch: wholeNumber(1).optional(),
-        order: zod.enum(["create-before-delete", "delete-before-create"], expect("create-before-delete | delete-before-create")).optional(),
-    }).optional(),
-    spread: zod.enum(["anti-affinity", "soft-anti-affinity"], expect("anti-affinity | soft-anti-affinity")).optional(),
-    health: healthSchema.optional(),
-    alerts: strict({ minHealthy: wholeNumber(0).optional() }).optional(),
+    update: zod.optional(
+        strict({
+            batch: zod.optional(wholeNumber(1)),
+            order: zod.optional(zod.enum(["create-before-delete", "delete-before-create"], expect("create-before-delete | delete-before-create"))),
+        }),
+    ),
+    spread: zod.optional(zod.enum(["anti-affinity", "soft-anti-affinity"], expect("anti-affinity | soft-anti-affinity"))),
+    health: zod.optional(healthSchema),
+    alerts: zod.optional(strict({ minHealthy: zod.optional(wholeNumber(0)) })),
     // Read by `herd robot` only: what it may do to this fleet on an alert (README, "The robot").
-    robot: strict({
-        heal: zod.boolean(expect("true | false: whether the robot replaces a member that is down")).optional(),
-        rollback: zod
-            .enum(["off", "commit", "branch"], expect("off | commit | branch: what the robot does when the canary alerts during a rollout"))
-            .optional(),
-    }).optional(),
-    gate: strict({
-        prometheus: zod
-            .string(expect("the base URL of a Prometheus server, e.g. http://prometheus:9090"))
-            .refine(isBaseUrl, expect(`the base URL of a Prometheus server, e.g. http://prometheus:9090: ${BASE_URL_ALLOWED}`)),
-        query: promql(
-            "PromQL that returns a non-empty result while the canary is healthy ($generation, $fleet, $stack are substituted)",
-            (query) => query.replace(/\$(generation|fleet|stack)\b/g, "x"),
-        ),
-        bake: duration("the minimum time a wave runs before the next").optional(),
-    }).optional(),
-    probes: zod
-        .record(
-            zod.string().regex(PROBE_NAME, expect("a probe name: lowercase letters, digits and '_', starting with a letter")),
+    robot: zod.optional(
+        strict({
+            heal: zod.optional(zod.boolean(expect("true | false: whether the robot replaces a member that is down"))),
+            rollback: zod.optional(
+                zod.enum(["off", "commit", "branch"], expect("off | commit | branch: what the robot does when the canary alerts during a rollout")),
+            ),
+        }),
+    ),
+    gate: zod.optional(
+        strict({
+            prometheus: zod
+                .string(expect("the base URL of a Prometheus server, e.g. http://prometheus:9090"))
+                .check(zod.refine(isBaseUrl, expect(`the base URL of a Prometheus server, e.g. http://prometheus:9090: ${BASE_URL_ALLOWED}`))),
+            query: promql(
+                "PromQL that returns a non-empty result while the canary is healthy ($generation, $fleet, $stack are substituted)",
+                (query) => query.replace(/\$(generation|fleet|stack)\b/g, "x"),
+            ),
+            bake: zod.optional(duration("the minimum time a wave runs before the next")),
+        }),
+    ),
+    probes: zod.optional(
+        zod.record(
+            zod.string().check(zod.regex(PROBE_NAME, expect("a probe name: lowercase letters, digits and '_', starting with a letter"))),
             probeSchema,
             expect("a map of probe name → { script, every, metric, alert }"),
-        )
-        .optional(),
+        ),
+    ),
 }));
 
 /**
@@ -258,19 +276,19 @@ const common = lazy(() => ({
  * @param maxSize the most members one fleet may have: a larger one is refused before anything is
  *   planned, so a typo of a few zeros fails in milliseconds
  */
-export function fleetSchemaOf<B extends string, S extends z.ZodRawShape>(backend: B, maxSize: number, shape: S) {
+export function fleetSchemaOf<B extends string, S extends z.core.$ZodLooseShape>(backend: B, maxSize: number, shape: S) {
     return strict({
         backend: zod.literal(backend),
         ...common,
         // In common's place (second), which is where the "allowed keys" of a typo list it.
-        size: wholeNumber(0).max(maxSize, expect(`at most ${maxSize} members: the most one ${backend} fleet may have`)),
+        size: wholeNumber(0).check(zod.lte(maxSize, expect(`at most ${maxSize} members: the most one ${backend} fleet may have`))),
         ...shape,
     });
 }
 
 /** A fleet's `rollout` key, for a backend whose releases `release` validates. */
-export function rolloutSchemaOf<R extends z.ZodType>(release: R) {
-    return strict({ previous: release.optional(), ...rolloutFields });
+export function rolloutSchemaOf<R extends z.ZodMiniType>(release: R) {
+    return strict({ previous: zod.optional(release), ...rolloutFields });
 }
 
 /** A release of a container fleet as the stack config gives it. */
@@ -278,12 +296,13 @@ export type ContainerReleaseConfig = z.infer<typeof containerReleaseSchema>;
 /** `herd:monitoring`: where probes of Kubernetes and Docker fleets push their counts. */
 export const monitoringSettingsSchema = lazy(() =>
     strict({
-        pushgateway: zod
-            .string(expect("the base URL of a Prometheus Pushgateway, e.g. http://pushgateway.monitoring:9091"))
-            .refine(isBaseUrl, expect(`the base URL of a Prometheus Pushgateway, e.g. http://pushgateway.monitoring:9091: ${BASE_URL_ALLOWED}`))
-            .optional(),
+        pushgateway: zod.optional(
+            zod
+                .string(expect("the base URL of a Prometheus Pushgateway, e.g. http://pushgateway.monitoring:9091"))
+                .check(zod.refine(isBaseUrl, expect(`the base URL of a Prometheus Pushgateway, e.g. http://pushgateway.monitoring:9091: ${BASE_URL_ALLOWED}`))),
+        ),
         // An image with a POSIX shell and wget (busybox), pinned by digest where possible.
-        probeImage: imageReference.optional(),
+        probeImage: zod.optional(imageReference),
     }),
 );
 
@@ -311,12 +330,12 @@ export const protectedSchema = lazy(() =>
  */
 export const releaseKeysSchema = lazy(() =>
     strict({
-        image: text("an image: an ID or name on OpenStack, a reference pinned by digest for containers").optional(),
-        flavor: text("a flavor name or ID").optional(),
-        networks: names("network name or ID").min(1, expect("at least one network")).optional(),
-        keyPair: text("a key pair name").optional(),
-        securityGroups: names("security group name").optional(),
-        userData: zod.string(expect("a #cloud-config document (its text)")).optional(),
+        image: zod.optional(text("an image: an ID or name on OpenStack, a reference pinned by digest for containers")),
+        flavor: zod.optional(text("a flavor name or ID")),
+        networks: zod.optional(names("network name or ID").check(zod.minLength(1, expect("at least one network")))),
+        keyPair: zod.optional(text("a key pair name")),
+        securityGroups: zod.optional(names("security group name")),
+        userData: zod.optional(zod.string(expect("a #cloud-config document (its text)"))),
         port: containerReleaseSchema.shape.port,
         command: containerReleaseSchema.shape.command,
         args: containerReleaseSchema.shape.args,
@@ -332,15 +351,15 @@ export const releaseKeysSchema = lazy(() =>
  */
 export const codeFleetStateSchema = lazy(() =>
     strict({
-        release: releaseKeysSchema.optional(),
-        rollout: strict({ previous: releaseKeysSchema.optional(), ...rolloutFields }).optional(),
+        release: zod.optional(releaseKeysSchema),
+        rollout: zod.optional(strict({ previous: zod.optional(releaseKeysSchema), ...rolloutFields })),
     }),
 );
 
 /** `herd:rollouts`: fleet name → the release and rollout the stack pins for a fleet built in code. */
 export const rolloutsSchema = lazy(() =>
     zod.record(
-        zod.string().regex(FLEET_NAME, expect("a fleet name: lowercase letters, digits and '-', starting with a letter, at most 30 characters")),
+        zod.string().check(zod.regex(FLEET_NAME, expect("a fleet name: lowercase letters, digits and '-', starting with a letter, at most 30 characters"))),
         codeFleetStateSchema,
         expect("a map of fleet name → { release, rollout }"),
     ),

@@ -1,4 +1,4 @@
-import type { z } from "zod";
+import type { z } from "zod/mini";
 import { ConfigError, ConfigProblem } from "./errors";
 import { misplacedSecrets } from "./secrets";
 import { CodeFleetState, protectedSchema, rolloutsSchema } from "./schema";
@@ -46,7 +46,7 @@ function suggestion(key: string, allowedText: string): string {
 }
 
 /** Each issue of a schema's `error` as a problem, its key path under `prefix`, the value taken from `input`. */
-export function problemsOf(error: z.ZodError, prefix: (string | number)[], input: unknown): ConfigProblem[] {
+export function problemsOf(error: z.core.$ZodError, prefix: (string | number)[], input: unknown): ConfigProblem[] {
     return error.issues.flatMap((issue): ConfigProblem[] => {
         const path = issue.path.map((p) => (typeof p === "symbol" ? String(p) : p));
         if (issue.code === "unrecognized_keys") {
@@ -138,7 +138,7 @@ export interface SettingsCheck<T> {
 }
 
 /** Checks a settings key (`herd:kubernetes`, `herd:monitoring`) without throwing. */
-export function checkSettings<T>(schema: z.ZodType<T>, key: string, raw: unknown): SettingsCheck<T> {
+export function checkSettings<T>(schema: z.ZodMiniType<T>, key: string, raw: unknown): SettingsCheck<T> {
     if (raw === undefined) {
         return { problems: [] };
     }
@@ -151,7 +151,7 @@ export function checkSettings<T>(schema: z.ZodType<T>, key: string, raw: unknown
 }
 
 /** Validates a settings key (see {@link checkSettings}); throws one {@link ConfigError} listing every problem. */
-export function parseSettings<T>(schema: z.ZodType<T>, key: string, raw: unknown, stack: string): T | undefined {
+export function parseSettings<T>(schema: z.ZodMiniType<T>, key: string, raw: unknown, stack: string): T | undefined {
     const { value, problems } = checkSettings(schema, key, raw);
     if (problems.length > 0) {
         throw new ConfigError(stack, problems);

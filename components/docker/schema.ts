@@ -1,6 +1,6 @@
-import type { z } from "zod";
+import type { z } from "zod/mini";
 import { lazy } from "../config/lazy";
-import { containerReleaseSchema, fleetSchemaOf, port, rolloutSchemaOf } from "../config/schema";
+import { containerReleaseSchema, fleetSchemaOf, port, rolloutSchemaOf, zod } from "../config/schema";
 
 /** What a Docker fleet is in the stack config (`backend: docker` under `herd:fleets`): the schema the fleet registry validates it with. */
 
@@ -14,8 +14,8 @@ export const DOCKER_MAX_SIZE = 100;
 export const dockerFleetSchema = lazy(() =>
     fleetSchemaOf("docker", DOCKER_MAX_SIZE, {
         release: containerReleaseSchema,
-        rollout: rolloutSchemaOf(containerReleaseSchema).optional(),
-        hostPort: port.optional(),
+        rollout: zod.optional(rolloutSchemaOf(containerReleaseSchema)),
+        hostPort: zod.optional(port),
     }),
 );
 

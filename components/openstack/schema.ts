@@ -1,4 +1,4 @@
-import type { z } from "zod";
+import type { z } from "zod/mini";
 import { lazy } from "../config/lazy";
 import { expect, fleetSchemaOf, port, projectFilePath, rolloutSchemaOf, strict, text, wholeNumber, zod } from "../config/schema";
 import { parseIpv4Cidr } from "../config/grammar";
@@ -22,7 +22,7 @@ export const OPENSTACK_MAX_SIZE = 5000;
  */
 const cloudName = (what: string) => {
     const allowed = `${what}: at most 255 characters, no control character`;
-    return text(what).max(255, expect(allowed)).refine((value) => !/[\u0000-\u001f\u007f]/.test(value), expect(allowed));
+    return text(what).check(zod.maxLength(255, expect(allowed)), zod.refine((value: string) => !/[\u0000-\u001f\u007f]/.test(value), expect(allowed)));
 };
 
 /** What an OpenStack member runs. Any change to one of these replaces the member. */
@@ -30,18 +30,20 @@ export const serverReleaseSchema = lazy(() =>
     strict({
         image: cloudName("an image ID (preferred) or name"),
         flavor: cloudName("a flavor name or ID"),
-        network: cloudName("a network name or ID").optional(),
-        networks: zod.array(cloudName("a network name or ID"), expect("a list of network names or IDs")).min(1, expect("at least one network")).optional(),
-        keyPair: cloudName("a key pair name").optional(),
-        securityGroups: zod.array(cloudName("a security group name"), expect("a list of security group names")).optional(),
-        userData: projectFilePath("a #cloud-config file").optional(),
+        network: zod.optional(cloudName("a network name or ID")),
+        networks: zod.optional(
+            zod.array(cloudName("a network name or ID"), expect("a list of network names or IDs")).check(zod.minLength(1, expect("at least one network"))),
+        ),
+        keyPair: zod.optional(cloudName("a key pair name")),
+        securityGroups: zod.optional(zod.array(cloudName("a security group name"), expect("a list of security group names"))),
+        userData: zod.optional(projectFilePath("a #cloud-config file")),
     }),
 );
 
 const ingressRule = lazy(() =>
     strict({
         port,
-        protocol: zod.enum(["tcp", "udp"], expect("tcp | udp")).optional(),
+        protocol: zod.optional(zod.enum(["tcp", "udp"], expect("tcp | udp"))),
         cidr: zod.string(expect("an IPv4 CIDR such as 10.0.0.0/8")).check((ctx) => {
             const parsed = parseIpv4Cidr(ctx.value);
             if (typeof parsed === "string") {
@@ -55,17 +57,21 @@ const ingressRule = lazy(() =>
 export const openstackFleetSchema = lazy(() =>
     fleetSchemaOf("openstack", OPENSTACK_MAX_SIZE, {
         release: serverReleaseSchema,
-        rollout: rolloutSchemaOf(serverReleaseSchema).optional(),
-        loadBalancer: strict({
-            port,
-            protocol: zod.enum(["HTTP", "HTTPS", "TCP"], expect("HTTP | HTTPS | TCP")).optional(),
-            network: text("a network name or ID for the VIP").optional(),
-        }).optional(),
-        ingress: zod.array(ingressRule, expect("a list of { port, protocol, cidr }")).optional(),
-        volume: strict({
-            size: wholeNumber(1),
-            type: text("a Cinder volume type").optional(),
-        }).optional(),
+        rollout: zod.optional(rolloutSchemaOf(serverReleaseSchema)),
+        loadBalancer: zod.optional(
+            strict({
+                port,
+                protocol: zod.optional(zod.enum(["HTTP", "HTTPS", "TCP"], expect("HTTP | HTTPS | TCP"))),
+                network: zod.optional(text("a network name or ID for the VIP")),
+            }),
+        ),
+        ingress: zod.optional(zod.array(ingressRule, expect("a list of { port, protocol, cidr }"))),
+        volume: zod.optional(
+            strict({
+                size: wholeNumber(1),
+                type: zod.optional(text("a Cinder volume type")),
+            }),
+        ),
     }),
 );
 
@@ -79,18 +85,20 @@ export const openstackFleetSchema = lazy(() =>
  */
 export const openstackSettingsSchema = lazy(() =>
     strict({
-        computeHosts: wholeNumber(1).optional(),
+        computeHosts: zod.optional(wholeNumber(1)),
         // The project's quota, for the preflight of `herd plan` and `herd apply` when the cloud is
         // not reachable (where it is, Nova's own limits are used).
-        quota: strict({
-            instances: wholeNumber(0).optional(),
-            cores: wholeNumber(0).optional(),
-            ramMB: wholeNumber(0).optional(),
-        }).optional(),
+        quota: zod.optional(
+            strict({
+                instances: zod.optional(wholeNumber(0)),
+                cores: zod.optional(wholeNumber(0)),
+                ramMB: zod.optional(wholeNumber(0)),
+            }),
+        ),
         // Flavor sizes by name, for vCPUs and RAM in the preflight when the cloud is not reachable.
-        flavors: zod
-            .record(text("a flavor name"), strict({ vcpus: wholeNumber(1), ramMB: wholeNumber(1) }), expect("a map of flavor name: { vcpus, ramMB }"))
-            .optional(),
+        flavors: zod.optional(
+            zod.record(text("a flavor name"), strict({ vcpus: wholeNumber(1), ramMB: wholeNumber(1) }), expect("a map of flavor name: { vcpus, ramMB }")),
+        ),
     }),
 );
 
