@@ -1,6 +1,8 @@
 import { expect } from "chai";
 import * as pulumi from "@pulumi/pulumi";
 import { FAILED_CREATE, MemberPlan, planMembers, RELEASE_PROPERTIES, ServerGroupArgs, ServerRelease } from "../components/openstack";
+import { renderRelease } from "../components/openstack/members";
+import { parseCloudConfig } from "../components/openstack/userData";
 import { instanceSpec, serverGroupSpec } from "../components/openstack/instances";
 import {
     listenerSpec,
@@ -232,5 +234,47 @@ describe("OpenStack builders: volumes", () => {
             args: { instanceId: "server-id", volumeId: "volume-id" },
             opts: { deleteBeforeReplace: true, replaceOnChanges: [FAILED_CREATE] },
         });
+    });
+});
+
+describe("OpenStack releases rendered once, by what they hold", () => {
+    const userData = "#cloud-config\npackages: [nginx]\n";
+    const render = (release: ServerRelease, probes: { name: string; script: string; every: string }[] = []) =>
+        renderRelease("web", release, { securityGroupName: "herd-web", probes }, "release");
+
+    it("gives the same frozen rendering for the same release, and a new one when any of its values changes", () => {
+        const release = { ...v1, userData };
+        const first = render(release);
+        expect(render({ ...release, networks: [...release.networks] })).to.equal(first);
+        expect(Object.isFrozen(first) && Object.isFrozen(first.resolved) && Object.isFrozen(first.resolved.networks)).to.equal(true);
+        expect(() => (first.resolved.networks as string[]).push("other-net")).to.throw(TypeError);
+        // The same object, changed by its caller between two renderings: rendered anew, not remembered by identity.
+        const mutable = { ...release, networks: ["int-net", "ext-net"] };
+        expect(render(mutable).generation).to.equal(first.generation);
+        mutable.networks[1] = "other-net";
+        expect(render(mutable).generation).not.to.equal(first.generation);
+        expect(render({ ...release, userData: `${userData}runcmd: [[true]]\n` }).userData).to.include("runcmd");
+        expect(render({ ...release, securityGroups: ["extra"] }).resolved.securityGroups).to.deep.equal(["herd-web", "extra"]);
+        const probed = render(release, [{ name: "disk", script: "#!/bin/sh\necho 0\n", every: "1m" }]);
+        expect(probed.generation).not.to.equal(first.generation);
+        expect(probed.userData).to.include("disk");
+        expect(renderRelease("api", release, { securityGroupName: "herd-web" }, "release").userData).to.include('fleet="api"');
+    });
+
+    it("renders a release wired from another resource every time, keeping its Output", async () => {
+        const wired = { ...v1, userData: pulumi.output(userData) };
+        const a = render(wired);
+        expect(render(wired)).not.to.equal(a);
+        expect(await valueOf(a.deployedUserData!)).to.include("nginx");
+    });
+
+    it("refuses a bad document every time it is rendered, and parses a document once, frozen", () => {
+        for (let i = 0; i < 2; i++) {
+            expect(() => render({ ...v1, userData: "#cloud-config\nkey: [unclosed\n" })).to.throw(/release\.userData is not valid YAML/);
+        }
+        const parsed = parseCloudConfig(userData);
+        expect(parseCloudConfig(userData)).to.equal(parsed);
+        expect(Object.isFrozen(parsed) && Object.isFrozen(parsed.packages)).to.equal(true);
+        expect(parsed).to.deep.equal({ packages: ["nginx"] });
     });
 });

@@ -174,6 +174,65 @@ export function renderRelease(
     input: Pick<PlanInput, "securityGroupName" | "probes">,
     label: string,
 ): RenderedRelease {
+    const key = renderedKey(fleet, release, input);
+    const known = key === undefined ? undefined : rendered.get(key);
+    if (known !== undefined) {
+        return known;
+    }
+    const result = renderAnew(fleet, release, input, label);
+    if (key === undefined) {
+        return result;
+    }
+    const kept = Object.freeze({ ...result, resolved: freezeResolved(result.resolved) });
+    if (rendered.size >= RENDERED_MAX) {
+        rendered.delete(rendered.keys().next().value!);
+    }
+    rendered.set(key, kept);
+    return kept;
+}
+
+/**
+ * Releases rendered lately, by everything their rendering reads. A program renders each release
+ * two or three times (the stack config's size check, the plan, the generation it reports), and
+ * parsing and writing YAML is most of what that costs. Only releases of plain strings are kept
+ * (one wired from another resource has an Output to render), frozen, since every caller gets the
+ * same object; the label is left out, as it only names the release in a message, and a release
+ * that fails to render is not kept.
+ */
+const rendered = new Map<string, RenderedRelease>();
+const RENDERED_MAX = 32;
+
+function renderedKey(fleet: string, release: ServerRelease, input: Pick<PlanInput, "securityGroupName" | "probes">): string | undefined {
+    const probes = (input.probes ?? []).map((p) => [p.name, p.script, p.every, p.metric, p.alert?.expr, p.alert?.for, p.alert?.severity, p.alert?.summary]);
+    const parts: unknown[] = [
+        fleet,
+        release.image,
+        release.flavor,
+        release.keyPair,
+        release.userData,
+        input.securityGroupName,
+        ...(Array.isArray(release.networks) ? release.networks : [{}]),
+        ...(release.securityGroups ?? []),
+        ...probes.flat(),
+    ];
+    if (!parts.every((part) => part === undefined || typeof part === "string")) {
+        return undefined;
+    }
+    return JSON.stringify([fleet, release.image, release.flavor, release.networks, release.keyPair, release.securityGroups, release.userData, input.securityGroupName, probes]);
+}
+
+function freezeResolved(resolved: ResolvedServerRelease): ResolvedServerRelease {
+    Object.freeze(resolved.networks);
+    Object.freeze(resolved.securityGroups);
+    return Object.freeze(resolved);
+}
+
+function renderAnew(
+    fleet: string,
+    release: ServerRelease,
+    input: Pick<PlanInput, "securityGroupName" | "probes">,
+    label: string,
+): RenderedRelease {
     const given = release.userData ?? "#cloud-config\n";
     const deployTime = isDeployTimeValue(given);
     let cloudConfig;

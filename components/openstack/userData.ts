@@ -92,6 +92,37 @@ type CloudConfig = Record<string, unknown>;
  * which file and key it came from.
  */
 export function parseCloudConfig(source: string): CloudConfig {
+    const known = parsed.get(source);
+    if (known !== undefined) {
+        return known;
+    }
+    const value = deepFreeze(parseAnew(source));
+    if (parsed.size >= PARSED_MAX) {
+        parsed.delete(parsed.keys().next().value!);
+    }
+    parsed.set(source, value);
+    return value;
+}
+
+/**
+ * Documents parsed lately, by their text: the stack config checks a release's file, then renders
+ * the release from the same text. Frozen, since every caller gets the same value; a document that
+ * fails to parse is not kept.
+ */
+const parsed = new Map<string, CloudConfig>();
+const PARSED_MAX = 32;
+
+function deepFreeze<T>(value: T): T {
+    if (value !== null && typeof value === "object" && !Object.isFrozen(value)) {
+        for (const item of Object.values(value)) {
+            deepFreeze(item);
+        }
+        Object.freeze(value);
+    }
+    return value;
+}
+
+function parseAnew(source: string): CloudConfig {
     // Messages say where, never what: the file may hold anything, a secret included.
     const firstLine = source.split("\n", 1)[0].trim();
     if (firstLine !== HEADER) {
