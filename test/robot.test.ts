@@ -232,6 +232,26 @@ describe("robot: reading a fleet's settings from its stack file", () => {
         const text = fs.readFileSync(path.join(__dirname, "..", "Pulumi.prod.yaml"), "utf8").replace("      alerts: { minHealthy: 10 }\n", "      alerts: { minHealthy: 10 }\n      robot: { rollback: yes }\n");
         expect(() => robotStack(text, "Pulumi.prod.yaml", "prod", "/srv/herd")).to.throw(/herd:fleets\.web\.robot\.rollback[\s\S]*off \| commit \| branch/);
     });
+
+    it("checks each backend's herd:<backend> as the program does, every problem at once, but not the files they name", () => {
+        const text = fs.readFileSync(path.join(__dirname, "..", "Pulumi.prod.yaml"), "utf8").replace(/^config:\n/m, "config:\n  herd:kubernetes: { kubeconfig: /etc/kube.conf, createNamespaces: maybe }\n  herd:openstack: { computeHosts: 0 }\n");
+        let message = "";
+        try {
+            robotStack(text, "Pulumi.prod.yaml", "prod", "/srv/herd");
+        } catch (err) {
+            message = (err as Error).message;
+        }
+        expect(message).to.match(/stack "prod"/);
+        expect(message).to.match(/herd:openstack\.computeHosts = 0: expected a whole number ≥ 1/);
+        expect(message).to.match(/herd:kubernetes\.kubeconfig = "\/etc\/kube\.conf": expected a kubeconfig file: a path relative to the project directory/);
+        expect(message).to.match(/herd:kubernetes\.createNamespaces = "maybe": expected true/);
+        // A kubeconfig the robot's host does not hold is the program's concern, not the robot's.
+        const valid = text.replace("{ kubeconfig: /etc/kube.conf, createNamespaces: maybe }", "{ kubeconfig: missing/kube.conf, context: prod }").replace("{ computeHosts: 0 }", "{ computeHosts: 3 }");
+        expect(robotStack(valid, "Pulumi.prod.yaml", "prod", "/srv/herd").settings).to.deep.equal({
+            openstack: { computeHosts: 3 },
+            kubernetes: { kubeconfig: "missing/kube.conf", context: "prod" },
+        });
+    });
 });
 
 describe("robot: credentials", () => {

@@ -6,6 +6,7 @@ export type { CommonFleetArgs, ContainerProbeArgs, FleetAlerts, FleetMonitoringA
 export { stackProgram, type FleetOutputs, type StackProgramOptions, type StackProgramOutputs } from "./stack";
 export { checkFleets, type CheckedFleets, type FleetConfig, type FleetConfigOf, MAX_FLEET_SIZE, parseFleets } from "./config";
 export {
+    checkBackendSettings,
     releaseGeneration,
     resolveFleets,
     resolveStack,

@@ -202,6 +202,35 @@ export interface ResolvedStack extends StackSettings {
 }
 
 /**
+ * Each backend's own key, `herd:<backend>`, checked against its schema, in the registry's order:
+ * the values the stack sets, and every problem found. With `projectDir`, also the checks that
+ * read the files a key names (a kubeconfig); without it (a robot's host may not hold them) those
+ * are left out.
+ *
+ * @param read a key's value (`herd:kubernetes`), by the key and its backend's name
+ */
+export function checkBackendSettings(
+    read: (key: string, backend: BackendName) => unknown,
+    projectDir?: string,
+): { readonly settings: Map<BackendName, unknown>; readonly problems: ConfigProblem[] } {
+    const settings = new Map<BackendName, unknown>();
+    const problems: ConfigProblem[] = [];
+    for (const name of Object.keys(FLEET_BACKENDS) as BackendName[]) {
+        const backend = configBackend(name).settings;
+        if (backend !== undefined) {
+            const key = `herd:${name}`;
+            const checked = checkSettings(backend.schema, key, read(key, name));
+            problems.push(...checked.problems);
+            if (checked.value !== undefined) {
+                problems.push(...(projectDir === undefined ? [] : (backend.problems?.(checked.value, projectDir) ?? [])));
+                settings.set(name, checked.value);
+            }
+        }
+    }
+    return { settings, problems };
+}
+
+/**
  * Validates and resolves a stack's herd config, all of it at once: the secrets in it (each
  * replaced by its marker; see `markSecrets`), `herd:monitoring`, `herd:kubernetes` and
  * `herd:fleets` with the files they name, and each backend's `herd:<backend>`. Throws one {@link ConfigError} listing every problem
@@ -246,20 +275,9 @@ export function resolveStack(input: StackInput, options: StackOptions): Resolved
     const fleetsValue = marked(FLEETS_KEY, input.fleets);
     const monitoring = checkSettings(monitoringSettingsSchema, "herd:monitoring", marked("herd:monitoring", input.monitoring));
     problems.push(...monitoring.problems);
-    // Each backend's own key, herd:<backend>, in the registry's order.
-    const own = new Map<string, unknown>();
-    for (const name of Object.keys(FLEET_BACKENDS) as BackendName[]) {
-        const settings = configBackend(name).settings;
-        if (settings !== undefined) {
-            const key = `herd:${name}`;
-            const checked = checkSettings(settings.schema, key, marked(key, input[name]));
-            problems.push(...checked.problems);
-            if (checked.value !== undefined) {
-                problems.push(...(settings.problems?.(checked.value, options.projectDir) ?? []));
-                own.set(name, checked.value);
-            }
-        }
-    }
+    const backendSettings = checkBackendSettings((key, name) => marked(key, input[name]), options.projectDir);
+    problems.push(...backendSettings.problems);
+    const own = backendSettings.settings;
     const fleets = refused.has(FLEETS_KEY) ? { resolved: [], problems: [] } : collectFleets(fleetsValue, {
         ...options,
         secrets,

@@ -1,5 +1,5 @@
-import { FLEETS_KEY, parseSettings } from "../config";
-import { type BackendName, FLEET_BACKENDS, parseFleets, releaseGeneration, resolveFleets } from "../fleet";
+import { ConfigError, FLEETS_KEY } from "../config";
+import { type BackendName, checkBackendSettings, parseFleets, releaseGeneration, resolveFleets } from "../fleet";
 import { defaultMinHealthy } from "../monitoring/rules";
 import { defaultBatch } from "../rollout";
 import { stackConfigOf } from "../cli/project";
@@ -48,14 +48,12 @@ export interface RobotStack {
 export function robotStack(text: string, fileName: string, stack: string, projectDir: string): RobotStack {
     const config = stackConfigOf(text, fileName);
     const fleets = config[FLEETS_KEY] === undefined ? {} : parseFleets(config[FLEETS_KEY], stack);
-    const settings: Partial<Record<BackendName, unknown>> = {};
-    for (const [name, backend] of Object.entries(FLEET_BACKENDS) as [BackendName, (typeof FLEET_BACKENDS)[BackendName]][]) {
-        const schema = backend.config.settings?.schema;
-        const value = schema && parseSettings(schema as Parameters<typeof parseSettings>[0], `herd:${name}`, config[`herd:${name}`], stack);
-        if (value !== undefined) {
-            settings[name] = value;
-        }
+    // Checked as the program checks them, but for the files they name: the robot's host may not hold them.
+    const checked = checkBackendSettings((key) => config[key]);
+    if (checked.problems.length > 0) {
+        throw new ConfigError(stack, checked.problems);
     }
+    const settings: Partial<Record<BackendName, unknown>> = Object.fromEntries(checked.settings);
     // Reading the fleets' files for their generations is only needed while a rollout is under way.
     const rolling = Object.values(fleets).some((fleet) => fleet.rollout?.previous !== undefined);
     const generations = rolling ? rolloutGenerations(config[FLEETS_KEY], stack, projectDir) : new Map<string, string>();
