@@ -14,6 +14,7 @@ import {
     type ServerRelease,
 } from "../../components";
 import * as YAML from "yaml";
+import { FLEET_BACKENDS } from "../../components";
 import { ProgramError, runProgram } from "../../components/testing";
 import * as plugin from "../../provider";
 
@@ -109,6 +110,18 @@ describe("herd as a Pulumi component package (provider/)", () => {
             expect(resource.isComponent).to.equal(true);
             // Plain inputs: herd hashes releases into generations, so it needs values, not Outputs.
             expect(Object.values(resource.inputProperties ?? {}).every((p) => p.plain === true)).to.equal(true);
+        }
+    });
+
+    it("hosts a class of every backend in the fleet registry, from that backend's componentPackage.ts", () => {
+        const hosted = new Set(getPulumiComponents(plugin));
+        for (const backend of Object.keys(FLEET_BACKENDS)) {
+            // A backend registered without its line in provider/index.ts is missing here.
+            const own = getPulumiComponents(require(path.join(__dirname, "..", "..", "components", backend, "componentPackage")));
+            expect(own, `components/${backend}/componentPackage.ts`).to.have.length.greaterThan(0);
+            for (const component of own) {
+                expect(hosted.has(component), `${component.name} of backend ${backend}, exported by provider/index.ts`).to.equal(true);
+            }
         }
     });
 
