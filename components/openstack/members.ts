@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { Recent } from "../core/recent";
 import type { ProbeSpec } from "../monitoring/probe";
 import { deployTimePlaceholder, generationOf, isDeployTimeValue } from "../release/generation";
 import { assignSlots, batchesOf, defaultBatch, Rollout } from "../rollout";
@@ -175,20 +176,13 @@ export function renderRelease(
     label: string,
 ): RenderedRelease {
     const key = renderedKey(fleet, release, input);
-    const known = key === undefined ? undefined : rendered.get(key);
-    if (known !== undefined) {
-        return known;
-    }
-    const result = renderAnew(fleet, release, input, label);
     if (key === undefined) {
-        return result;
+        return renderAnew(fleet, release, input, label);
     }
-    const kept = Object.freeze({ ...result, resolved: freezeResolved(result.resolved) });
-    if (rendered.size >= RENDERED_MAX) {
-        rendered.delete(rendered.keys().next().value!);
-    }
-    rendered.set(key, kept);
-    return kept;
+    return rendered.get(key, () => {
+        const result = renderAnew(fleet, release, input, label);
+        return Object.freeze({ ...result, resolved: freezeResolved(result.resolved) });
+    });
 }
 
 /**
@@ -199,8 +193,7 @@ export function renderRelease(
  * same object; the label is left out, as it only names the release in a message, and a release
  * that fails to render is not kept.
  */
-const rendered = new Map<string, RenderedRelease>();
-const RENDERED_MAX = 32;
+const rendered = new Recent<string, RenderedRelease>(32);
 
 function renderedKey(fleet: string, release: ServerRelease, input: Pick<PlanInput, "securityGroupName" | "probes">): string | undefined {
     const probes = (input.probes ?? []).map((p) => [p.name, p.script, p.every, p.metric, p.alert?.expr, p.alert?.for, p.alert?.severity, p.alert?.summary]);

@@ -1,4 +1,5 @@
 import { YAML } from "../config/lazy";
+import { Recent } from "../core/recent";
 import { probeCloudConfig, ProbeSpec } from "../monitoring/probe";
 
 /** The Debian/Ubuntu package that herd installs on every member to expose host metrics on :9100. */
@@ -92,16 +93,7 @@ type CloudConfig = Record<string, unknown>;
  * which file and key it came from.
  */
 export function parseCloudConfig(source: string): CloudConfig {
-    const known = parsed.get(source);
-    if (known !== undefined) {
-        return known;
-    }
-    const value = deepFreeze(parseAnew(source));
-    if (parsed.size >= PARSED_MAX) {
-        parsed.delete(parsed.keys().next().value!);
-    }
-    parsed.set(source, value);
-    return value;
+    return parsed.get(source, () => deepFreeze(parseAnew(source)));
 }
 
 /**
@@ -109,8 +101,7 @@ export function parseCloudConfig(source: string): CloudConfig {
  * the release from the same text. Frozen, since every caller gets the same value; a document that
  * fails to parse is not kept.
  */
-const parsed = new Map<string, CloudConfig>();
-const PARSED_MAX = 32;
+const parsed = new Recent<string, CloudConfig>(32);
 
 function deepFreeze<T>(value: T): T {
     if (value !== null && typeof value === "object" && !Object.isFrozen(value)) {
