@@ -18,6 +18,12 @@
  *
  * The plugin's folder keeps its TypeScript source: the Node.js SDK's component provider host
  * derives the package schema from `index.ts` and the `tsconfig.json` beside it, and runs `index.js`.
+ * That `index.ts` is `provider/index.ts` (the vocabulary the classes share) followed by one
+ * `export * from "../<backend>/componentPackage"` per backend of the fleet registry
+ * (`FLEET_BACKENDS`), in its order: the schema analyzer finds the classes by following static
+ * exports, and writing them here from the registry means a new backend is its folder and its
+ * registry entry, nothing in `provider/`. A registered backend without a `componentPackage.ts`
+ * fails the build.
  *
  * Usage: node --import tsx scripts/build-plugins.ts   (after tsc -p tsconfig.build.json; `npm run build` runs both)
  */
@@ -49,12 +55,30 @@ interface Plugin {
     readonly sources: readonly string[];
     /** Sources kept in the package beside their JavaScript. */
     readonly keepSources: boolean;
+    /** Lines added to the entry's source, after its own. */
+    readonly entryTail?: () => string;
 }
 
 const PLUGINS: readonly Plugin[] = [
     { folder: "policy", pulumiFile: "PulumiPolicy.yaml", sources: ["index.ts", "guardrails.ts"], keepSources: false },
-    { folder: "provider", pulumiFile: "PulumiPlugin.yaml", sources: ["index.ts"], keepSources: true },
+    { folder: "provider", pulumiFile: "PulumiPlugin.yaml", sources: ["index.ts"], keepSources: true, entryTail: backendExports },
 ];
+
+/**
+ * One export per backend of the fleet registry, in its order, of the classes in its folder's
+ * `componentPackage.ts` (a backend's folder is named as its registry key). Read from the SDK just
+ * compiled, so the package hosts exactly the backends it can build fleets on.
+ */
+function backendExports(): string {
+    const { FLEET_BACKENDS } = require(path.join(dist, "index.js")) as { FLEET_BACKENDS: Record<string, unknown> };
+    const lines = Object.keys(FLEET_BACKENDS).map((backend) => {
+        if (!fs.existsSync(path.join(dist, backend, "componentPackage.d.ts"))) {
+            throw new Error(`build-plugins: backend ${backend} is in FLEET_BACKENDS but has no components/${backend}/componentPackage.ts with its component package class`);
+        }
+        return `export * from "../${backend}/componentPackage";\n`;
+    });
+    return `\n// Each backend of the fleet registry (FLEET_BACKENDS), in its order: written by scripts/build-plugins.ts.\n${lines.join("")}`;
+}
 
 /** `source` with every import and export from `../components/…` taken from `../…` instead. */
 function fromPackedSdk(source: string, fileName: string): string {
@@ -87,7 +111,10 @@ function build(plugin: Plugin): void {
     }
 
     const sources = plugin.sources.map((name) => path.join(to, name));
-    plugin.sources.forEach((name, i) => fs.writeFileSync(sources[i], fromPackedSdk(fs.readFileSync(path.join(from, name), "utf8"), name)));
+    plugin.sources.forEach((name, i) => {
+        const tail = i === 0 && plugin.entryTail ? plugin.entryTail() : "";
+        fs.writeFileSync(sources[i], fromPackedSdk(fs.readFileSync(path.join(from, name), "utf8"), name) + tail);
+    });
     const parsed = ts.convertCompilerOptionsFromJson({ ...compilerOptions, types: ["node"], declaration: true, sourceMap: true }, to);
     const program = ts.createProgram(sources, parsed.options);
     const diagnostics = [...parsed.errors, ...ts.getPreEmitDiagnostics(program)];

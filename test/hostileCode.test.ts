@@ -10,7 +10,7 @@ import { DockerWorkload, resolveDockerWorkload } from "../components/docker";
 import { KubernetesWorkload, resolveWorkload } from "../components/kubernetes";
 import { ServerGroup } from "../components/openstack";
 import { isSecret, ProgramError, ProgramRun, runProgram } from "../components/testing";
-import * as plugin from "../provider";
+import { plugin } from "./helpers/componentPackage";
 import { PROJECT_DIR, rejectionOf } from "./helpers/project";
 
 /**

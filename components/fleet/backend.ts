@@ -9,7 +9,7 @@ import type { RuleGroup } from "../monitoring/rules";
 /**
  * The seam between a fleet and where its members run. Each backend's folder holds its arguments,
  * pure plan, manifests or inputs, thin component and one `FleetBackend` (its `fleet.ts`); the
- * registry (`./backends.ts`) lists them, one line each. `buildFleet`, the stack program and the
+ * registry (`./backends.ts`) lists them, an entry each. `buildFleet`, the stack program and the
  * command line's reading of a plan go through it, so none of them names a backend.
  */
 

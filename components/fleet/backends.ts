@@ -6,10 +6,12 @@ import type { FleetBackend, MemberLabels } from "./backend";
 import { commonFleetProblems } from "./plan";
 
 /**
- * The backends a fleet can run on, one line each. A backend is a folder (its arguments, pure
- * plan, manifests or inputs, thin component, and its `FleetBackend` in `fleet.ts`); adding one is
- * that folder and a line here. Each entry's module loads its provider SDK only when it builds a
- * fleet, so importing the registry loads none.
+ * The backends a fleet can run on, in the order messages list them. A backend is a folder named
+ * as its key here (its arguments, pure plan, manifests or inputs, thin component, its
+ * `FleetBackend` in `fleet.ts` and its component package class in `componentPackage.ts`); adding
+ * one is that folder and its entry here (the import and the key): the component package's entry
+ * is written from this registry when the package is built. Each entry's module loads its provider
+ * SDK only when it builds a fleet, so importing the registry loads none.
  *
  * @group Backends
  */

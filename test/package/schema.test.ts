@@ -1,3 +1,4 @@
+import * as fs from "node:fs";
 import * as path from "node:path";
 import { Worker } from "node:worker_threads";
 import { expect } from "chai";
@@ -16,9 +17,14 @@ import {
 import * as YAML from "yaml";
 import { FLEET_BACKENDS } from "../../components";
 import { ProgramError, runProgram } from "../../components/testing";
-import * as plugin from "../../provider";
+import type * as shared from "../../components/fleet/componentPackage";
+import type * as docker from "../../components/docker/componentPackage";
+import type * as kubernetes from "../../components/kubernetes/componentPackage";
+import type * as openstack from "../../components/openstack/componentPackage";
+import { plugin } from "../helpers/componentPackage";
 
-const PROVIDER_DIR = path.join(__dirname, "..", "..", "provider");
+/** The plugin as `npm run build` writes it and the npm package ships it. */
+const PROVIDER_DIR = path.join(__dirname, "..", "..", "dist", "provider");
 
 /** Keys of every member of a union. */
 type KeysOf<T> = T extends unknown ? keyof T : never;
@@ -30,24 +36,28 @@ type Covers<Sdk, Package, Except extends PropertyKey = never> = [Exclude<KeysOf<
  * The container components' `secrets` map is the package's Output env and file values instead.
  */
 const argsCovered: [true, true, true, true, true, true, true] = [
-    true as Covers<ServerGroupArgs, plugin.ServerGroupComponentArgs>,
-    true as Covers<ServerRelease, plugin.ServerRelease>,
-    true as Covers<KubernetesWorkloadArgs, plugin.KubernetesWorkloadComponentArgs, "secrets">,
-    true as Covers<DockerWorkloadArgs, plugin.DockerWorkloadComponentArgs, "secrets">,
-    true as Covers<ContainerRelease, plugin.ContainerRelease>,
-    true as Covers<HealthCheck, plugin.HealthCheck>,
-    true as Covers<KubernetesVolume, plugin.KubernetesVolume>,
+    true as Covers<ServerGroupArgs, openstack.ServerGroupComponentArgs>,
+    true as Covers<ServerRelease, openstack.ServerRelease>,
+    true as Covers<KubernetesWorkloadArgs, kubernetes.KubernetesWorkloadComponentArgs, "secrets">,
+    true as Covers<DockerWorkloadArgs, docker.DockerWorkloadComponentArgs, "secrets">,
+    true as Covers<ContainerRelease, shared.ContainerRelease>,
+    true as Covers<HealthCheck, shared.HealthCheck>,
+    true as Covers<KubernetesVolume, kubernetes.KubernetesVolume>,
 ];
 void argsCovered;
 
 /**
- * The package schema, derived from provider/index.ts (each backend's componentPackage.ts, which it exports) by the Node.js SDK's component provider
+ * The package schema, derived from dist/provider/index.ts (the shared vocabulary and each registered
+ * backend's componentPackage.ts, which it exports) by the Node.js SDK's component provider
  * (the analyzer the plugin host runs for `pulumi package get-schema` / `package add`), in a
  * worker thread of this process. The analyzer type-checks the SDK and every provider package it
  * imports (seconds of CPU), so it starts as soon as this file is loaded and runs beside the
  * other test files.
  */
 const schemaReady: Promise<PackageSpec> = new Promise((resolve, reject) => {
+    if (!fs.existsSync(path.join(PROVIDER_DIR, "index.js"))) {
+        throw new Error("dist/provider is missing: run npm run build first");
+    }
     const worker = new Worker(
         `
         const { parentPort, workerData } = require("node:worker_threads");
@@ -94,7 +104,10 @@ function shapes(properties: Record<string, Property> | undefined): Record<string
     return Object.fromEntries(Object.entries(properties ?? {}).map(([name, property]) => [name, shape(property)]));
 }
 
-describe("herd as a Pulumi component package (provider/)", () => {
+describe("herd as a Pulumi component package (dist/provider)", () => {
+    /** The plugin's entry as the component provider host loads it. */
+    const built = (): Record<string, unknown> => require(PROVIDER_DIR) as Record<string, unknown>;
+
     let schema: PackageSpec;
     before(async function () {
         this.timeout(120_000);
@@ -102,7 +115,7 @@ describe("herd as a Pulumi component package (provider/)", () => {
     });
 
     it("hosts ServerGroup, KubernetesWorkload and DockerWorkload as herd:index:<class>", () => {
-        const hosted = getPulumiComponents(plugin).map((component) => component.name);
+        const hosted = getPulumiComponents(built()).map((component) => component.name);
         expect(hosted.sort()).to.deep.equal(["DockerWorkload", "KubernetesWorkload", "ServerGroup"]);
         expect(schema.name).to.equal("herd");
         expect(Object.keys(schema.resources).sort()).to.deep.equal(["herd:index:DockerWorkload", "herd:index:KubernetesWorkload", "herd:index:ServerGroup"]);
@@ -113,16 +126,20 @@ describe("herd as a Pulumi component package (provider/)", () => {
         }
     });
 
-    it("hosts a class of every backend in the fleet registry, from that backend's componentPackage.ts", () => {
-        const hosted = new Set(getPulumiComponents(plugin));
-        for (const backend of Object.keys(FLEET_BACKENDS)) {
-            // A backend registered without its line in provider/index.ts is missing here.
-            const own = getPulumiComponents(require(path.join(__dirname, "..", "..", "components", backend, "componentPackage")));
-            expect(own, `components/${backend}/componentPackage.ts`).to.have.length.greaterThan(0);
-            for (const component of own) {
-                expect(hosted.has(component), `${component.name} of backend ${backend}, exported by provider/index.ts`).to.equal(true);
-            }
-        }
+    it("hosts the classes of every backend in the fleet registry, from that backend's componentPackage.ts, and nothing else", () => {
+        const hosted = getPulumiComponents(built()).map((component) => component.name);
+        const registered = Object.keys(FLEET_BACKENDS).flatMap((backend) => {
+            const own = getPulumiComponents(require(path.join(PROVIDER_DIR, "..", backend, "componentPackage")));
+            expect(own, `dist/${backend}/componentPackage.js`).to.have.length.greaterThan(0);
+            return own.map((component) => component.name);
+        });
+        // The build writes the entry's exports from the registry: a backend it left out, or one it kept after leaving the registry, shows here.
+        expect(hosted).to.deep.equal(registered);
+        expect(fs.readFileSync(path.join(PROVIDER_DIR, "index.ts"), "utf8")).to.contain(
+            Object.keys(FLEET_BACKENDS)
+                .map((backend) => `export * from "../${backend}/componentPackage";`)
+                .join("\n"),
+        );
     });
 
     it("is versioned like the npm package", () => {
