@@ -8,3 +8,6 @@ import * as openstack from "../../components/openstack/componentPackage";
  * entry (`dist/provider/index.ts`, written by `npm run build` from the fleet registry) exports.
  */
 export const plugin = { ...shared, ...openstack, ...kubernetes, ...docker };
+
+/** Each module on its own, for its types: the shared vocabulary and each backend's class and args. */
+export { docker, kubernetes, openstack, shared };

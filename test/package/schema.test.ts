@@ -17,11 +17,7 @@ import {
 import * as YAML from "yaml";
 import { FLEET_BACKENDS } from "../../components";
 import { ProgramError, runProgram } from "../../components/testing";
-import type * as shared from "../../components/fleet/componentPackage";
-import type * as docker from "../../components/docker/componentPackage";
-import type * as kubernetes from "../../components/kubernetes/componentPackage";
-import type * as openstack from "../../components/openstack/componentPackage";
-import { plugin } from "../helpers/componentPackage";
+import { type docker, type kubernetes, type openstack, plugin, type shared } from "../helpers/componentPackage";
 
 /** The plugin as `npm run build` writes it and the npm package ships it. */
 const PROVIDER_DIR = path.join(__dirname, "..", "..", "dist", "provider");
